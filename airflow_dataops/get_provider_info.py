@@ -1,0 +1,66 @@
+"""Provider metadata read by Airflow's ProvidersManager (entry point ``apache_airflow_provider``).
+
+Kept free of imports: Airflow calls this in every process that discovers providers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def get_provider_info() -> dict[str, Any]:
+    return {
+        "package-name": "airflow-dataops",
+        "name": "DataOps",
+        "description": "Contract gates, idempotent partition writes, dataset SLOs and lineage for Airflow 3.",
+        "versions": ["0.1.0"],
+        "cli": ["airflow_dataops.cli.definition.get_dataops_cli_commands"],
+        "plugins": [{"name": "dataops", "plugin-class": "airflow_dataops.plugins.plugin.DataOpsPlugin"}],
+        "notifications": [],
+        "config": {
+            "dataops": {
+                "description": "Settings of airflow-dataops: where its state store lives and how gates behave.",
+                "options": {
+                    "store_url": {
+                        "description": "SQLAlchemy URL of the dataops state store (ledger, SLI history, "
+                        "contract results). Empty means an embedded SQLite file in AIRFLOW_HOME.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "postgresql+psycopg2://dataops:secret@db:5432/dataops",
+                        "default": "",
+                        "sensitive": True,
+                    },
+                    "store_conn_id": {
+                        "description": "An Airflow connection whose URI is the state store. Used when "
+                        "store_url is empty.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "dataops_store",
+                        "default": "",
+                    },
+                    "store_connect_timeout": {
+                        "description": "Seconds to wait for the state store before failing with a clear error.",
+                        "version_added": "0.1.0",
+                        "type": "integer",
+                        "example": "10",
+                        "default": "10",
+                    },
+                    "default_gate_mode": {
+                        "description": "Gate mode when an operator does not set one: fail, quarantine or warn.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "quarantine",
+                        "default": "fail",
+                    },
+                    "on_already_applied": {
+                        "description": "What an apply of an already-applied partition does without a rerun "
+                        "request: skip (task skipped, nothing written) or fail.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "fail",
+                        "default": "skip",
+                    },
+                },
+            }
+        },
+    }

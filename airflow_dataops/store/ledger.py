@@ -1,0 +1,456 @@
+"""Ledger primitives: the SQL behind claim → finish / fail, refusals and rerun requests.
+
+The policy (what to say, whether to skip or fail) lives in
+``airflow_dataops.partitions.ledger``; this module only reads and writes rows,
+each decision inside one write transaction so that two appliers cannot both win.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import Connection, and_, select, update
+
+from airflow_dataops.store import tables as t
+from airflow_dataops.store.engine import StateStore
+
+APPLYING = "applying"
+APPLIED = "applied"
+QUARANTINED = "quarantined"  # applied, with some rows moved to the quarantine table
+FAILED = "failed"
+SUPERSEDED = "superseded"
+REFUSED = "refused"
+PUBLISHED_STATES = (APPLIED, QUARANTINED)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; everything we store is UTC.
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
+
+
+@dataclass(frozen=True, kw_only=True)
+class PartitionState:
+    """The ledger's current row for one partition of one dataset."""
+
+    dataset: str
+    partition_key: str
+    state: str
+    apply_id: int | None
+    dag_id: str | None
+    run_id: str | None
+    attempt: int | None
+    lease_expires_at: datetime | None
+    rows_published: int | None
+    rows_quarantined: int | None
+    checksum: str | None
+    contract_version: str | None
+    gate_verdict: str | None
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Any) -> PartitionState:
+        m = dict(row._mapping)
+        m["lease_expires_at"] = _aware(m["lease_expires_at"])
+        m["updated_at"] = _aware(m["updated_at"])
+        return cls(**m)
+
+
+@dataclass(frozen=True, kw_only=True)
+class HistoryEntry:
+    """One append-only history row."""
+
+    id: int
+    dataset: str
+    partition_key: str
+    action: str
+    state: str
+    dag_id: str | None
+    task_id: str | None
+    run_id: str | None
+    attempt: int | None
+    dag_version: str | None
+    contract_version: str | None
+    rows_in: int | None
+    rows_published: int | None
+    rows_quarantined: int | None
+    checksum: str | None
+    gate_verdict: str | None
+    requested_by: str | None
+    reason: str | None
+    error: str | None
+    started_at: datetime
+    finished_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> HistoryEntry:
+        m = dict(row._mapping)
+        m["started_at"] = _aware(m["started_at"])
+        m["finished_at"] = _aware(m["finished_at"])
+        return cls(**m)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Claim:
+    """Permission to write one partition, fenced by ``apply_id``."""
+
+    apply_id: int
+    dataset: str
+    partition_key: str
+    action: str  # apply | rerun
+    reason: str | None
+    requested_by: str | None
+    previous: PartitionState | None
+    took_over_from: HistoryEntry | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Refusal:
+    """Why a claim was refused: ``already_applied`` or ``in_progress``."""
+
+    code: str
+    current: PartitionState
+    last_apply: HistoryEntry | None
+
+
+def _current(conn: Connection, dataset: str, key: str, *, lock: bool) -> PartitionState | None:
+    query = select(t.partitions).where(t.partitions.c.dataset == dataset, t.partitions.c.partition_key == key)
+    if lock and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = conn.execute(query).first()
+    return PartitionState.from_row(row) if row is not None else None
+
+
+def _history_row(conn: Connection, apply_id: int | None) -> HistoryEntry | None:
+    if apply_id is None:
+        return None
+    row = conn.execute(select(t.partition_history).where(t.partition_history.c.id == apply_id)).first()
+    return HistoryEntry.from_row(row) if row is not None else None
+
+
+def claim(
+    store: StateStore,
+    *,
+    dataset: str,
+    partition_key: str,
+    dag_id: str | None,
+    task_id: str | None,
+    run_id: str | None,
+    attempt: int,
+    dag_version: str | None,
+    contract_version: str | None,
+    lease: timedelta,
+    now: datetime | None = None,
+) -> Claim | Refusal:
+    """Decide, under a write lock, whether this attempt may write the partition."""
+    now = now or utcnow()
+    h, p = t.partition_history, t.partitions
+    with store.begin() as conn:
+        current = _current(conn, dataset, partition_key, lock=True)
+        action, reason, requested_by, took_over = "apply", None, None, None
+        if current is not None:
+            last = _history_row(conn, current.apply_id)
+            request = conn.execute(
+                select(t.rerun_requests)
+                .where(
+                    t.rerun_requests.c.dataset == dataset,
+                    t.rerun_requests.c.partition_key == partition_key,
+                    t.rerun_requests.c.consumed_at.is_(None),
+                )
+                .order_by(t.rerun_requests.c.id.desc())
+            ).first()
+            if current.state in PUBLISHED_STATES:
+                if request is None:
+                    _record_refusal(
+                        conn, dataset, partition_key, dag_id, task_id, run_id, attempt, "already_applied", now
+                    )
+                    return Refusal(code="already_applied", current=current, last_apply=last)
+            elif current.state == APPLYING:
+                same_run = current.run_id == run_id and current.dag_id == dag_id
+                retry = same_run and (current.attempt or 0) < attempt
+                expired = current.lease_expires_at is not None and current.lease_expires_at <= now
+                if not (retry or expired):
+                    _record_refusal(
+                        conn, dataset, partition_key, dag_id, task_id, run_id, attempt, "in_progress", now
+                    )
+                    return Refusal(code="in_progress", current=current, last_apply=last)
+                took_over = last
+                if last is not None:
+                    why = (
+                        f"attempt {last.attempt} of run {last.run_id} did not finish (killed or lost); "
+                        f"taken over by attempt {attempt} of run {run_id}"
+                    )
+                    conn.execute(
+                        update(h).where(h.c.id == last.id).values(state=FAILED, error=why, finished_at=now)
+                    )
+            if request is not None:
+                action, reason, requested_by = "rerun", request.reason, request.requested_by
+                conn.execute(
+                    update(t.rerun_requests)
+                    .where(
+                        t.rerun_requests.c.dataset == dataset,
+                        t.rerun_requests.c.partition_key == partition_key,
+                        t.rerun_requests.c.consumed_at.is_(None),
+                    )
+                    .values(consumed_at=now, consumed_by_run=run_id)
+                )
+        apply_id = conn.execute(
+            h.insert().values(
+                dataset=dataset,
+                partition_key=partition_key,
+                action=action,
+                state=APPLYING,
+                dag_id=dag_id,
+                task_id=task_id,
+                run_id=run_id,
+                attempt=attempt,
+                dag_version=dag_version,
+                contract_version=contract_version,
+                requested_by=requested_by,
+                reason=reason,
+                started_at=now,
+            )
+        ).inserted_primary_key[0]
+        values = {
+            "state": APPLYING,
+            "apply_id": apply_id,
+            "dag_id": dag_id,
+            "run_id": run_id,
+            "attempt": attempt,
+            "lease_expires_at": now + lease,
+            "updated_at": now,
+        }
+        if current is None:
+            conn.execute(p.insert().values(dataset=dataset, partition_key=partition_key, **values))
+        else:
+            conn.execute(
+                update(p).where(p.c.dataset == dataset, p.c.partition_key == partition_key).values(**values)
+            )
+        return Claim(
+            apply_id=int(apply_id),
+            dataset=dataset,
+            partition_key=partition_key,
+            action=action,
+            reason=reason,
+            requested_by=requested_by,
+            previous=current,
+            took_over_from=took_over,
+        )
+
+
+def _record_refusal(
+    conn: Connection,
+    dataset: str,
+    key: str,
+    dag_id: str | None,
+    task_id: str | None,
+    run_id: str | None,
+    attempt: int,
+    code: str,
+    now: datetime,
+) -> None:
+    conn.execute(
+        t.partition_history.insert().values(
+            dataset=dataset,
+            partition_key=key,
+            action=REFUSED,
+            state=REFUSED,
+            dag_id=dag_id,
+            task_id=task_id,
+            run_id=run_id,
+            attempt=attempt,
+            error=code,
+            started_at=now,
+            finished_at=now,
+        )
+    )
+
+
+def finish(
+    store: StateStore,
+    claim_: Claim,
+    *,
+    state: str,
+    rows_in: int,
+    rows_published: int,
+    rows_quarantined: int,
+    checksum: str,
+    gate_verdict: str | None,
+    contract_version: str | None,
+    now: datetime | None = None,
+) -> bool:
+    """Mark the claimed apply done.  Returns False if another attempt took the partition over meanwhile."""
+    now = now or utcnow()
+    h, p = t.partition_history, t.partitions
+    with store.begin() as conn:
+        current = _current(conn, claim_.dataset, claim_.partition_key, lock=True)
+        if current is None or current.apply_id != claim_.apply_id:
+            conn.execute(
+                update(h)
+                .where(h.c.id == claim_.apply_id)
+                .values(
+                    state=SUPERSEDED,
+                    finished_at=now,
+                    error="taken over by a later attempt before it finished",
+                )
+            )
+            return False
+        if claim_.previous is not None and claim_.previous.apply_id is not None:
+            conn.execute(
+                update(h)
+                .where(and_(h.c.id == claim_.previous.apply_id, h.c.state.in_(PUBLISHED_STATES)))
+                .values(state=SUPERSEDED)
+            )
+        conn.execute(
+            update(h)
+            .where(h.c.id == claim_.apply_id)
+            .values(
+                state=state,
+                rows_in=rows_in,
+                rows_published=rows_published,
+                rows_quarantined=rows_quarantined,
+                checksum=checksum,
+                gate_verdict=gate_verdict,
+                contract_version=contract_version,
+                finished_at=now,
+            )
+        )
+        conn.execute(
+            update(p)
+            .where(p.c.dataset == claim_.dataset, p.c.partition_key == claim_.partition_key)
+            .values(
+                state=state,
+                lease_expires_at=None,
+                rows_published=rows_published,
+                rows_quarantined=rows_quarantined,
+                checksum=checksum,
+                gate_verdict=gate_verdict,
+                contract_version=contract_version,
+                updated_at=now,
+            )
+        )
+        return True
+
+
+def fail(
+    store: StateStore,
+    claim_: Claim,
+    *,
+    error: str,
+    gate_verdict: str | None = None,
+    rows_in: int | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Record a failed attempt.  A previously published partition keeps its published state."""
+    now = now or utcnow()
+    h, p = t.partition_history, t.partitions
+    with store.begin() as conn:
+        conn.execute(
+            update(h)
+            .where(h.c.id == claim_.apply_id)
+            .values(
+                state=FAILED, error=error[:4000], gate_verdict=gate_verdict, rows_in=rows_in, finished_at=now
+            )
+        )
+        current = _current(conn, claim_.dataset, claim_.partition_key, lock=True)
+        if current is None or current.apply_id != claim_.apply_id:
+            return
+        previous = claim_.previous
+        if previous is not None and previous.state in PUBLISHED_STATES:
+            # The target still holds the earlier apply (our transaction rolled back): say so.
+            values = {
+                "state": previous.state,
+                "apply_id": previous.apply_id,
+                "run_id": previous.run_id,
+                "attempt": previous.attempt,
+                "dag_id": previous.dag_id,
+            }
+        else:
+            values = {"state": FAILED, "gate_verdict": gate_verdict}
+        conn.execute(
+            update(p)
+            .where(p.c.dataset == claim_.dataset, p.c.partition_key == claim_.partition_key)
+            .values(lease_expires_at=None, updated_at=now, **values)
+        )
+        if claim_.action == "rerun":
+            # The rerun did not happen: reopen the request so the next attempt still carries the reason.
+            conn.execute(
+                t.rerun_requests.insert().values(
+                    dataset=claim_.dataset,
+                    partition_key=claim_.partition_key,
+                    dag_id=current.dag_id,
+                    reason=claim_.reason or "",
+                    requested_by=claim_.requested_by or "unknown",
+                    requested_at=now,
+                )
+            )
+
+
+def request_rerun(
+    store: StateStore,
+    *,
+    dataset: str,
+    partition_keys: Sequence[str],
+    dag_id: str | None,
+    reason: str,
+    requested_by: str,
+    now: datetime | None = None,
+) -> None:
+    """Record a person's rerun request (with its reason) for each partition."""
+    now = now or utcnow()
+    with store.begin() as conn:
+        for key in partition_keys:
+            conn.execute(
+                t.rerun_requests.insert().values(
+                    dataset=dataset,
+                    partition_key=key,
+                    dag_id=dag_id,
+                    reason=reason,
+                    requested_by=requested_by,
+                    requested_at=now,
+                )
+            )
+            conn.execute(
+                t.partition_history.insert().values(
+                    dataset=dataset,
+                    partition_key=key,
+                    action="rerun_requested",
+                    state="requested",
+                    dag_id=dag_id,
+                    requested_by=requested_by,
+                    reason=reason,
+                    started_at=now,
+                    finished_at=now,
+                )
+            )
+
+
+def get_partition(store: StateStore, dataset: str, key: str) -> PartitionState | None:
+    with store.begin(write=False) as conn:
+        return _current(conn, dataset, key, lock=False)
+
+
+def list_partitions(store: StateStore, dataset: str, *, since: str | None = None) -> list[PartitionState]:
+    query = select(t.partitions).where(t.partitions.c.dataset == dataset)
+    if since:
+        query = query.where(t.partitions.c.partition_key >= since)
+    with store.begin(write=False) as conn:
+        return [
+            PartitionState.from_row(r) for r in conn.execute(query.order_by(t.partitions.c.partition_key))
+        ]
+
+
+def history(store: StateStore, dataset: str, key: str | None = None) -> list[HistoryEntry]:
+    query = select(t.partition_history).where(t.partition_history.c.dataset == dataset)
+    if key is not None:
+        query = query.where(t.partition_history.c.partition_key == key)
+    with store.begin(write=False) as conn:
+        return [HistoryEntry.from_row(r) for r in conn.execute(query.order_by(t.partition_history.c.id))]

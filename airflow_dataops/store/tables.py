@@ -1,0 +1,175 @@
+"""Our tables, in SQLAlchemy Core.  Only ``airflow_dataops.store`` touches them.
+
+Every table is prefixed ``dataops_`` so the store can share a database (even
+Airflow's own PostgreSQL instance, in another schema) without clashing.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+# One row per schema migration applied; the highest version is the store's version.
+schema_version = Table(
+    "dataops_schema_version",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("description", String(200), nullable=False),
+    Column("applied_at", DateTime(timezone=True), nullable=False),
+)
+
+# Which datasets exist, who produces them and under which contract.
+datasets = Table(
+    "dataops_datasets",
+    metadata,
+    Column("dataset", String(500), primary_key=True),
+    Column("contract_id", String(500)),
+    Column("contract_version", String(100)),
+    Column("contract_path", Text),
+    Column("owner", String(200)),
+    Column("description", Text),
+    Column("dag_id", String(250)),
+    Column("task_id", String(250)),
+    Column("conn_id", String(250)),
+    Column("target_table", String(500)),
+    Column("partition_column", String(250)),
+    Column("slo", JSON),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# Current state of each partition: the row the ledger locks when it decides.
+partitions = Table(
+    "dataops_partitions",
+    metadata,
+    Column("dataset", String(500), primary_key=True),
+    Column("partition_key", String(500), primary_key=True),
+    Column("state", String(20), nullable=False),
+    Column("apply_id", Integer),  # the history row that holds (or last held) the partition
+    Column("dag_id", String(250)),
+    Column("run_id", String(250)),
+    Column("attempt", Integer),
+    Column("lease_expires_at", DateTime(timezone=True)),
+    Column("rows_published", Integer),
+    Column("rows_quarantined", Integer),
+    Column("checksum", String(64)),
+    Column("contract_version", String(100)),
+    Column("gate_verdict", String(20)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# Append-only: every apply (and every refusal and rerun request) ever made.
+partition_history = Table(
+    "dataops_partition_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dataset", String(500), nullable=False),
+    Column("partition_key", String(500), nullable=False),
+    Column("action", String(20), nullable=False),  # apply | rerun | refused | rerun_requested
+    Column(
+        "state", String(20), nullable=False
+    ),  # applying | applied | quarantined | failed | superseded | ...
+    Column("dag_id", String(250)),
+    Column("task_id", String(250)),
+    Column("run_id", String(250)),
+    Column("attempt", Integer),
+    Column("dag_version", String(100)),
+    Column("contract_version", String(100)),
+    Column("rows_in", Integer),
+    Column("rows_published", Integer),
+    Column("rows_quarantined", Integer),
+    Column("checksum", String(64)),
+    Column("gate_verdict", String(20)),
+    Column("requested_by", String(250)),
+    Column("reason", Text),
+    Column("error", Text),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Index("ix_dataops_history_partition", "dataset", "partition_key", "id"),
+)
+
+# A rerun asked for by a person (CLI) and not yet carried out.
+rerun_requests = Table(
+    "dataops_rerun_requests",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dataset", String(500), nullable=False),
+    Column("partition_key", String(500), nullable=False),
+    Column("dag_id", String(250)),
+    Column("reason", Text, nullable=False),
+    Column("requested_by", String(250), nullable=False),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("consumed_at", DateTime(timezone=True)),
+    Column("consumed_by_run", String(250)),
+    Index("ix_dataops_rerun_open", "dataset", "partition_key", "consumed_at"),
+)
+
+# SLI observations: one row per dataset, kind and observation.
+sli_observations = Table(
+    "dataops_sli",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dataset", String(500), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("partition_key", String(500)),
+    Column("value", Float),
+    Column("unit", String(20), nullable=False),
+    Column("good", Boolean),
+    Column("observed_at", DateTime(timezone=True), nullable=False),
+    Column("dag_id", String(250)),
+    Column("task_id", String(250)),
+    Column("run_id", String(250)),
+    Column("details", JSON),
+    Index("ix_dataops_sli_dataset_time", "dataset", "kind", "observed_at"),
+)
+
+# Contract gate results: the whole report, and the verdict for quick listing.
+contract_results = Table(
+    "dataops_contract_results",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dataset", String(500), nullable=False),
+    Column("partition_key", String(500)),
+    Column("contract_id", String(500), nullable=False),
+    Column("contract_version", String(100), nullable=False),
+    Column("engine", String(20), nullable=False),
+    Column("mode", String(20), nullable=False),
+    Column("verdict", String(20), nullable=False),
+    Column("rows_checked", Integer),
+    Column("rules_total", Integer, nullable=False),
+    Column("rules_failed", Integer, nullable=False),
+    Column("report", JSON, nullable=False),
+    Column("dag_id", String(250)),
+    Column("task_id", String(250)),
+    Column("run_id", String(250)),
+    Column("checked_at", DateTime(timezone=True), nullable=False),
+    Index("ix_dataops_results_dataset", "dataset", "checked_at"),
+)
+
+# SLO breach episodes: opened once, resolved once, notified once each way.
+breaches = Table(
+    "dataops_breaches",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dataset", String(500), nullable=False),
+    Column("slo", String(100), nullable=False),
+    Column("severity", String(20), nullable=False),
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("resolved_at", DateTime(timezone=True)),
+    Column("burn_rates", JSON),
+    Column("notified_open_at", DateTime(timezone=True)),
+    Column("notified_resolve_at", DateTime(timezone=True)),
+    Index("ix_dataops_breaches_open", "dataset", "slo", "resolved_at"),
+)
