@@ -1,0 +1,299 @@
+"""Check a table (or one partition of it) against a contract, where the data lives.
+
+Every aggregate rule of a schema object is compiled, through SQLAlchemy Core, into ONE
+``SELECT`` over the table or partition; the only other statements are the column
+inspection and one query per ODCS ``sql`` rule.  Identifiers are quoted by the dialect and
+every value (valid values, missing markers, patterns, the partition value) is a bound
+parameter.  Counts are compiled the cheap way where one exists:
+
+* nulls: ``COUNT(*) - COUNT(col)``
+* duplicates of one column: ``COUNT(col) - COUNT(DISTINCT col)``
+* duplicates of a column tuple / primary key: ``COUNT(*) - (SELECT COUNT(*) FROM (SELECT DISTINCT ...))``
+  as a scalar subquery of the same statement
+* missing / invalid values: ``COUNT(CASE WHEN <predicate> THEN 1 END)``
+
+Patterns use ``ColumnOperators.regexp_match`` (``~`` on PostgreSQL, ``REGEXP`` on SQLite).
+SQLite has no ``REGEXP`` of its own: SQLAlchemy's pysqlite dialect registers one on every
+new connection, and :func:`register_sqlite_regexp` registers ours (Python ``re.search``)
+on the DBAPI connection we are handed, so a raw or foreign connection works as well.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.sql.elements import ColumnElement
+
+from airflow_dataops.contracts import rules as R
+from airflow_dataops.contracts.model import Contract, SchemaObject
+from airflow_dataops.contracts.report import GateReport, RuleResult
+from airflow_dataops.exceptions import ContractError
+
+_SQL_PLACEHOLDER = re.compile(r"\$?\{(object|table|column)\}")
+
+
+def evaluate_sql(
+    contract: Contract,
+    *,
+    engine_or_connection: Engine | Connection,
+    table: str,
+    schema_object: str | None = None,
+    partition_column: str | None = None,
+    partition_value: str | None = None,
+    db_schema: str | None = None,
+    now: dt.datetime | None = None,
+) -> GateReport:
+    """Evaluate ``contract``'s rules for ``schema_object`` on ``table`` (one partition if given).
+
+    :param now: the reference time for ``latency``/``freshness`` (default: the current UTC time);
+        pass the end of the partition's interval when checking history.
+    :raises ContractError: the table does not exist, or an ``sql`` rule's query fails.
+    """
+    obj = contract.schema_object(schema_object)
+    if isinstance(engine_or_connection, Engine):
+        with engine_or_connection.connect() as conn:
+            return _evaluate(contract, obj, conn, table, partition_column, partition_value, db_schema, now)
+    return _evaluate(
+        contract, obj, engine_or_connection, table, partition_column, partition_value, db_schema, now
+    )
+
+
+def register_sqlite_regexp(target: Engine | Connection | Any) -> None:
+    """Give SQLite a ``REGEXP`` (Python ``re.search``; NULL in, NULL out).
+
+    An ``Engine`` gets a ``connect`` event (every future DBAPI connection); a ``Connection``
+    or a raw ``sqlite3.Connection`` gets the function at once.  Other dialects are left alone.
+    """
+    if isinstance(target, Engine):
+        if target.dialect.name == "sqlite" and not sa.event.contains(target, "connect", _on_connect):
+            sa.event.listen(target, "connect", _on_connect)
+        return
+    if isinstance(target, Connection):
+        if target.dialect.name != "sqlite":
+            return
+        target = target.connection.dbapi_connection
+    raw: Any = target
+    if hasattr(raw, "create_function"):
+        raw.create_function("regexp", 2, _regexp, deterministic=True)
+
+
+def row_predicates(contract: Contract, schema_object: str | None = None) -> dict[str, ColumnElement[bool]]:
+    """Rule name -> boolean expression TRUE for the rows that break that row-level rule."""
+    obj = contract.schema_object(schema_object)
+    return {c.name: _predicate(c.measure) for c in R.plan(contract, obj) if c.row_level}
+
+
+def failing_row_predicate(
+    contract: Contract,
+    schema_object: str | None,
+    dialect: Dialect | str | None = None,
+    *,
+    rules: set[str] | frozenset[str] | None = None,
+) -> ColumnElement[bool] | None:
+    """An expression TRUE for rows that break ANY row-level rule (required, null, missing, invalid).
+
+    ``rules`` restricts it to the named rules (e.g. the failed ones of a report), so that a
+    tolerated threshold (``nullValues mustBeLessOrEqualTo 5 percent``) need not quarantine rows.
+    Columns are unbound ``sqlalchemy.column()`` objects: use it in ``select(t).where(...)``.
+    ``dialect`` is accepted for symmetry; the expression compiles on any dialect.
+    """
+    preds = [
+        p for name, p in row_predicates(contract, schema_object).items() if rules is None or name in rules
+    ]
+    if not preds:
+        return None
+    return sa.or_(*preds)
+
+
+# -- internals ---------------------------------------------------------------------------------
+
+
+def _evaluate(
+    contract: Contract,
+    obj: SchemaObject,
+    conn: Connection,
+    table: str,
+    partition_column: str | None,
+    partition_value: str | None,
+    db_schema: str | None,
+    now: dt.datetime | None,
+) -> GateReport:
+    register_sqlite_regexp(conn)
+    try:
+        columns = {c["name"]: c["type"] for c in sa.inspect(conn).get_columns(table, schema=db_schema)}
+    except sa.exc.NoSuchTableError as e:
+        name = f"{db_schema}.{table}" if db_schema else table
+        raise ContractError(
+            f"table {name!r} does not exist; create it or pass the right table= / db_schema=",
+            file=contract.source,
+            path=obj.path,
+        ) from e
+    if partition_column and partition_column not in columns:
+        raise ContractError(
+            f"partition column {partition_column!r} is not a column of table {table!r} "
+            f"(columns: {', '.join(columns)}); pass the right partition_column=",
+            file=contract.source,
+            path=obj.path,
+        )
+    results: list[RuleResult] = [
+        R.schema_result(obj, p, _family(columns.get(p.column)), p.column in columns) for p in obj.properties
+    ]
+    checks = R.plan(contract, obj)
+    runnable = [c for c in checks if all(col in columns for col in c.measure.columns)]
+    t = sa.table(table, *(sa.column(n) for n in columns), schema=db_schema)
+    where = t.c[partition_column] == partition_value if partition_column else sa.true()
+    aggregate = [m for m in R.measures(runnable) if m.kind != "sql"]
+    values: dict[R.Measure, Any] = {}
+    labelled = [_aggregate(m, t, where).label(f"m{i}") for i, m in enumerate(aggregate)]
+    row = conn.execute(sa.select(*labelled).select_from(t).where(where)).one()
+    values.update(zip(aggregate, row))
+    for check in runnable:
+        if check.measure.kind == "sql" and check.measure not in values:
+            values[check.measure] = _run_sql_rule(contract, check, conn, t, partition_column, partition_value)
+    for check in checks:
+        results.append(
+            R.judge(check, values, now=now) if check in runnable else R.missing_column_result(check)
+        )
+    return GateReport(
+        contract_id=contract.id,
+        contract_version=contract.version,
+        dataset=f"{db_schema}.{table}" if db_schema else table,
+        partition=partition_value,
+        engine="sql",
+        row_count=int(values[R.ROWS] or 0),
+        results=tuple(results),
+        warnings=contract.warnings,
+    )
+
+
+def _aggregate(m: R.Measure, t: sa.TableClause, where: ColumnElement[bool]) -> ColumnElement[Any]:
+    if m.kind == "rows":
+        return sa.func.count()
+    col = t.c[m.column]
+    if m.kind == "nulls":
+        return sa.func.count() - sa.func.count(col)
+    if m.kind == "missing" and not m.markers:
+        return sa.func.count() - sa.func.count(col)
+    if m.kind in ("missing", "invalid"):
+        return sa.func.count(sa.case((_predicate(m, col), sa.literal(1))))
+    if m.kind == "duplicates":
+        return sa.func.count(col) - sa.func.count(sa.distinct(col))
+    if m.kind == "tuple_duplicates":
+        distinct = sa.select(*(t.c[c] for c in m.columns)).where(where).distinct().subquery()
+        return sa.func.count() - sa.select(sa.func.count()).select_from(distinct).scalar_subquery()
+    if m.kind == "max":
+        return sa.func.max(col)
+    raise ValueError(f"no aggregate for measure kind {m.kind!r}")
+
+
+def _predicate(m: R.Measure, col: ColumnElement[Any] | None = None) -> ColumnElement[bool]:
+    col = sa.column(m.column) if col is None else col
+    if m.kind == "nulls":
+        return col.is_(None)
+    if m.kind == "missing":
+        return sa.or_(col.is_(None), col.in_(m.markers)) if m.markers else col.is_(None)
+    if m.kind == "invalid":
+        valid: list[ColumnElement[bool]] = []
+        if m.valid_values is not None:
+            valid.append(col.in_(m.valid_values))
+        if m.pattern:
+            valid.append(sa.cast(col, sa.String).regexp_match(m.pattern))
+        if not valid:
+            return sa.false()
+        return sa.and_(col.is_not(None), sa.not_(sa.and_(*valid)))
+    raise ValueError(f"measure kind {m.kind!r} is not row-level")
+
+
+def _run_sql_rule(
+    contract: Contract,
+    check: R.Check,
+    conn: Connection,
+    t: sa.TableClause,
+    partition_column: str | None,
+    partition_value: str | None,
+) -> Any:
+    preparer = conn.dialect.identifier_preparer
+    source = preparer.format_table(t)
+    params: dict[str, Any] = {}
+    if partition_column:
+        source = (
+            f"(SELECT * FROM {source} WHERE {preparer.quote(partition_column)} = :dataops_partition) "
+            f"AS {preparer.quote(t.name)}"
+        )
+        params["dataops_partition"] = partition_value
+    column = preparer.quote(check.column) if check.column else None
+
+    def substitute(match: re.Match[str]) -> str:
+        if match.group(1) == "column":
+            if column is None:
+                raise ContractError(
+                    f"sql rule {check.name!r} uses {match.group(0)} but is not on a property",
+                    file=contract.source,
+                    path=check.rule.path if check.rule else None,
+                )
+            return column
+        return source
+
+    query = _SQL_PLACEHOLDER.sub(substitute, check.measure.query or "")
+    stmt = sa.text(query)
+    if ":dataops_partition" not in query:
+        params = {}
+    try:
+        value = conn.execute(stmt, params).scalar()
+    except sa.exc.SQLAlchemyError as e:
+        raise ContractError(
+            f"sql rule {check.name!r} failed to run: {getattr(e, 'orig', e)}; fix the query (it must return one number)",
+            file=contract.source,
+            path=(check.rule.path + ".query") if check.rule else None,
+        ) from e
+    if value is not None and not isinstance(value, (int, float)):
+        try:
+            value = float(value)
+        except (TypeError, ValueError) as e:
+            raise ContractError(
+                f"sql rule {check.name!r} returned {type(value).__name__}, not a number",
+                file=contract.source,
+                path=(check.rule.path + ".query") if check.rule else None,
+            ) from e
+    return value
+
+
+def _family(sql_type: Any) -> str | None:
+    if sql_type is None:
+        return None
+    st = sa.types
+    for cls, family in (
+        (st.Boolean, "boolean"),
+        (st.Integer, "integer"),
+        (st.Float, "number"),  # not a Numeric subclass since SQLAlchemy 2.1
+        (st.Numeric, "number"),
+        (st.DateTime, "timestamp"),
+        (st.Date, "date"),
+        (st.Time, "time"),
+        (st.JSON, "object"),
+        (st.ARRAY, "array"),
+        (st.String, "string"),
+    ):
+        if isinstance(sql_type, cls):
+            if (
+                family == "number"
+                and getattr(sql_type, "scale", None) == 0
+                and not isinstance(sql_type, st.Float)
+            ):
+                return "integer"
+            return family
+    return None
+
+
+def _regexp(pattern: str | None, value: Any) -> bool | None:
+    if pattern is None or value is None:
+        return None
+    return re.search(pattern, str(value)) is not None
+
+
+def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+    register_sqlite_regexp(dbapi_connection)

@@ -1,0 +1,443 @@
+"""Load an ODCS v3.1 YAML contract into :class:`~airflow_dataops.contracts.model.Contract`.
+
+Three passes, each failing with a :class:`ContractError` that names the file, the YAML
+path and the line:
+
+1. YAML parsing (timestamps are kept as text, as the JSON Schema expects);
+2. our own checks of the quality rules (unknown metric or operator, non-numeric threshold),
+   which give clearer messages than the JSON Schema would;
+3. the official ODCS JSON Schema (shipped in this package, loaded on first use);
+
+then the typed model is built, rules that name missing columns are refused, and every
+feature we do not evaluate becomes a warning on ``Contract.warnings``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from airflow_dataops.contracts.model import (
+    METRICS,
+    OPERATORS,
+    RANGE_OPERATORS,
+    UNITS,
+    Contract,
+    Property,
+    QualityRule,
+    SchemaObject,
+    SlaProperty,
+)
+from airflow_dataops.exceptions import ContractError
+
+SCHEMA_FILE = "odcs-json-schema-v3.1.0.json"
+PathParts = Sequence[str | int]
+
+#: SLA properties the engines evaluate (against a timestamp column named by ``element``).
+EVALUATED_SLA = frozenset({"latency", "freshness"})
+#: Library metric arguments we understand.
+KNOWN_ARGUMENTS = frozenset({"validValues", "pattern", "missingValues", "properties"})
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that keeps dates and timestamps as strings (ODCS and its JSON Schema use strings)."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def load_contract(path: str | os.PathLike[str]) -> Contract:
+    """Read and validate the ODCS contract at ``path``.
+
+    :raises ContractError: the file cannot be read, is not valid YAML, breaks the ODCS JSON Schema,
+        or has a rule we cannot evaluate as written.
+    """
+    source = os.fspath(path)
+    try:
+        text = Path(source).read_text(encoding="utf-8")
+    except OSError as e:
+        raise ContractError(f"cannot read the contract file: {e.strerror}", file=source) from e
+    return parse_contract(text, source=source)
+
+
+def parse_contract(text: str, *, source: str) -> Contract:
+    """Parse and validate contract YAML ``text``; ``source`` names it in error messages."""
+    return _Parser(text, source).parse()
+
+
+def format_path(parts: PathParts) -> str:
+    """``["schema", 0, "properties", 2, "logicalType"]`` -> ``schema[0].properties[2].logicalType``."""
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+@functools.cache
+def odcs_json_schema() -> dict[str, Any]:
+    """The ODCS v3.1.0 JSON Schema shipped with this package (read once, on first use)."""
+    return json.loads(resources.files("airflow_dataops.contracts").joinpath(SCHEMA_FILE).read_text("utf-8"))
+
+
+@functools.cache
+def _validator() -> Any:
+    import jsonschema
+
+    return jsonschema.Draft201909Validator(odcs_json_schema())
+
+
+class _Parser:
+    def __init__(self, text: str, source: str):
+        self.text = text
+        self.source = source
+        self.root: yaml.Node | None = None
+        self.warnings: list[str] = []
+
+    # -- errors and lines ---------------------------------------------------------------------
+    def line(self, parts: PathParts) -> int | None:
+        """1-based line of the node at ``parts``, or of its deepest existing ancestor."""
+        node = self.root
+        if node is None:
+            return None
+        for part in parts:
+            child = None
+            if isinstance(node, yaml.MappingNode) and isinstance(part, str):
+                child = next((v for k, v in node.value if k.value == part), None)
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+                child = node.value[part]
+            if child is None:
+                break
+            node = child
+        return node.start_mark.line + 1
+
+    def error(self, message: str, parts: PathParts) -> ContractError:
+        return ContractError(
+            message, file=self.source, path=format_path(parts) or None, line=self.line(parts)
+        )
+
+    # -- passes ----------------------------------------------------------------------------------
+    def parse(self) -> Contract:
+        try:
+            self.root = yaml.compose(self.text, Loader=_Loader)
+            data = yaml.load(self.text, Loader=_Loader)
+        except yaml.MarkedYAMLError as e:
+            mark = e.problem_mark or e.context_mark
+            line = mark.line + 1 if mark else None
+            raise ContractError(
+                f"not valid YAML: {e.problem or e}; fix the syntax on that line", file=self.source, line=line
+            ) from e
+        if not isinstance(data, dict):
+            raise ContractError(
+                f"a contract must be a YAML mapping with apiVersion, kind, id, version and status, "
+                f"got {type(data).__name__}",
+                file=self.source,
+                line=1,
+            )
+        self.check_quality_rules(data)
+        self.check_json_schema(data)
+        return self.build(data)
+
+    def check_json_schema(self, data: dict[str, Any]) -> None:
+        import jsonschema
+
+        errors = sorted(_validator().iter_errors(data), key=lambda e: (len(e.absolute_path), str(e.path)))
+        if not errors:
+            return
+        best = jsonschema.exceptions.best_match(errors)
+        parts = list(best.absolute_path)
+        message = best.message
+        if best.validator in ("unevaluatedProperties", "additionalProperties") and isinstance(
+            best.instance, dict
+        ):
+            allowed = set((best.schema.get("properties") or {}).keys())
+            extra = sorted(k for k in best.instance if k not in allowed)
+            if extra and best.validator == "additionalProperties":
+                parts.append(extra[0])
+        raise self.error(f"does not follow the ODCS v3.1 JSON Schema: {message}", parts)
+
+    def iter_quality(self, data: dict[str, Any]):
+        """Yield ``(path, rule dict, property dict or None, object dict)`` for every quality rule."""
+        schema = data.get("schema")
+        if not isinstance(schema, list):
+            return
+        for i, obj in enumerate(schema):
+            if not isinstance(obj, dict):
+                continue
+            for j, rule in enumerate(obj.get("quality") or []):
+                yield ["schema", i, "quality", j], rule, None, obj
+            props = obj.get("properties")
+            for k, prop in enumerate(props if isinstance(props, list) else []):
+                if not isinstance(prop, dict):
+                    continue
+                for j, rule in enumerate(prop.get("quality") or []):
+                    yield ["schema", i, "properties", k, "quality", j], rule, prop, obj
+
+    def check_quality_rules(self, data: dict[str, Any]) -> None:
+        for parts, rule, _prop, _obj in self.iter_quality(data):
+            if not isinstance(rule, dict):
+                continue
+            kind = rule.get("type", "library")
+            label = rule.get("name") or rule.get("metric") or kind
+            if kind in ("library", "sql") or "metric" in rule:
+                metric = rule.get("metric", rule.get("rule"))
+                if kind != "sql" and metric is None:
+                    raise self.error(
+                        f"quality rule {label!r} has no metric; add metric: one of {', '.join(METRICS)}",
+                        parts,
+                    )
+                if kind != "sql" and metric not in METRICS:
+                    raise self.error(
+                        f"quality rule {label!r} has unknown metric {metric!r}; use one of: {', '.join(METRICS)}",
+                        [*parts, "metric"],
+                    )
+                self.check_operator(rule, label, parts)
+            unit = rule.get("unit")
+            if unit is not None and kind in ("library", "sql") and unit not in UNITS:
+                raise self.error(
+                    f"quality rule {label!r} has unit {unit!r}; use one of: {', '.join(UNITS)}",
+                    [*parts, "unit"],
+                )
+
+    def check_operator(self, rule: dict[str, Any], label: str, parts: list[str | int]) -> None:
+        unknown = [k for k in rule if k.startswith("must") and k not in OPERATORS]
+        if unknown:
+            raise self.error(
+                f"quality rule {label!r} has unknown operator {unknown[0]!r}; use one of: {', '.join(OPERATORS)}",
+                [*parts, unknown[0]],
+            )
+        ops = [k for k in rule if k in OPERATORS]
+        if len(ops) != 1:
+            found = ", ".join(ops) or "none"
+            raise self.error(
+                f"quality rule {label!r} needs exactly one operator ({', '.join(OPERATORS)}), found: {found}",
+                parts,
+            )
+        op = ops[0]
+        value = rule[op]
+        if op in RANGE_OPERATORS:
+            ok = (
+                isinstance(value, list)
+                and len(value) == 2
+                and all(_is_number(v) for v in value)
+                and value[0] <= value[1]
+            )
+            if not ok:
+                raise self.error(
+                    f"quality rule {label!r}: {op} must be a list of two numbers, smallest first "
+                    f"(e.g. [0, 10]), got {value!r}",
+                    [*parts, op],
+                )
+        elif not _is_number(value):
+            raise self.error(
+                f"quality rule {label!r}: threshold {op}: {value!r} is not a number; write a number such as 0 or 5",
+                [*parts, op],
+            )
+
+    # -- model -----------------------------------------------------------------------------------
+    def build(self, data: dict[str, Any]) -> Contract:
+        schema = tuple(
+            self.build_object(obj, ["schema", i]) for i, obj in enumerate(data.get("schema") or [])
+        )
+        sla = tuple(
+            self.build_sla(s, ["slaProperties", i], schema)
+            for i, s in enumerate(data.get("slaProperties") or [])
+        )
+        custom = {c["property"]: c["value"] for c in data.get("customProperties") or []}
+        for key in ("servers", "roles", "price", "support"):
+            if data.get(key):
+                self.warnings.append(f"{key}: declared but not evaluated by airflow-dataops")
+        return Contract(
+            id=str(data["id"]),
+            version=str(data["version"]),
+            status=str(data["status"]),
+            api_version=str(data["apiVersion"]),
+            name=data.get("name"),
+            source=self.source,
+            schema=schema,
+            sla_properties=sla,
+            custom_properties=custom,
+            warnings=tuple(self.warnings),
+        )
+
+    def build_object(self, obj: dict[str, Any], parts: list[str | int]) -> SchemaObject:
+        props = tuple(
+            self.build_property(p, [*parts, "properties", k])
+            for k, p in enumerate(obj.get("properties") or [])
+        )
+        if obj.get("relationships"):
+            self.warnings.append(f"{format_path([*parts, 'relationships'])}: relationships are not evaluated")
+        so = SchemaObject(
+            name=obj["name"],
+            physical_name=obj.get("physicalName"),
+            physical_type=obj.get("physicalType"),
+            description=obj.get("description"),
+            properties=props,
+            path=format_path(parts),
+        )
+        quality = []
+        for j, rule in enumerate(obj.get("quality") or []):
+            q = self.build_rule(rule, [*parts, "quality", j])
+            for col in q.arguments.get("properties") or []:
+                if so.get_property(str(col)) is None:
+                    raise self.error(
+                        f"quality rule {q.label!r} names column {col!r}, which schema object {so.name!r} "
+                        f"does not declare; add it to properties or fix the name",
+                        [*parts, "quality", j, "arguments", "properties"],
+                    )
+            if q.type == "library" and q.metric not in ("rowCount", "duplicateValues"):
+                raise self.error(
+                    f"quality rule {q.label!r}: metric {q.metric} needs a column; move the rule under the property",
+                    [*parts, "quality", j, "metric"],
+                )
+            if q.type == "library" and q.metric == "duplicateValues" and not q.arguments.get("properties"):
+                raise self.error(
+                    f"quality rule {q.label!r}: a table-level duplicateValues needs arguments.properties "
+                    f"(the columns that must be unique together)",
+                    [*parts, "quality", j],
+                )
+            quality.append(q)
+        return SchemaObject(**{**so.__dict__, "quality": tuple(quality)})
+
+    def build_property(self, prop: dict[str, Any], parts: list[str | int]) -> Property:
+        if prop.get("logicalTypeOptions"):
+            self.warnings.append(
+                f"{format_path([*parts, 'logicalTypeOptions'])}: logicalTypeOptions are not evaluated"
+            )
+        for key in ("items", "relationships"):
+            if prop.get(key):
+                self.warnings.append(f"{format_path([*parts, key])}: nested {key} are not evaluated")
+        rules = []
+        for j, rule in enumerate(prop.get("quality") or []):
+            q = self.build_rule(rule, [*parts, "quality", j])
+            if q.type == "library" and q.metric == "rowCount":
+                raise self.error(
+                    f"quality rule {q.label!r}: rowCount is a table-level metric; move it to the schema object's quality",
+                    [*parts, "quality", j, "metric"],
+                )
+            if q.arguments.get("properties"):
+                raise self.error(
+                    f"quality rule {q.label!r}: arguments.properties belongs on a table-level rule; "
+                    f"on property {prop['name']!r} the rule applies to that column",
+                    [*parts, "quality", j, "arguments", "properties"],
+                )
+            rules.append(q)
+        return Property(
+            name=prop["name"],
+            physical_name=prop.get("physicalName"),
+            logical_type=prop.get("logicalType"),
+            physical_type=prop.get("physicalType"),
+            required=bool(prop.get("required", False)),
+            unique=bool(prop.get("unique", False)),
+            primary_key=bool(prop.get("primaryKey", False)),
+            primary_key_position=int(prop.get("primaryKeyPosition", -1)),
+            classification=prop.get("classification"),
+            partitioned=bool(prop.get("partitioned", False)),
+            description=prop.get("description"),
+            quality=tuple(rules),
+            path=format_path(parts),
+        )
+
+    def build_rule(self, rule: dict[str, Any], parts: list[str | int]) -> QualityRule:
+        kind = rule.get("type", "library")
+        path = format_path(parts)
+        op = next((k for k in rule if k in OPERATORS), None)
+        threshold: Any = None
+        if op is not None:
+            value = rule[op]
+            threshold = (float(value[0]), float(value[1])) if op in RANGE_OPERATORS else float(value)
+        arguments = dict(rule.get("arguments") or {})
+        label = rule.get("name") or rule.get("metric") or kind
+        for key in arguments:
+            if key not in KNOWN_ARGUMENTS:
+                self.warnings.append(f"{path}.arguments.{key}: argument of rule {label!r} is not evaluated")
+        if kind == "custom":
+            self.warnings.append(
+                f"{path}: custom rule {label!r} for engine {rule.get('engine')!r} is not evaluated by the "
+                f"SQL or pandas engine"
+            )
+        elif kind == "text":
+            self.warnings.append(f"{path}: text rule {label!r} is documentation only and is not evaluated")
+        for key in ("scheduler", "schedule"):
+            if key in rule:
+                self.warnings.append(
+                    f"{path}.{key}: per-rule schedules are not evaluated (the DAG schedules checks)"
+                )
+        return QualityRule(
+            type=kind,
+            metric=rule.get("metric", rule.get("rule")) if kind == "library" else None,
+            name=rule.get("name"),
+            operator=op,
+            threshold=threshold,
+            unit=rule.get("unit", "rows"),
+            arguments=arguments,
+            query=rule.get("query"),
+            engine=rule.get("engine"),
+            implementation=rule.get("implementation"),
+            severity=str(rule.get("severity", "error")).lower(),
+            dimension=rule.get("dimension"),
+            description=rule.get("description"),
+            path=path,
+        )
+
+    def build_sla(
+        self, sla: dict[str, Any], parts: list[str | int], schema: tuple[SchemaObject, ...]
+    ) -> SlaProperty:
+        prop = SlaProperty(
+            property=sla["property"],
+            value=sla["value"],
+            unit=sla.get("unit"),
+            element=sla.get("element"),
+            value_ext=sla.get("valueExt"),
+            driver=sla.get("driver"),
+            description=sla.get("description"),
+            path=format_path(parts),
+        )
+        if prop.property not in EVALUATED_SLA:
+            self.warnings.append(f"{prop.path}: SLA property {prop.property!r} is not evaluated")
+            return prop
+        if not _is_number(prop.value):
+            raise self.error(
+                f"SLA {prop.property!r}: value {prop.value!r} is not a number; write e.g. value: 2 with unit: d",
+                [*parts, "value"],
+            )
+        from airflow_dataops.contracts.rules import duration_seconds
+
+        try:
+            duration_seconds(prop.value, prop.unit)
+        except ValueError as e:
+            raise self.error(f"SLA {prop.property!r}: {e}", [*parts, "unit"]) from e
+        if not prop.element:
+            self.warnings.append(
+                f"{prop.path}: SLA {prop.property!r} names no element (a timestamp column); not evaluated"
+            )
+            return prop
+        for element in prop.element.split(","):
+            obj_name, _, col = element.strip().rpartition(".")
+            objects = [o for o in schema if not obj_name or obj_name in (o.name, o.physical_name)]
+            if not objects:
+                self.warnings.append(
+                    f"{prop.path}: SLA {prop.property!r} element {element.strip()!r} names a schema object "
+                    f"the contract does not declare; not evaluated"
+                )
+                continue
+            if not any(o.get_property(col) for o in objects):
+                raise self.error(
+                    f"SLA {prop.property!r}: element {element.strip()!r} names column {col!r}, which is not "
+                    f"declared in {obj_name or 'any schema object'}; add it to properties or fix the name",
+                    [*parts, "element"],
+                )
+        return prop
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

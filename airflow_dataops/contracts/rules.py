@@ -1,0 +1,424 @@
+"""What to measure for a schema object, and how a measurement becomes a ``RuleResult``.
+
+Both engines share this module: they compute the same :class:`Measure` values (plain
+counts, a max, a query's number) in their own way, then call :func:`judge`.  All of the
+arithmetic (percentages, ages, operator comparisons) happens here, in Python, so the SQL
+and pandas engines give the same verdicts and the same numbers on the same data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import operator as _op
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow_dataops.contracts.model import (
+    DEFAULT_DIMENSION,
+    Contract,
+    Property,
+    QualityRule,
+    SchemaObject,
+)
+from airflow_dataops.contracts.report import RuleResult, Severity
+
+_UNIT_SECONDS = {
+    **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), 1),
+    **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), 60),
+    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), 3600),
+    **dict.fromkeys(("d", "day", "days"), 86400),
+    **dict.fromkeys(("w", "week", "weeks"), 7 * 86400),
+}
+
+#: Physical type names -> logical family.  Unknown names are not checked.
+_PHYSICAL_FAMILIES: dict[str, tuple[str, ...]] = {
+    "integer": (
+        "int",
+        "integer",
+        "bigint",
+        "smallint",
+        "tinyint",
+        "int2",
+        "int4",
+        "int8",
+        "serial",
+        "bigserial",
+        "long",
+    ),
+    "number": (
+        "double",
+        "double precision",
+        "float",
+        "float4",
+        "float8",
+        "real",
+        "numeric",
+        "decimal",
+        "number",
+    ),
+    "string": (
+        "varchar",
+        "char",
+        "character",
+        "character varying",
+        "text",
+        "string",
+        "nvarchar",
+        "nchar",
+        "clob",
+    ),
+    "boolean": ("bool", "boolean"),
+    "date": ("date",),
+    "timestamp": (
+        "timestamp",
+        "datetime",
+        "timestamptz",
+        "timestamp with time zone",
+        "timestamp without time zone",
+    ),
+    "time": ("time", "timetz", "time without time zone", "time with time zone"),
+    "object": ("json", "jsonb", "struct", "map", "object", "record"),
+    "array": ("array", "list"),
+}
+_PHYSICAL = {name: family for family, names in _PHYSICAL_FAMILIES.items() for name in names}
+
+
+def duration_seconds(value: float, unit: str | None) -> float:
+    """``(2, "d")`` -> 172800.0; units as ODCS writes them (``d``, ``day``, ``days``, ``h``, ``hour`` ...)."""
+    key = (unit or "").strip().lower()
+    if key not in _UNIT_SECONDS:
+        raise ValueError(
+            f"unit {unit!r} is not a duration unit we evaluate; use one of s, m, h, d, w (or second(s), "
+            f"minute(s), hour(s), day(s), week(s))"
+        )
+    return float(value) * _UNIT_SECONDS[key]
+
+
+def physical_family(physical_type: str | None) -> str | None:
+    """``"VARCHAR(2)"`` -> ``"string"``; ``None`` for names we do not know."""
+    if not physical_type:
+        return None
+    base = re.sub(r"\(.*?\)", "", physical_type).strip().lower()
+    return _PHYSICAL.get(base)
+
+
+def compatible(declared: str | None, actual: str | None) -> bool:
+    """Whether a column of logical family ``actual`` satisfies a declared logical type.
+
+    ``number`` accepts integers; ``date``/``timestamp``/``time`` accept text (ISO strings, the
+    usual storage on SQLite); an unknown side is not held against the data.
+    """
+    if declared is None or actual is None or declared == actual:
+        return True
+    if declared == "number" and actual == "integer":
+        return True
+    return declared in ("date", "timestamp", "time") and actual == "string"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Measure:
+    """One number an engine computes over the table (or partition).
+
+    kinds: ``rows``; ``nulls`` (column); ``missing`` (column, ``markers``); ``invalid`` (column,
+    ``valid_values`` and/or ``pattern``; nulls are never invalid); ``duplicates`` (column: non-null
+    values minus distinct non-null values); ``tuple_duplicates`` (columns: rows minus distinct
+    tuples, nulls equal); ``max`` (column); ``sql`` (``query``).
+    """
+
+    kind: str
+    columns: tuple[str, ...] = ()
+    markers: tuple[Any, ...] = ()
+    valid_values: tuple[Any, ...] | None = None
+    pattern: str | None = None
+    query: str | None = None
+
+    @property
+    def column(self) -> str:
+        return self.columns[0]
+
+
+ROWS = Measure(kind="rows")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Check:
+    """One rule to judge: a measure, an operator and a threshold (or an age limit)."""
+
+    name: str
+    dimension: str
+    severity: Severity
+    measure: Measure
+    operator: str = "mustBe"
+    threshold: Any = 0.0
+    unit: str = "rows"
+    column: str | None = None
+    row_level: bool = False
+    max_age: float | None = None  # seconds, for latency / freshness
+    age_unit: str | None = None
+    rule: QualityRule | None = field(default=None, compare=False)
+
+    @property
+    def expected(self) -> str:
+        if self.max_age is not None:
+            return f"max({self.column}) not older than {_num(self.threshold)} {self.age_unit}"
+        if isinstance(self.threshold, tuple):
+            value = f"[{_num(self.threshold[0])}, {_num(self.threshold[1])}]"
+        else:
+            value = _num(self.threshold)
+        unit = "" if self.measure.kind == "sql" else f" {self.unit}"
+        return f"{self.operator} {value}{unit}"
+
+
+_COMPARE = {
+    "mustBe": _op.eq,
+    "mustNotBe": _op.ne,
+    "mustBeGreaterThan": _op.gt,
+    "mustBeGreaterOrEqualTo": _op.ge,
+    "mustBeLessThan": _op.lt,
+    "mustBeLessOrEqualTo": _op.le,
+    "mustBeBetween": lambda v, t: t[0] <= v <= t[1],
+    "mustNotBeBetween": lambda v, t: not (t[0] <= v <= t[1]),
+}
+
+
+def compare(operator: str, value: float, threshold: Any) -> bool:
+    """Apply an ODCS operator: ``compare("mustBeLessThan", 3, 5)`` is True."""
+    return bool(_COMPARE[operator](value, threshold))
+
+
+def severity_of(text: str | None) -> Severity:
+    return Severity.ERROR if (text or "error").lower() == "error" else Severity.WARNING
+
+
+def plan(contract: Contract, obj: SchemaObject) -> tuple[Check, ...]:
+    """Every evaluable check of ``obj``: required, unique, primary key, library and sql rules, latency."""
+    checks: list[Check] = []
+    for prop in obj.properties:
+        col = prop.column
+        if prop.required:
+            checks.append(
+                _check(obj, prop, "required", Measure(kind="nulls", columns=(col,)), "completeness", True)
+            )
+        if prop.unique:
+            checks.append(
+                _check(obj, prop, "unique", Measure(kind="duplicates", columns=(col,)), "uniqueness")
+            )
+        for rule in prop.quality:
+            measure = _rule_measure(rule, (col,))
+            if measure is not None:
+                checks.append(_rule_check(obj, prop, rule, measure))
+    keys = obj.primary_key
+    if keys:
+        measure = Measure(kind="tuple_duplicates", columns=tuple(p.column for p in keys))
+        checks.append(_check(obj, None, "primaryKey", measure, "uniqueness"))
+    for rule in obj.quality:
+        cols = tuple(_column_of(obj, c) for c in rule.arguments.get("properties") or ())
+        measure = _rule_measure(rule, cols)
+        if measure is not None:
+            checks.append(_rule_check(obj, None, rule, measure))
+    for sla in contract.sla_properties:
+        if sla.property not in ("latency", "freshness") or not sla.element:
+            continue
+        for element in sla.element.split(","):
+            obj_name, _, col = element.strip().rpartition(".")
+            target = obj.get_property(col)
+            if (obj_name and obj_name not in (obj.name, obj.physical_name)) or target is None:
+                continue
+            checks.append(
+                Check(
+                    name=f"{obj.name}.{target.name}.{sla.property}",
+                    dimension="timeliness",
+                    severity=Severity.WARNING,
+                    measure=Measure(kind="max", columns=(target.column,)),
+                    operator="mustBeLessOrEqualTo",
+                    threshold=float(sla.value),
+                    unit=sla.unit or "d",
+                    column=target.column,
+                    max_age=duration_seconds(sla.value, sla.unit),
+                    age_unit=sla.unit,
+                )
+            )
+    return _unique_names(checks)
+
+
+def measures(checks: Iterable[Check]) -> list[Measure]:
+    """The distinct measures ``checks`` need, the row count first."""
+    out = [ROWS]
+    for c in checks:
+        if c.measure not in out:
+            out.append(c.measure)
+    return out
+
+
+def judge(check: Check, values: dict[Measure, Any], *, now: dt.datetime | None = None) -> RuleResult:
+    """Turn the measured ``values`` into the check's ``RuleResult``."""
+    rows = int(values[ROWS] or 0)
+    raw = values.get(check.measure)
+    base: dict[str, Any] = dict(
+        name=check.name,
+        dimension=check.dimension,
+        severity=check.severity,
+        expected=check.expected,
+        column=check.column,
+        row_level=check.row_level,
+    )
+    if check.max_age is not None:
+        latest = to_utc(raw)
+        if latest is None:
+            return RuleResult(**base, actual=None, passed=False)
+        now = to_utc(now) or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        age = (now - latest).total_seconds()
+        scale = check.max_age / check.threshold if check.threshold else 1.0
+        return RuleResult(**base, actual=round(age / scale, 3), passed=age <= check.max_age)
+    if raw is None:
+        return RuleResult(**base, actual=None, passed=False)
+    count = float(raw) if check.measure.kind == "sql" else int(raw)
+    actual: float | int = count
+    if check.unit == "percent" and check.measure.kind not in ("rows", "sql"):
+        actual = round(100.0 * count / rows, 6) if rows else 0.0
+    failing = int(count) if check.row_level else None
+    return RuleResult(
+        **base, actual=actual, passed=compare(check.operator, actual, check.threshold), failing_rows=failing
+    )
+
+
+def schema_result(obj: SchemaObject, prop: Property, actual_family: str | None, present: bool) -> RuleResult:
+    """``<object>.<property>.schema``: the column exists and its type fits logicalType and physicalType."""
+    wanted = [f for f in (prop.logical_type, physical_family(prop.physical_type)) if f]
+    expected = "present" + (f", {prop.logical_type}" if prop.logical_type else "")
+    if prop.physical_type:
+        expected += f" ({prop.physical_type})"
+    passed = present and all(compatible(w, actual_family) for w in wanted)
+    return RuleResult(
+        name=f"{obj.name}.{prop.name}.schema",
+        dimension="conformity",
+        severity=Severity.ERROR,
+        expected=expected,
+        actual=(actual_family or "unknown") if present else "missing",
+        passed=passed,
+        column=prop.column,
+    )
+
+
+def missing_column_result(check: Check) -> RuleResult:
+    return RuleResult(
+        name=check.name,
+        dimension=check.dimension,
+        severity=check.severity,
+        expected=check.expected,
+        actual="column missing",
+        passed=False,
+        column=check.column,
+        row_level=check.row_level,
+    )
+
+
+def to_utc(value: Any) -> dt.datetime | None:
+    """A naive UTC datetime from a datetime, date, ISO string or pandas Timestamp; None for null."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        import pandas as pd
+
+        try:
+            value = pd.Timestamp(value).to_pydatetime()
+        except (ValueError, TypeError):
+            return None  # not a timestamp: the rule fails; the text is data, never echoed
+    elif hasattr(value, "to_pydatetime"):
+        value = value.to_pydatetime()
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return value
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day)
+    return None
+
+
+def _column_of(obj: SchemaObject, name: str) -> str:
+    prop = obj.get_property(str(name))
+    return prop.column if prop else str(name)
+
+
+def _rule_measure(rule: QualityRule, cols: tuple[str, ...]) -> Measure | None:
+    if rule.type == "sql":
+        return Measure(kind="sql", columns=cols, query=rule.query)
+    if rule.type != "library":
+        return None
+    args = rule.arguments
+    if rule.metric == "rowCount":
+        return ROWS
+    if rule.metric == "nullValues":
+        return Measure(kind="nulls", columns=cols)
+    if rule.metric == "missingValues":
+        markers = tuple(v for v in args.get("missingValues") or () if v is not None)
+        return Measure(kind="missing", columns=cols, markers=markers)
+    if rule.metric == "invalidValues":
+        valid = args.get("validValues")
+        return Measure(
+            kind="invalid",
+            columns=cols,
+            valid_values=None if valid is None else tuple(v for v in valid if v is not None),
+            pattern=args.get("pattern"),
+        )
+    if rule.metric == "duplicateValues":
+        return Measure(
+            kind="duplicates"
+            if len(cols) == 1 and rule.arguments.get("properties") is None
+            else "tuple_duplicates",
+            columns=cols,
+        )
+    return None
+
+
+def _check(
+    obj: SchemaObject,
+    prop: Property | None,
+    label: str,
+    measure: Measure,
+    dimension: str,
+    row_level: bool = False,
+) -> Check:
+    prefix = f"{obj.name}.{prop.name}" if prop else obj.name
+    return Check(
+        name=f"{prefix}.{label}",
+        dimension=dimension,
+        severity=Severity.ERROR,
+        measure=measure,
+        column=prop.column if prop else None,
+        row_level=row_level,
+    )
+
+
+def _rule_check(obj: SchemaObject, prop: Property | None, rule: QualityRule, measure: Measure) -> Check:
+    prefix = f"{obj.name}.{prop.name}" if prop else obj.name
+    return Check(
+        name=f"{prefix}.{rule.label}",
+        dimension=rule.dimension or DEFAULT_DIMENSION.get(rule.metric or rule.type, "accuracy"),
+        severity=severity_of(rule.severity),
+        measure=measure,
+        operator=rule.operator or "mustBe",
+        threshold=rule.threshold if rule.threshold is not None else 0.0,
+        unit=rule.unit,
+        column=prop.column if prop else None,
+        row_level=measure.kind in ("nulls", "missing", "invalid"),
+        rule=rule,
+    )
+
+
+def _unique_names(checks: list[Check]) -> tuple[Check, ...]:
+    seen: dict[str, int] = {}
+    out = []
+    for c in checks:
+        n = seen.get(c.name, 0) + 1
+        seen[c.name] = n
+        out.append(c if n == 1 else Check(**{**c.__dict__, "name": f"{c.name}#{n}"}))
+    return tuple(out)
+
+
+def _num(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)

@@ -1,0 +1,142 @@
+"""Property: the pandas and SQL engines give the same verdicts and numbers on the same data."""
+
+from __future__ import annotations
+
+import itertools
+import os
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from airflow_dataops.contracts.engines.pandas import evaluate_dataframe, failing_row_mask
+from airflow_dataops.contracts.engines.sql import evaluate_sql, failing_row_predicate
+
+from ._helpers import make_contract
+
+CONTRACT = make_contract(
+    """\
+    - name: t
+      properties:
+        - name: k
+          logicalType: integer
+          required: true
+          unique: true
+          primaryKey: true
+          quality:
+            - metric: nullValues
+              mustBeLessOrEqualTo: 20
+              unit: percent
+            - metric: duplicateValues
+              mustBeLessThan: 2
+        - name: s
+          logicalType: string
+          quality:
+            - name: inSet
+              metric: invalidValues
+              mustBeLessOrEqualTo: 25
+              unit: percent
+              arguments: {validValues: [a, b, A1, "", null]}
+            - name: lower
+              metric: invalidValues
+              mustBe: 0
+              arguments: {pattern: "^[a-z]+$"}
+            - name: both
+              metric: invalidValues
+              mustNotBeBetween: [1, 2]
+              arguments: {validValues: [a, zz, "a b"], pattern: "a"}
+            - metric: missingValues
+              mustBeBetween: [0, 30]
+              unit: percent
+              arguments: {missingValues: ["", "n/a", null]}
+            - metric: nullValues
+              mustBeGreaterOrEqualTo: 1
+        - name: g
+          logicalType: string
+          required: true
+      quality:
+        - metric: rowCount
+          mustBeGreaterThan: 3
+        - name: pairs
+          metric: duplicateValues
+          mustBe: 0
+          unit: percent
+          arguments: {properties: [s, g]}
+    """
+)
+
+TEXT = st.one_of(st.none(), st.sampled_from(["a", "b", "A1", "zz", "", "n/a", "a b", "é", "ab1", "B"]))
+ROWS = st.lists(
+    st.tuples(
+        st.one_of(st.none(), st.integers(-2, 5)), TEXT, st.one_of(st.none(), st.sampled_from(["x", "y"]))
+    ),
+    min_size=0,
+    max_size=25,
+)
+_counter = itertools.count()
+
+
+def frame(rows):
+    return pd.DataFrame(
+        {
+            "k": pd.array([r[0] for r in rows], dtype="Int64"),
+            "s": pd.array([r[1] for r in rows], dtype="string"),
+            "g": pd.array([r[2] for r in rows], dtype="string"),
+        }
+    )
+
+
+def key(r):
+    return (r.name, r.passed, r.actual, r.failing_rows)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=ROWS)
+def test_pandas_and_sql_agree(rows, tmp_path_factory):
+    df = frame(rows)
+    engine = sa.create_engine(f"sqlite:///{tmp_path_factory.mktemp('parity') / 'p.db'}")
+    try:
+        table = f"t{next(_counter)}"
+        df.to_sql(table, engine, index=False)
+        sql = evaluate_sql(CONTRACT, engine_or_connection=engine, table=table)
+        pdf = evaluate_dataframe(CONTRACT, df)
+        assert [key(r) for r in sql.results] == [key(r) for r in pdf.results]
+        assert sql.row_count == pdf.row_count == len(df)
+        pred = failing_row_predicate(CONTRACT, "t", engine.dialect)
+        t = sa.table(table, sa.column("rid"))
+        with engine.connect() as conn:
+            n_sql = conn.execute(sa.select(sa.func.count()).select_from(t).where(pred)).scalar()
+        assert n_sql == int(failing_row_mask(CONTRACT, df).sum())
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def pg():
+    url = os.environ.get("DATAOPS_TEST_PG_URL")
+    if not url:
+        pytest.skip("DATAOPS_TEST_PG_URL is not set")
+    eng = sa.create_engine(url)
+    schema = f"dataops_parity_{os.getpid()}"
+    with eng.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield eng, schema
+    finally:
+        with eng.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        eng.dispose()
+
+
+@pytest.mark.postgres
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=ROWS)
+def test_pandas_and_postgres_agree(rows, pg):
+    engine, schema = pg
+    df = frame(rows)
+    table = f"t{next(_counter)}"
+    df.to_sql(table, engine, index=False, schema=schema)
+    sql = evaluate_sql(CONTRACT, engine_or_connection=engine, table=table, db_schema=schema)
+    assert [key(r) for r in sql.results] == [key(r) for r in evaluate_dataframe(CONTRACT, df).results]
