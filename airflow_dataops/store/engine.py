@@ -52,7 +52,7 @@ class StateStore:
         self.connect_timeout = connect_timeout
         self._engine: Engine | None = None
         self._ready = False
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     # ---------------------------------------------------------------- construction
     @classmethod

@@ -1,0 +1,175 @@
+"""Bodies of ``airflow dataops …`` commands: thin shells over the store, the ledger and the contracts."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from airflow_dataops.exceptions import DataOpsError
+
+
+def _fail(message: str, code: int = 1) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def _store() -> Any:
+    from airflow_dataops.store import StateStore
+
+    try:
+        store = StateStore.from_settings()
+        store.ensure_ready()
+    except DataOpsError as e:
+        _fail(str(e))
+    return store
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    cells = [[("" if v is None else str(v)) for v in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
+    out = [line, "  ".join("-" * w for w in widths)]
+    out += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in cells]
+    return "\n".join(out)
+
+
+# ------------------------------------------------------------------------------------ db
+def db_migrate(args: Any) -> None:
+    from airflow_dataops.store import StateStore
+
+    try:
+        store = StateStore.from_settings()
+        before, after = store.migrate()
+    except DataOpsError as e:
+        _fail(str(e))
+    print(f"dataops state store {store.url}: schema version {before} -> {after}")
+
+
+def db_status(args: Any) -> None:
+    store = _store()
+    print(f"url:     {store.url}\nversion: {store.version()}")
+
+
+# ---------------------------------------------------------------------------- partitions
+def resolve_datasets(store: Any, target: str) -> list[dict[str, Any]]:
+    """Datasets named ``target``, or produced by the DAG ``target``."""
+    from airflow_dataops.store.records import get_dataset, list_datasets
+
+    found = get_dataset(store, target)
+    if found is not None:
+        return [found]
+    by_dag = list_datasets(store, dag_id=target)
+    if by_dag:
+        return by_dag
+    known = sorted(
+        {d["dataset"] for d in list_datasets(store)}
+        | {d["dag_id"] for d in list_datasets(store) if d["dag_id"]}
+    )
+    _fail(
+        f"no dataset or DAG called {target!r} in the dataops store {store.url}; "
+        f"known: {', '.join(known) or 'none yet (run a DAG that publishes through the ledger first)'}"
+    )
+    return []
+
+
+def partitions_status(args: Any) -> None:
+    from airflow_dataops.store.ledger import list_partitions
+
+    store = _store()
+    rows: list[dict[str, Any]] = []
+    for ds in resolve_datasets(store, args.target):
+        for p in list_partitions(store, ds["dataset"], since=args.since):
+            rows.append(
+                {
+                    "dataset": ds["dataset"],
+                    "partition": p.partition_key,
+                    "state": p.state,
+                    "rows": p.rows_published,
+                    "quarantined": p.rows_quarantined,
+                    "last_run": p.run_id,
+                    "attempt": p.attempt,
+                    "contract": p.contract_version,
+                    "gate": p.gate_verdict,
+                    "updated": p.updated_at.isoformat(timespec="seconds"),
+                }
+            )
+    if args.output == "json":
+        print(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        print(f"no partitions recorded for {args.target!r}" + (f" since {args.since}" if args.since else ""))
+        return
+    print(_table(list(rows[0]), [list(r.values()) for r in rows]))
+
+
+def partitions_verify(args: Any) -> None:
+    from airflow_dataops.partitions.verify import verify_dataset
+
+    store = _store()
+    findings = []
+    for ds in resolve_datasets(store, args.target):
+        try:
+            findings += verify_dataset(store, ds, since=args.since)
+        except DataOpsError as e:
+            _fail(str(e))
+    bad = [f for f in findings if not f.ok]
+    if args.output == "json":
+        print(json.dumps([f.as_dict() for f in findings], indent=2))
+    else:
+        print(
+            _table(
+                ["dataset", "partition", "status", "ledger rows", "target rows", "detail"],
+                [
+                    [f.dataset, f.partition_key, f.status, f.ledger_rows, f.target_rows, f.detail]
+                    for f in findings
+                ],
+            )
+        )
+        print(f"\n{len(findings)} partitions checked, {len(bad)} differ from the ledger")
+        for f in bad:
+            if f.rerun_hint:
+                print(f"  fix: {f.rerun_hint}")
+    if bad:
+        raise SystemExit(1)
+
+
+# ------------------------------------------------------------------------------ contracts
+def contract_lint(args: Any) -> None:
+    from airflow_dataops.contracts.loader import load_contract
+
+    try:
+        contract = load_contract(args.file)
+    except DataOpsError as e:
+        _fail(str(e))
+    rules = sum(len(o.quality) + sum(len(p.quality) for p in o.properties) for o in contract.schema)
+    print(f"{args.file}: valid ODCS {contract.api_version} contract {contract.id} v{contract.version}")
+    print(f"  schema objects: {', '.join(o.name for o in contract.schema) or 'none'}; quality rules: {rules}")
+    for warning in contract.warnings:
+        print(f"  warning: {warning}")
+
+
+def contract_diff(args: Any) -> None:
+    from airflow_dataops.contracts.diff import diff_contracts
+    from airflow_dataops.contracts.loader import load_contract
+
+    try:
+        old, new = load_contract(args.old), load_contract(args.new)
+    except DataOpsError as e:
+        _fail(str(e))
+    diff = diff_contracts(old, new)
+    if args.output == "json":
+        print(
+            json.dumps(
+                diff.as_dict() if hasattr(diff, "as_dict") else [vars(c) for c in diff.changes],
+                indent=2,
+                default=str,
+            )
+        )
+    else:
+        if not diff.changes:
+            print("no changes")
+        for change in diff.changes:
+            print(f"{getattr(change.kind, 'value', change.kind)!s:13} {change.path}: {change.message}")
+    raise SystemExit(diff.exit_code)

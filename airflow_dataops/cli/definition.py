@@ -1,0 +1,94 @@
+"""``airflow dataops …``: the command tree, registered through the provider's ``cli`` key.
+
+Only argument definitions live here; every command body is imported lazily, because
+Airflow builds this tree on every ``airflow`` call.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def get_dataops_cli_commands() -> list[Any]:
+    from airflow.cli.cli_config import ActionCommand, Arg, GroupCommand, lazy_load_command
+
+    def cmd(name: str) -> Any:
+        return lazy_load_command(f"airflow_dataops.cli.commands.{name}")
+
+    target = Arg(("target",), help="A DAG id or a dataset name (as in the contract's schema object).")
+    since = Arg(("--since",), help="Only partitions whose key sorts at or after this one (e.g. 2026-11-01).")
+    output = Arg(("-o", "--output"), choices=("table", "json"), default="table", help="Output format.")
+    contract_file = Arg(("file",), help="Path of an ODCS v3 contract (YAML).")
+
+    db = GroupCommand(
+        name="db",
+        help="Manage the dataops state store (ledger, SLIs, contract results)",
+        subcommands=(
+            ActionCommand(
+                name="migrate",
+                help="Create or upgrade the state store's tables",
+                description="Example: airflow dataops db migrate",
+                func=cmd("db_migrate"),
+                args=(),
+            ),
+            ActionCommand(
+                name="status",
+                help="Show where the state store is and its schema version",
+                description="Example: airflow dataops db status",
+                func=cmd("db_status"),
+                args=(),
+            ),
+        ),
+    )
+    partitions = GroupCommand(
+        name="partitions",
+        help="Inspect, verify and rerun partitions written through the ledger",
+        subcommands=(
+            ActionCommand(
+                name="status",
+                help="A table of partitions: state, rows, last run, contract version, gate verdict",
+                description="Example: airflow dataops partitions status nycflights_daily --since 2026-11-01",
+                func=cmd("partitions_status"),
+                args=(target, since, output),
+            ),
+            ActionCommand(
+                name="verify",
+                help="Compare the ledger with the target table (rows and checksum per partition)",
+                description="Exits 1 when any partition differs. Example: airflow dataops partitions verify flights",
+                func=cmd("partitions_verify"),
+                args=(target, since, output),
+            ),
+        ),
+    )
+    contract = GroupCommand(
+        name="contract",
+        help="Lint and diff ODCS data contracts (no Airflow metadata database needed)",
+        subcommands=(
+            ActionCommand(
+                name="lint",
+                help="Load a contract, validate it against ODCS v3.1 and list what we do not evaluate",
+                description="Exits 1 on an invalid contract. Example: airflow dataops contract lint dags/contracts/flights.odcs.yaml",
+                func=cmd("contract_lint"),
+                args=(contract_file,),
+            ),
+            ActionCommand(
+                name="diff",
+                help="Classify the changes between two versions of a contract as breaking, compatible or informational",
+                description="Exits 1 on a breaking change unless the major version was bumped. "
+                "Example: airflow dataops contract diff old.odcs.yaml new.odcs.yaml",
+                func=cmd("contract_diff"),
+                args=(
+                    Arg(("old",), help="The contract as it was."),
+                    Arg(("new",), help="The contract as proposed."),
+                    output,
+                ),
+            ),
+        ),
+    )
+    return [
+        GroupCommand(
+            name="dataops",
+            help="airflow-dataops: contracts, partition ledger, SLOs",
+            subcommands=(db, partitions, contract),
+        )
+    ]

@@ -1,0 +1,133 @@
+"""OpenLineage for our operators: what ``get_openlineage_facets_on_*`` return.
+
+The operators keep what they learned during ``execute`` in a plain dict; this module
+turns it into an ``OperatorLineage``.  Any failure here is logged and yields an empty
+lineage: lineage never fails a task.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def _empty() -> Any:
+    from airflow.providers.openlineage.extractors.base import OperatorLineage
+
+    return OperatorLineage()
+
+
+def _contract_fields(
+    contract_path: str | None, schema_object: str | None
+) -> tuple[list[tuple[str, str | None, str | None]], set[str]]:
+    if not contract_path:
+        return [], set()
+    from airflow_dataops.contracts.loader import load_contract
+
+    obj = load_contract(contract_path).schema_object(schema_object)
+    fields = [(p.name, p.physical_type or p.logical_type, p.description) for p in obj.properties]
+    sensitive = {p.name for p in obj.properties if p.is_sensitive}
+    return fields, sensitive
+
+
+def lineage_for_partition_write(operator: Any, state: dict[str, Any], *, succeeded: bool) -> Any:
+    """Inputs/outputs and facets of one write-audit-publish task."""
+    try:
+        return _partition_write(operator, state, succeeded=succeeded)
+    except Exception:
+        log.warning(
+            "dataops: could not build OpenLineage facets for %s; lineage skipped",
+            operator.task_id,
+            exc_info=True,
+        )
+        return _empty()
+
+
+def _partition_write(operator: Any, state: dict[str, Any], *, succeeded: bool) -> Any:
+    from airflow.providers.openlineage.extractors.base import OperatorLineage
+    from airflow.sdk import BaseHook
+
+    from airflow_dataops.lineage import builders, facets
+    from airflow_dataops.lineage.naming import dataset_namespace_and_name
+
+    conn = BaseHook.get_connection(operator.conn_id)
+    ds = dataset_namespace_and_name(conn, operator.table, schema=operator.db_schema)
+    fields, sensitive = _contract_fields(operator.contract, operator.schema_object)
+    dataset_facets: dict[str, Any] = {}
+    if fields:
+        dataset_facets["schema"] = builders.schema_facet(fields)
+    report = state.get("report")
+    key = state.get("partition")
+    ledger = state.get("ledger") or {}
+    run_facets: dict[str, Any] = {}
+    inputs: list[Any] = []
+    if report is not None:
+        inputs.append(
+            builders.input_dataset(
+                ds.namespace,
+                ds.name,
+                facets=dataset_facets,
+                input_facets={
+                    "dataQualityAssertions": builders.assertions_facet(
+                        report.results, sensitive_columns=sensitive
+                    ),
+                    "dataQualityMetrics": builders.metrics_facet(
+                        report.row_count, sensitive_columns=sensitive
+                    ),
+                    **(
+                        {
+                            builders.SUBSET_FACET_KEY: builders.partition_subset(
+                                operator.partition_column, key, direction="input"
+                            )
+                        }
+                        if key
+                        else {}
+                    ),
+                },
+            )
+        )
+        run_facets[facets.DataOpsGateRunFacet.FACET_KEY] = facets.DataOpsGateRunFacet(
+            contractId=report.contract_id,
+            contractVersion=report.contract_version,
+            mode=state.get("mode", "fail"),
+            verdict=state.get("verdict", "failed"),
+            rulesTotal=len(report.results),
+            rulesFailed=len(report.failed),
+            dataset=report.dataset,
+            partitionKey=key,
+        )
+    output_facets: dict[str, Any] = {}
+    result = ledger.get("result")
+    if succeeded and result is not None:
+        output_facets["outputStatistics"] = builders.output_statistics(result.rows_published)
+    if key:
+        output_facets[builders.SUBSET_FACET_KEY] = builders.partition_subset(operator.partition_column, key)
+    outputs = [
+        builders.output_dataset(ds.namespace, ds.name, facets=dataset_facets, output_facets=output_facets)
+    ]
+    if ledger.get("partition"):
+        from airflow.sdk import get_current_context
+
+        try:
+            ti = get_current_context()["ti"]
+            run_id, attempt = ti.run_id, ti.try_number
+        except Exception:
+            run_id, attempt = "unknown", 1
+        decision = {"applied": "applied", "rerun": "rerun", "refused": "refused"}.get(
+            ledger.get("decision", ""), "skipped"
+        )
+        run_facets[facets.DataOpsPartitionLedgerRunFacet.FACET_KEY] = facets.DataOpsPartitionLedgerRunFacet(
+            dataset=report.dataset if report is not None else operator.table,
+            partitionKey=ledger["partition"],
+            decision=decision,
+            runId=run_id,
+            attempt=max(1, int(attempt or 1)),
+            reason=ledger.get("reason") or ledger.get("error"),
+            rowsIn=result.rows_in if result else None,
+            rowsPublished=result.rows_published if result else None,
+            rowsQuarantined=result.rows_quarantined if result else None,
+            checksum=result.checksum if result else None,
+        )
+    return OperatorLineage(inputs=inputs, outputs=outputs, run_facets=run_facets)

@@ -1,0 +1,254 @@
+"""Write-audit-publish for one partition of a warehouse table, through SQLAlchemy.
+
+    stage(frame)          rows land in ``<table>__stage_<hash>`` (never visible to readers)
+    gate(stage)           the contract is checked on the staged rows, where they live
+    publish(stage)        ONE transaction: delete the partition from the target, insert the
+                          passing rows, move failing rows to ``<table>__quarantine``, and
+                          measure what was published (rows and checksum) before committing
+
+If the process dies anywhere, the target holds either the old partition or the
+new one, never half: the only write to it is that one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+    inspect,
+    literal,
+    select,
+)
+from sqlalchemy.sql.elements import ColumnElement
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+QUARANTINE_SUFFIX = "__quarantine"
+Q_KEY, Q_RULES, Q_RUN, Q_AT = (
+    "_dataops_partition_key",
+    "_dataops_rules",
+    "_dataops_run_id",
+    "_dataops_quarantined_at",
+)
+_MAX_IDENT = 63  # PostgreSQL's identifier limit, the tightest we support
+
+
+def stage_table_name(table: str, partition_key: str) -> str:
+    digest = hashlib.sha1(f"{table}\x00{partition_key}".encode()).hexdigest()[:10]
+    name = f"{table}__stage_{digest}"
+    if len(name) > _MAX_IDENT:
+        name = f"dataops_stage_{hashlib.sha1(table.encode()).hexdigest()[:12]}_{digest}"
+    return name
+
+
+def quarantine_table_name(table: str) -> str:
+    name = f"{table}{QUARANTINE_SUFFIX}"
+    if len(name) > _MAX_IDENT:
+        raise ValueError(
+            f"quarantine table name {name!r} is longer than {_MAX_IDENT} characters; shorten the table name"
+        )
+    return name
+
+
+@dataclass(frozen=True, kw_only=True)
+class PublishResult:
+    rows_in: int
+    rows_published: int
+    rows_quarantined: int
+    checksum: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RowRule:
+    """A row-level rule as the writer needs it: a name and the SQL predicate TRUE for failing rows."""
+
+    name: str
+    failing: ColumnElement[bool]
+
+
+def stage_frame(
+    engine: Engine, frame: pd.DataFrame, *, table: str, partition_key: str, db_schema: str | None = None
+) -> Table:
+    """Write ``frame`` to a fresh staging table and return it (reflected)."""
+    name = stage_table_name(table, partition_key)
+    with engine.begin() as conn:
+        frame.to_sql(name, conn, schema=db_schema, if_exists="replace", index=False, chunksize=5000)
+    return Table(name, MetaData(), schema=db_schema, autoload_with=engine)
+
+
+def drop_stage(engine: Engine, stage: Table) -> None:
+    with engine.begin() as conn:
+        stage.drop(conn, checkfirst=True)
+
+
+def ensure_target(engine: Engine, stage: Table, *, table: str, db_schema: str | None = None) -> Table:
+    """The target table, created with the staged columns if it does not exist yet."""
+    if not inspect(engine).has_table(table, schema=db_schema):
+        target = Table(table, MetaData(), *[Column(c.name, c.type) for c in stage.columns], schema=db_schema)
+        with engine.begin() as conn:
+            target.create(conn, checkfirst=True)
+    return Table(table, MetaData(), schema=db_schema, autoload_with=engine)
+
+
+def _ensure_quarantine(engine: Engine, target: Table, *, db_schema: str | None) -> Table:
+    name = quarantine_table_name(target.name)
+    if not inspect(engine).has_table(name, schema=db_schema):
+        q = Table(
+            name,
+            MetaData(),
+            *[Column(c.name, c.type) for c in target.columns],
+            Column(Q_KEY, String(250)),
+            Column(Q_RULES, Text),
+            Column(Q_RUN, String(250)),
+            Column(Q_AT, DateTime(timezone=True)),
+            schema=db_schema,
+        )
+        with engine.begin() as conn:
+            q.create(conn, checkfirst=True)
+    return Table(name, MetaData(), schema=db_schema, autoload_with=engine)
+
+
+def publish(
+    engine: Engine,
+    *,
+    stage: Table,
+    target: Table,
+    partition_column: str,
+    partition_key: str,
+    quarantine_rules: Sequence[RowRule] = (),
+    run_id: str | None = None,
+    now: datetime | None = None,
+    db_schema: str | None = None,
+    before_commit: Any = None,
+) -> PublishResult:
+    """Replace exactly one partition of ``target`` with the staged rows, in one transaction.
+
+    Rows for which any of ``quarantine_rules`` is TRUE go to ``<table>__quarantine`` (with the
+    partition key, the names of the rules they broke and the run id) instead of the target.
+    """
+    missing = [c.name for c in target.columns if c.name not in stage.c]
+    if missing:
+        raise ValueError(f"staged rows lack the target's columns {missing}; the partition was not replaced")
+    if partition_column not in target.c:
+        raise ValueError(
+            f"partition column {partition_column!r} is not a column of {target.name!r} "
+            f"(columns: {', '.join(c.name for c in target.columns)})"
+        )
+    quarantine = _ensure_quarantine(engine, target, db_schema=db_schema) if quarantine_rules else None
+    columns = [c.name for c in target.columns]
+    failing = _any(rule.failing for rule in quarantine_rules)
+    with engine.begin() as conn:
+        rows_in = conn.execute(select(func.count()).select_from(stage)).scalar_one()
+        conn.execute(target.delete().where(target.c[partition_column] == partition_key))
+        source = select(*[stage.c[n] for n in columns])
+        if failing is not None:
+            source = source.where(~failing)
+        conn.execute(target.insert().from_select(columns, source))
+        quarantined = 0
+        if quarantine is not None and failing is not None:
+            conn.execute(quarantine.delete().where(quarantine.c[Q_KEY] == partition_key))
+            rules_text = _rule_names(quarantine_rules)
+            q_source = select(
+                *[stage.c[n] for n in columns],
+                literal(partition_key, String()),
+                rules_text,
+                literal(run_id, String()),
+                literal(now or datetime.now().astimezone(), DateTime(timezone=True)),
+            ).where(failing)
+            conn.execute(quarantine.insert().from_select([*columns, Q_KEY, Q_RULES, Q_RUN, Q_AT], q_source))
+            quarantined = conn.execute(
+                select(func.count()).select_from(quarantine).where(quarantine.c[Q_KEY] == partition_key)
+            ).scalar_one()
+        rows, checksum = partition_checksum(conn, target, partition_column, partition_key)
+        if rows + quarantined != rows_in:
+            raise RuntimeError(
+                f"published {rows} + quarantined {quarantined} != staged {rows_in} rows for partition "
+                f"{partition_key!r}; rolled back"
+            )
+        if before_commit is not None:
+            before_commit()
+    return PublishResult(
+        rows_in=rows_in, rows_published=rows, rows_quarantined=quarantined, checksum=checksum
+    )
+
+
+def _any(predicates: Iterable[ColumnElement[bool]]) -> ColumnElement[bool] | None:
+    from sqlalchemy import or_
+
+    preds = list(predicates)
+    if not preds:
+        return None
+    return or_(*preds)
+
+
+def _rule_names(rules: Sequence[RowRule]) -> ColumnElement[str]:
+    from sqlalchemy import case
+
+    expr: ColumnElement[str] = literal("", String())
+    for rule in rules:
+        expr = expr + case((rule.failing, literal(rule.name + ";", String())), else_=literal("", String()))
+    return expr
+
+
+# ---------------------------------------------------------------------------- checksums
+def _canon(value: Any) -> bytes:
+    if value is None:
+        return b"\x00"
+    if isinstance(value, float):
+        if value.is_integer():
+            return b"i" + str(int(value)).encode()
+        return b"f" + repr(value).encode()
+    if isinstance(value, bool):
+        return b"i" + str(int(value)).encode()
+    if isinstance(value, int):
+        return b"i" + str(value).encode()
+    if isinstance(value, Decimal):
+        return _canon(float(value))
+    if isinstance(value, (datetime, date)):
+        return b"t" + value.isoformat().encode()
+    if isinstance(value, bytes):
+        return b"b" + value
+    return b"s" + str(value).encode()
+
+
+def row_digest(row: Sequence[Any]) -> int:
+    h = hashlib.blake2b(digest_size=8)
+    for v in row:
+        h.update(_canon(v))
+        h.update(b"\x1f")
+    return int(struct.unpack(">Q", h.digest())[0])
+
+
+def partition_checksum(
+    conn: Connection, target: Table, partition_column: str, partition_key: str
+) -> tuple[int, str]:
+    """Row count and an order-independent, duplicate-sensitive checksum of one partition.
+
+    The sum (mod 2**64) of a 64-bit hash per row: equal multisets of rows give equal sums,
+    and a duplicated row adds its hash again instead of cancelling out as XOR would.  The
+    partition is streamed in batches; only one partition is ever read, never the table.
+    """
+    cols = sorted(c.name for c in target.columns)
+    query = select(*[target.c[n] for n in cols]).where(target.c[partition_column] == partition_key)
+    total, count = 0, 0
+    result = conn.execution_options(stream_results=True, yield_per=5000).execute(query)
+    for row in result:
+        total = (total + row_digest(row)) & 0xFFFFFFFFFFFFFFFF
+        count += 1
+    return count, f"{count}:{total:016x}"

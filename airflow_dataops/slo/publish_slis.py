@@ -1,0 +1,118 @@
+"""SLIs measured when a partition is published: freshness, correctness, completeness, cost.
+
+Everything is computed where the data lives (one ``MAX()`` over the published partition
+for freshness) or from what the publish already knows (the gate report, row counts, time).
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+
+from airflow_dataops.slo.sli import correctness_score
+from airflow_dataops.store.records import SLIRecord
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine, Table
+
+    from airflow_dataops.contracts.model import Contract
+    from airflow_dataops.contracts.report import GateReport
+
+FRESHNESS_SLAS = ("latency", "freshness")
+
+
+def freshness_sla(contract: Contract | None) -> tuple[str, float] | None:
+    """(column, threshold seconds) from the contract's ``latency`` (preferred) or ``freshness`` SLA."""
+    if contract is None:
+        return None
+    from airflow_dataops.contracts.rules import duration_seconds
+
+    for name in FRESHNESS_SLAS:
+        for sla in contract.sla_properties:
+            if sla.property.lower() == name and sla.element:
+                column = sla.element.split(".")[-1]
+                return column, duration_seconds(float(sla.value), sla.unit)
+    return None
+
+
+def slis_for_publish(
+    *,
+    engine: Engine,
+    target: Table,
+    partition_column: str,
+    partition_key: str,
+    contract: Contract | None,
+    schema_object: str | None,
+    report: GateReport | None,
+    dataset: str,
+    seconds: float,
+    rows_published: int,
+    dag_id: str | None,
+    task_id: str | None,
+    run_id: str | None,
+    now: datetime | None = None,
+) -> list[SLIRecord]:
+    now = now or datetime.now(timezone.utc)
+    common: dict[str, Any] = {
+        "dataset": dataset,
+        "partition_key": partition_key,
+        "observed_at": now,
+        "dag_id": dag_id,
+        "task_id": task_id,
+        "run_id": run_id,
+    }
+    records: list[SLIRecord] = []
+    sla = freshness_sla(contract)
+    if sla is not None and sla[0] in target.c:
+        column, threshold = sla
+        with engine.connect() as conn:
+            newest = conn.execute(
+                select(func.max(target.c[column])).where(target.c[partition_column] == partition_key)
+            ).scalar_one()
+        from airflow_dataops.contracts.rules import to_utc
+
+        newest_utc = to_utc(newest)
+        if newest_utc is not None:
+            # Scheduled timestamps may lie ahead of now (a departure later today): no lag, not negative lag.
+            lag = max(0.0, (now.astimezone(timezone.utc).replace(tzinfo=None) - newest_utc).total_seconds())
+            records.append(
+                SLIRecord(
+                    kind="freshness",
+                    value=lag,
+                    unit="s",
+                    good=lag <= threshold,
+                    details={
+                        "column": column,
+                        "newest": newest_utc.isoformat() + "Z",
+                        "threshold_s": threshold,
+                    },
+                    **common,
+                )
+            )
+    if report is not None and report.results:
+        score = correctness_score((r.severity, r.passed) for r in report.results)
+        if not math.isnan(score):
+            records.append(
+                SLIRecord(
+                    kind="correctness",
+                    value=score,
+                    unit="ratio",
+                    good=not report.blocking,
+                    details={"rules": len(report.results), "failed": [r.name for r in report.failed]},
+                    **common,
+                )
+            )
+    records.append(
+        SLIRecord(
+            kind="cost",
+            value=round(seconds, 3),
+            unit="s",
+            good=None,
+            details={"rows": rows_published},
+            **common,
+        )
+    )
+    return records
