@@ -9,7 +9,7 @@ the partition is replaced in one target transaction, and the ledger records it.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -493,7 +493,7 @@ def partitioned_task(
     return wrap(python_callable) if python_callable is not None else wrap
 
 
-__all__: Collection[str] = (
+__all__ = (
     "DataFramePartitionOperator",
     "PartitionWriteOperator",
     "PartitionedSQLOperator",

@@ -90,7 +90,7 @@ class StateStore:
         backend = self._url.get_backend_name()
         if backend == "sqlite":
             database = self._url.database
-            if database and database != ":memory:":
+            if database and database != ":memory:" and not database.startswith("file:"):
                 parent = Path(database).expanduser().resolve().parent
                 if not parent.is_dir():
                     raise StoreError(

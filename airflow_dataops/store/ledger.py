@@ -202,7 +202,7 @@ def claim(
                     )
                     .values(consumed_at=now, consumed_by_run=run_id)
                 )
-        apply_id = conn.execute(
+        apply_id = conn.execute(  # type: ignore[index]
             h.insert().values(
                 dataset=dataset,
                 partition_key=partition_key,

@@ -97,7 +97,7 @@ def record_contract_result(
     results = report.get("results", [])
     with store.begin() as conn:
         return int(
-            conn.execute(
+            conn.execute(  # type: ignore[index]
                 t.contract_results.insert().values(
                     dataset=report["dataset"],
                     partition_key=report.get("partition"),

@@ -1,0 +1,58 @@
+# airflow-dataops: `make demo` and `make test` work on a fresh clone with nothing but Python 3.10+.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+PGDIR := $(CURDIR)/.pgtest
+ARTIFACTS := $(CURDIR)/.test-artifacts
+PYTEST_ARGS ?=
+
+.PHONY: help install demo test test-fast lint typecheck bench clean system-deps
+
+help:
+	@echo "make demo   - install, then run the nycflights DAG for three partitions and print a summary"
+	@echo "make test   - install, start a throwaway PostgreSQL, lint, type-check and run the whole suite"
+	@echo "make bench  - run the benchmarks and write docs/benchmarks.md"
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --disable-pip-version-check uv
+	@$(VENV)/bin/uv pip install -q --python $(PY) -e ".[test]"
+	@touch $@
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	@$(PY) scripts/demo.py
+
+# Debian packages the full suite needs: a PostgreSQL server (binaries only; we start our own
+# cluster) and Chromium for the UI tests.  Installed only when missing, and only as root.
+system-deps:
+	@bash scripts/system_deps.sh
+
+lint: $(STAMP)
+	@$(VENV)/bin/ruff check airflow_dataops tests dags bench scripts
+	@$(VENV)/bin/ruff format --check airflow_dataops dags
+	@$(VENV)/bin/mypy
+
+typecheck: lint
+
+test: $(STAMP) system-deps lint
+	@mkdir -p $(ARTIFACTS)
+	@set -e; \
+	url=$$(bash scripts/pg.sh start $(PGDIR)); \
+	trap 'bash scripts/pg.sh stop $(PGDIR)' EXIT; \
+	echo "throwaway PostgreSQL: $$url"; \
+	DATAOPS_TEST_PG_URL="$$url" DATAOPS_REQUIRE_PG=1 $(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP)
+	@$(PY) -m pytest -m "not scheduler and not slow" $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	@$(PY) -m bench.bench_contracts
+	@$(PY) -m bench.bench_slo
+	@$(PY) -m bench.bench_ui
+
+clean:
+	rm -rf $(VENV) .demo .pgtest .test-artifacts .pytest_cache .mypy_cache .ruff_cache

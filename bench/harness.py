@@ -1,0 +1,70 @@
+"""Shared benchmark harness: timing helpers and the one writer of ``docs/benchmarks.md``.
+
+Each benchmark owns one section of ``docs/benchmarks.md``, delimited by
+``<!-- bench:NAME -->`` … ``<!-- /bench:NAME -->``; :func:`write_section` replaces that
+section (or appends it) and leaves the others alone, so benchmarks can run one at a time.
+Figures are measured, never typed in: a section is only ever written by its benchmark.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCHMARKS_MD = ROOT / "docs" / "benchmarks.md"
+_HEADER = """# Benchmarks
+
+Every figure below is written by a benchmark harness in `bench/` when it runs (`make bench`),
+never typed by hand. Each section says the command that produced it, the machine, and the date.
+Comparisons are side by side in one run, on the same data, reported as ratios.
+"""
+
+
+def machine() -> str:
+    return f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores, {platform.machine()}"
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
+def repeat(fn: Callable[[], Any], rounds: int) -> list[float]:
+    return [timed(fn)[0] for _ in range(rounds)]
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(out)
+
+
+def write_section(name: str, body: str, *, command: str, path: Path = BENCHMARKS_MD) -> Path:
+    """Replace (or add) the section ``name`` of docs/benchmarks.md with ``body``."""
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    block = (
+        f"<!-- bench:{name} -->\n{body.rstrip()}\n\n"
+        f"_Measured {stamp} on {machine()} by `{command}`._\n<!-- /bench:{name} -->"
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = path.read_text() if path.exists() else _HEADER
+    pattern = re.compile(rf"<!-- bench:{re.escape(name)} -->.*?<!-- /bench:{re.escape(name)} -->", re.S)
+    if pattern.search(text):
+        text = pattern.sub(lambda _m: block, text)
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    path.write_text(text)
+    return path

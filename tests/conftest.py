@@ -1,0 +1,139 @@
+"""Suite-wide setup: an isolated AIRFLOW_HOME, the real PostgreSQL from `make test`, and lineage capture.
+
+Environment is set here, at import time, before any test module imports Airflow
+(Airflow reads its configuration once per process).
+
+Every OpenLineage event emitted while the suite runs goes to one file (the provider's
+file transport); at the end of the session each one is validated against
+``../shared/spec/openlineage`` and our own facet schemas, and the session fails if any
+is invalid.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+_SESSION_DIR = Path(os.environ.get("DATAOPS_TEST_TMP") or tempfile.mkdtemp(prefix="dataops-tests-"))
+_SESSION_DIR.mkdir(parents=True, exist_ok=True)
+LINEAGE_FILE = _SESSION_DIR / "lineage.jsonl"
+
+os.environ.setdefault("AIRFLOW_HOME", str(_SESSION_DIR / "airflow"))
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ.setdefault("AIRFLOW__DATAOPS__STORE_URL", f"sqlite:///{_SESSION_DIR / 'dataops.db'}")
+os.environ.setdefault(
+    "AIRFLOW__OPENLINEAGE__TRANSPORT",
+    json.dumps({"type": "file", "log_file_path": str(LINEAGE_FILE), "append": True}),
+)
+os.environ.setdefault("AIRFLOW__OPENLINEAGE__NAMESPACE", "dataops-tests")
+Path(os.environ["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "dags"))  # DAG modules importable as in Airflow (dags folder on sys.path)
+
+PG_ADMIN_URL = os.environ.get("DATAOPS_TEST_PG_URL")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if os.environ.get("DATAOPS_REQUIRE_PG") == "1" and not PG_ADMIN_URL:
+        pytest.exit("DATAOPS_REQUIRE_PG=1 but DATAOPS_TEST_PG_URL is not set: run the suite with `make test`", 2)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Validate every OpenLineage event the suite emitted (issue: lineage valid against the spec)."""
+    if not LINEAGE_FILE.exists():
+        return
+    from lineage_validation import validate_file
+
+    errors = validate_file(LINEAGE_FILE)
+    count = sum(1 for line in LINEAGE_FILE.open() if line.strip())
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"lineage: {count} OpenLineage events captured in {LINEAGE_FILE}, {len(errors)} invalid")
+    if errors:
+        if reporter is not None:
+            for err in errors[:20]:
+                reporter.write_line(f"  invalid event: {err}")
+        session.exitstatus = 1
+
+
+# ---------------------------------------------------------------------------------- stores
+def _fresh_pg_database() -> str:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    if not PG_ADMIN_URL:
+        pytest.skip("DATAOPS_TEST_PG_URL is not set (make test starts a PostgreSQL server and sets it)")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def pg_url() -> str:
+    """A fresh, empty database on the throwaway PostgreSQL server."""
+    return _fresh_pg_database()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'store.db'}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same test on the embedded SQLite store and on real PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    return _fresh_pg_database()
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[object]:
+    from airflow_dataops.store import StateStore
+
+    s = StateStore(store_url, connect_timeout=5)
+    s.migrate()
+    yield s
+    s.dispose()
+
+
+@pytest.fixture
+def use_store(monkeypatch: pytest.MonkeyPatch, store_url: str) -> Iterator[str]:
+    """Point [dataops] store_url at a fresh store for code that reads the settings."""
+    from airflow_dataops.store import StateStore
+
+    monkeypatch.setenv("AIRFLOW__DATAOPS__STORE_URL", store_url)
+    StateStore._shared.clear()
+    yield store_url
+    StateStore._shared.clear()
+
+
+# -------------------------------------------------------------------------------- airflow
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """Airflow's metadata DB (SQLite) in the session's AIRFLOW_HOME, migrated once: dag.test() needs it."""
+    home = Path(os.environ["AIRFLOW_HOME"])
+    marker = home / ".migrated"
+    if not marker.exists():
+        import subprocess
+
+        subprocess.run(
+            [sys.executable, "-m", "airflow", "db", "migrate"],
+            check=True,
+            timeout=300,
+            stdout=subprocess.DEVNULL,
+        )
+        marker.touch()
+    return home

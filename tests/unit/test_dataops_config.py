@@ -1,0 +1,78 @@
+"""[dataops] settings: validated with messages naming the option and its environment variable."""
+
+from __future__ import annotations
+
+import pytest
+
+import airflow_dataops
+from airflow_dataops.config import DataOpsSettings, default_sqlite_url
+from airflow_dataops.exceptions import ConfigError
+
+
+def test_defaults_point_at_sqlite_in_airflow_home(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
+    assert DataOpsSettings().resolve_store_url() == f"sqlite:///{tmp_path / 'dataops.db'}" == default_sqlite_url()
+
+
+def test_settings_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW__DATAOPS__STORE_URL", "postgresql+psycopg2://u@h/db")
+    monkeypatch.setenv("AIRFLOW__DATAOPS__DEFAULT_GATE_MODE", "Quarantine")
+    monkeypatch.setenv("AIRFLOW__DATAOPS__ON_ALREADY_APPLIED", "fail")
+    s = DataOpsSettings.from_airflow()
+    assert (s.store_url, s.default_gate_mode, s.on_already_applied) == ("postgresql+psycopg2://u@h/db", "quarantine", "fail")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        pytest.param({"default_gate_mode": "block"}, "[dataops] default_gate_mode: 'block' is not a gate mode", id="mode"),
+        pytest.param({"on_already_applied": "append"}, "[dataops] on_already_applied: 'append' is not allowed", id="policy"),
+        pytest.param({"store_connect_timeout": 0}, "[dataops] store_connect_timeout: must be a positive number", id="timeout"),
+    ],
+)
+def test_bad_values_are_refused(kwargs, message) -> None:
+    with pytest.raises(ConfigError) as info:
+        DataOpsSettings(**kwargs)
+    assert str(info.value).startswith(message)
+
+
+def test_store_connection_of_an_unsupported_type_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_DATAOPS_STORE", '{"conn_type": "http", "host": "example"}')
+    with pytest.raises(ConfigError, match="connection 'dataops_store' has type 'http'"):
+        DataOpsSettings(store_conn_id="dataops_store").resolve_store_url()
+
+
+def test_store_connection_gives_a_postgres_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_DATAOPS_STORE",
+        '{"conn_type": "postgres", "host": "db", "port": 5433, "login": "u", "password": "p@ss", "schema": "dataops"}',
+    )
+    assert DataOpsSettings(store_conn_id="dataops_store").resolve_store_url() == "postgresql+psycopg2://u:p%40ss@db:5433/dataops"
+
+
+def test_the_public_surface_is_pinned() -> None:
+    assert airflow_dataops.__all__ == [
+        "__version__",
+        "ConfigError",
+        "ContractError",
+        "ContractViolation",
+        "DataOpsError",
+        "DataOpsSettings",
+        "LedgerError",
+        "PartitionAlreadyApplied",
+        "PartitionLedger",
+        "StateStore",
+        "StoreError",
+        "load_contract",
+    ]
+    for name in airflow_dataops.__all__[1:]:
+        assert getattr(airflow_dataops, name).__name__ == name
+
+
+def test_importing_the_package_is_light() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, airflow_dataops, airflow_dataops.get_provider_info; print(sorted(m for m in sys.modules if m.split('.')[0] in ('airflow', 'sqlalchemy', 'pandas')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True).stdout
+    assert out.strip() == "[]"
