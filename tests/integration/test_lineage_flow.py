@@ -1,0 +1,102 @@
+"""Lineage as a consumer sees it: the gate's assertions sit on the dataset the publish wrote,
+and a lineage backend that is down never fails (or stalls) the pipeline."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from conftest import LINEAGE_FILE, ROOT
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "warehouse.db"
+    monkeypatch.setenv("AIRFLOW_CONN_DATAOPS_WAREHOUSE", json.dumps({"conn_type": "sqlite", "host": str(path)}))
+    return path
+
+
+def _events() -> list[dict]:
+    return [json.loads(line) for line in LINEAGE_FILE.read_text().splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_assertions_and_publish_meet_on_one_dataset(airflow_db, warehouse: Path, use_store: str) -> None:
+    from airflow.dag_processing.dagbag import DagBag
+
+    key = "2026-07-14"
+    dag = DagBag(dag_folder=str(ROOT / "dags" / "nycflights_daily.py")).get_dag("nycflights_daily")
+    run = dag.test(logical_date=datetime(2026, 7, 14, tzinfo=timezone.utc))
+    assert run.state == "success"
+
+    [complete] = [
+        e
+        for e in _events()
+        if e["eventType"] == "COMPLETE"
+        and e["job"]["name"] == "nycflights_daily.load_flights"
+        and e["run"]["facets"].get("dataops_partitionLedger", {}).get("partitionKey") == key
+        and e["run"]["facets"]["dataops_partitionLedger"]["decision"] == "applied"
+    ]
+    [inp] = complete["inputs"]
+    [out] = complete["outputs"]
+    assert (inp["namespace"], inp["name"]) == (out["namespace"], out["name"]) == (f"sqlite://{warehouse}", "flights")
+    assertions = inp["inputFacets"]["dataQualityAssertions"]["assertions"]
+    assert {a["name"] for a in assertions} >= {"flights.origin.nycAirport", "flights.carrier.carrierCode"}
+    assert all(isinstance(a["success"], bool) for a in assertions)
+    ledger = complete["run"]["facets"]["dataops_partitionLedger"]
+    assert out["outputFacets"]["outputStatistics"]["rowCount"] == ledger["rowsPublished"] > 0
+    assert out["outputFacets"]["subset"]["outputCondition"]["partitions"][0]["dimensions"] == {"flight_date": key}
+    assert [f["name"] for f in out["facets"]["schema"]["fields"]][:3] == ["year", "month", "day"]
+    gate = complete["run"]["facets"]["dataops_gate"]
+    assert (gate["contractId"], gate["rulesTotal"]) == ("urn:dataops:nycflights13:flights", len(assertions))
+
+
+def test_a_lineage_backend_that_is_down_never_fails_the_pipeline(airflow_db, tmp_path: Path) -> None:
+    """The provider's HTTP transport at a closed port: the run succeeds, each failed emission logs one
+    warning (retries off, so no retry noise), and the delay is bounded by the transport's timeout."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    script = textwrap.dedent(
+        """
+        import sys, time
+        from datetime import datetime, timezone
+        from airflow.dag_processing.dagbag import DagBag
+        dag = DagBag(dag_folder=sys.argv[1]).get_dag("nycflights_daily")
+        t = time.monotonic()
+        run = dag.test(logical_date=datetime(2026, 8, 1, tzinfo=timezone.utc))
+        print("RESULT", run.state, round(time.monotonic() - t, 1))
+        """
+    )
+    env = {
+        **os.environ,
+        "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(
+            {"type": "http", "url": f"http://127.0.0.1:{port}", "timeout": 2, "retry": {"total": 0}}
+        ),
+        "AIRFLOW__DATAOPS__STORE_URL": f"sqlite:///{tmp_path / 'store.db'}",
+        "AIRFLOW_CONN_DATAOPS_WAREHOUSE": json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "w.db")}),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(ROOT / "dags" / "nycflights_daily.py")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    output = proc.stdout + proc.stderr
+    [result] = [line for line in output.splitlines() if line.startswith("RESULT ")]
+    _, state, seconds = result.split()
+    assert state == "success", output[-3000:]
+    failures = [line for line in output.splitlines() if "Failed to emit OpenLineage" in line]
+    emitted_kinds = {kind for kind in ("START", "COMPLETE") for line in failures if f"`{kind}`" in line}
+    assert emitted_kinds == {"START", "COMPLETE"}
+    assert len(failures) <= 4  # one per event (task START/COMPLETE, DAG run START/COMPLETE), never per retry
+    assert "Retrying (Retry(" not in output
+    assert float(seconds) < 120
