@@ -42,7 +42,9 @@ class ContractError(DataOpsError, AirflowFailException):
     :param line: the 1-based line in the file, when known.
     """
 
-    def __init__(self, message: str, *, file: str | None = None, path: str | None = None, line: int | None = None):
+    def __init__(
+        self, message: str, *, file: str | None = None, path: str | None = None, line: int | None = None
+    ):
         self.message = message
         self.file = file
         self.path = path

@@ -43,7 +43,9 @@ def flights_for_day(partition_key: str):
     frame["year"] = day.year
     frame["day"] = day.day
     shift = pd.Timedelta(days=(day - datetime(2013, month, dom)).days)
-    frame["time_hour"] = (pd.to_datetime(frame["time_hour"], utc=True) + shift).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    frame["time_hour"] = (pd.to_datetime(frame["time_hour"], utc=True) + shift).dt.strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
     frame["flight_date"] = partition_key
     return frame.reset_index(drop=True)
 
