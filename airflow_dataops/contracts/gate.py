@@ -21,8 +21,8 @@ def check_mode(mode: str) -> str:
 
 
 def quarantinable(report: GateReport) -> tuple[str, ...]:
-    """Names of failed error-severity rules whose failing rows can be selected."""
-    return tuple(r.name for r in report.blocking if r.row_level)
+    """Names of failed error-severity rules whose failing rows are moved aside in quarantine mode."""
+    return tuple(r.name for r in report.blocking if r.quarantinable)
 
 
 def decide(report: GateReport, mode: str) -> Verdict:
@@ -33,7 +33,7 @@ def decide(report: GateReport, mode: str) -> Verdict:
         return Verdict.WARNED
     if mode == "fail":
         return Verdict.FAILED
-    aggregate_blocking = [r for r in report.blocking if not r.row_level]
+    aggregate_blocking = [r for r in report.blocking if not r.quarantinable]
     if aggregate_blocking:
         return Verdict.FAILED
     return Verdict.QUARANTINED

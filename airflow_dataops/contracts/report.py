@@ -41,7 +41,12 @@ class RuleResult:
     :param passed: whether the rule held.
     :param failing_rows: rows that broke a row-level rule; ``None`` for aggregate rules.
     :param column: the column the rule is about, if any.
-    :param row_level: True when failing rows can be selected (and so quarantined).
+    :param row_level: True when failing rows can be selected.
+    :param quarantinable: True when the rule tolerates no failing row at all (``mustBe: 0``,
+        ``required``), so moving each failing row aside makes the rest comply.  A threshold
+        rule (``nullValues mustBeLessOrEqualTo 5 percent``) is row-level but not quarantinable:
+        quarantining its rows would hide legitimate nulls to game the threshold, so when it fails
+        it blocks like an aggregate rule.
     """
 
     name: str
@@ -53,6 +58,7 @@ class RuleResult:
     failing_rows: int | None = None
     column: str | None = None
     row_level: bool = False
+    quarantinable: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

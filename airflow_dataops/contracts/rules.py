@@ -280,8 +280,21 @@ def judge(check: Check, values: dict[Measure, Any], *, now: dt.datetime | None =
         actual = round(100.0 * count / rows, 6) if rows else 0.0
     failing = int(count) if check.row_level else None
     return RuleResult(
-        **base, actual=actual, passed=compare(check.operator, actual, check.threshold), failing_rows=failing
+        **base,
+        actual=actual,
+        passed=compare(check.operator, actual, check.threshold),
+        failing_rows=failing,
+        quarantinable=check.row_level and _zero_tolerance(check),
     )
+
+
+def _zero_tolerance(check: Check) -> bool:
+    """True when no failing row at all is allowed: 0 passes and the smallest non-zero amount fails."""
+    smallest = 1e-9 if check.unit == "percent" else 1
+    try:
+        return compare(check.operator, 0, check.threshold) and not compare(check.operator, smallest, check.threshold)
+    except (TypeError, ValueError):
+        return False
 
 
 def schema_result(obj: SchemaObject, prop: Property, actual_family: str | None, present: bool) -> RuleResult:

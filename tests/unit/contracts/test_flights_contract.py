@@ -78,6 +78,7 @@ def test_blizzard_day_fails_on_cancellations_only(engine):
         now=end_of(day),
     )
     assert [(r.name, r.actual) for r in sql.failed] == [("flights.dep_delay.nullValues", 50.752688)]
+    assert sql.blocking == ()  # a warning: the storm's cancellations are real, the day is published
 
 
 def test_days_failing_only_on_null_dep_delay(flights):

@@ -1,0 +1,71 @@
+"""The gate's verdict per mode, from real SQL-engine reports on SQLite."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from sqlalchemy import create_engine
+
+from airflow_dataops.contracts import gate
+from airflow_dataops.contracts.engines.sql import evaluate_sql
+from airflow_dataops.contracts.report import Verdict
+
+from ._helpers import make_contract
+
+CONTRACT = make_contract(
+    """
+    - name: flights
+      properties:
+        - name: origin
+          quality:
+            - {name: nycAirport, metric: invalidValues, mustBe: 0, arguments: {validValues: [EWR, JFK, LGA]}, severity: error}
+        - name: dep_delay
+          quality:
+            - {name: fewNulls, metric: nullValues, mustBeLessOrEqualTo: 20, unit: percent, severity: error}
+        - name: tailnum
+          quality:
+            - {name: tailnumNulls, metric: nullValues, mustBe: 0, severity: warning}
+    """
+)
+
+
+def _report(tmp_path, rows: list[tuple]):
+    engine = create_engine(f"sqlite:///{tmp_path / 'w.db'}")
+    pd.DataFrame(rows, columns=["origin", "dep_delay", "tailnum"]).to_sql("flights", engine, index=False)
+    return evaluate_sql(CONTRACT, engine_or_connection=engine, table="flights")
+
+
+GOOD = [("JFK", 1.0, "N1")] * 10
+
+
+@pytest.mark.parametrize(
+    ("rows", "mode", "verdict", "quarantined"),
+    [
+        pytest.param(GOOD, "fail", Verdict.PASSED, (), id="all-pass"),
+        pytest.param(GOOD[:9] + [("XXX", 1.0, "N1")], "quarantine", Verdict.QUARANTINED, ("flights.origin.nycAirport",), id="zero-tolerance-rule-quarantines"),
+        pytest.param(GOOD[:9] + [("XXX", 1.0, "N1")], "fail", Verdict.FAILED, ("flights.origin.nycAirport",), id="fail-mode-blocks"),
+        pytest.param(GOOD[:9] + [("XXX", 1.0, "N1")], "warn", Verdict.WARNED, ("flights.origin.nycAirport",), id="warn-mode-passes"),
+        pytest.param(GOOD[:7] + [("JFK", None, "N1")] * 3, "quarantine", Verdict.FAILED, (), id="threshold-rule-blocks-not-quarantines"),
+        pytest.param(GOOD[:9] + [("JFK", 1.0, None)], "fail", Verdict.WARNED, (), id="warning-severity-never-blocks"),
+    ],
+)
+def test_verdict_per_mode(tmp_path, rows, mode, verdict, quarantined) -> None:
+    report = _report(tmp_path, rows)
+    assert gate.decide(report, mode) is verdict
+    assert gate.quarantinable(report) == quarantined
+
+
+def test_explain_lists_each_failed_rule_with_its_figures(tmp_path) -> None:
+    report = _report(tmp_path, GOOD[:7] + [("JFK", None, "N1")] * 3)
+    text = gate.explain(report, Verdict.FAILED, mode="quarantine")
+    assert text.splitlines()[0] == (
+        "contract urn:test:t v1.0.0 on flights: failed (mode quarantine, "
+        f"{len(report.results)} rules, 1 failed, 10 rows)"
+    )
+    assert "  [ERROR] flights.dep_delay.fewNulls: expected " in text
+    assert "got 30.0, 3 failing rows" in text
+
+
+def test_an_unknown_mode_is_refused() -> None:
+    with pytest.raises(ValueError, match="gate mode 'block' is not one of fail, quarantine, warn"):
+        gate.check_mode("block")
