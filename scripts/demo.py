@@ -44,9 +44,22 @@ def partitions(today: datetime | None = None) -> list[str]:
     return [(today - timedelta(days=n)).strftime("%Y-%m-%d") for n in (3, 2, 1)]
 
 
+def write_env_file(env: dict[str, str]) -> Path:
+    """``.demo/env.sh``: source it to point ``airflow`` (and ``airflow dataops``) at the demo."""
+    import shlex
+
+    path = HOME / "env.sh"
+    lines = [f"export {k}={shlex.quote(v)}" for k, v in sorted(env.items()) if k != "AIRFLOW__LOGGING__LOGGING_LEVEL"]
+    lines.append(f"export PATH={shlex.quote(str(Path(sys.executable).parent))}:$PATH")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 def main() -> int:
     (HOME / "airflow").mkdir(parents=True, exist_ok=True)
     os.environ.update(environment())
+    write_env_file(environment())
+    started_at = datetime.now(timezone.utc)
     started = time.monotonic()
     print(f"dataops demo: AIRFLOW_HOME={os.environ['AIRFLOW_HOME']}", flush=True)
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, stdout=subprocess.DEVNULL)
@@ -65,16 +78,16 @@ def main() -> int:
         print(f"running {DAG_ID} for partition {key} ...", flush=True)
         run = dag.test(logical_date=datetime.strptime(key, "%Y-%m-%d").replace(tzinfo=timezone.utc))
         print(f"  run {run.run_id}: {run.state}", flush=True)
-    summary(keys)
+    summary(keys, started_at)
     print(f"\ndemo finished in {time.monotonic() - started:.0f} s")
     return 0
 
 
-def summary(keys: list[str]) -> None:
+def summary(keys: list[str], started_at: datetime) -> None:
     import sqlite3
 
     from airflow_dataops.store import StateStore
-    from airflow_dataops.store.ledger import list_partitions
+    from airflow_dataops.store.ledger import history, list_partitions
     from airflow_dataops.store.records import latest_contract_results, sli_history
 
     store = StateStore.from_settings()
@@ -86,22 +99,27 @@ def summary(keys: list[str]) -> None:
         slis[s.partition_key] = s
     with sqlite3.connect(WAREHOUSE) as conn:
         counts = dict(conn.execute("SELECT flight_date, COUNT(*) FROM flights GROUP BY flight_date").fetchall())
-    print("\npartition    state        rows in warehouse  quarantined  gate          freshness lag")
+    print("\npartition    this run                 state        rows in warehouse  quarantined  gate          freshness lag")
     for key in keys:
         p = states.get(key)
+        now_entries = [e for e in history(store, dataset, key) if e.started_at >= started_at]
+        did = now_entries[-1].action if now_entries else "-"
+        did = {"refused": "skipped: already applied", "apply": "applied", "rerun": "rerun (replaced)"}.get(did, did)
         r = results.get(key)
         s = slis.get(key)
         lag = f"{s.value / 3600:6.1f} h ({'good' if s.good else 'BAD'})" if s and s.value is not None else "-"
         gate = f"{r['verdict']} {r['rules_total'] - r['rules_failed']}/{r['rules_total']}" if r else "-"
         print(
-            f"{key}   {p.state if p else 'missing':11}  {counts.get(key, 0):>17}  "
+            f"{key}   {did:24} {p.state if p else 'missing':11}  {counts.get(key, 0):>17}  "
             f"{(p.rows_quarantined or 0) if p else 0:>11}  {gate:12}  {lag}"
         )
     n = sum(1 for _ in LINEAGE.open()) if LINEAGE.exists() else 0
     print(f"\nledger and SLIs: {store.url}")
     print(f"warehouse:       {WAREHOUSE}")
     print(f"lineage:         {LINEAGE} ({n} OpenLineage events)")
-    print(f"next:            airflow dataops partitions status {DAG_ID}   (with AIRFLOW_HOME={os.environ['AIRFLOW_HOME']})")
+    env_file = HOME / "env.sh"
+    print(f"try:             source {env_file.relative_to(ROOT)} && airflow dataops partitions status {DAG_ID}")
+    print(f"                 source {env_file.relative_to(ROOT)} && airflow dataops partitions verify {DAG_ID}")
 
 
 if __name__ == "__main__":
