@@ -44,7 +44,7 @@ test: $(STAMP) system-deps lint
 	url=$$(bash scripts/pg.sh start $(PGDIR)); \
 	trap 'bash scripts/pg.sh stop $(PGDIR)' EXIT; \
 	echo "throwaway PostgreSQL: $$url"; \
-	DATAOPS_TEST_PG_URL="$$url" DATAOPS_REQUIRE_PG=1 $(PY) -m pytest $(PYTEST_ARGS)
+	DATAOPS_TEST_PG_URL="$$url" DATAOPS_REQUIRE_PG=1 DATAOPS_WRITE_REPORTS=1 $(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
 	@$(PY) -m pytest -m "not scheduler and not slow" $(PYTEST_ARGS)

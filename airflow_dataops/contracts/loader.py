@@ -136,6 +136,14 @@ class _Parser:
             raise ContractError(
                 f"not valid YAML: {e.problem or e}; fix the syntax on that line", file=self.source, line=line
             ) from e
+        except yaml.YAMLError as e:  # e.g. ReaderError: a NUL or other non-printable character
+            line = self.text.count("\n", 0, getattr(e, "position", 0) or 0) + 1
+            raise ContractError(
+                f"not valid YAML: {getattr(e, 'reason', None) or e} (character #x{getattr(e, 'character', 0):04x}); "
+                "remove it",
+                file=self.source,
+                line=line,
+            ) from e
         if not isinstance(data, dict):
             raise ContractError(
                 f"a contract must be a YAML mapping with apiVersion, kind, id, version and status, "
@@ -173,13 +181,15 @@ class _Parser:
         for i, obj in enumerate(schema):
             if not isinstance(obj, dict):
                 continue
-            for j, rule in enumerate(obj.get("quality") or []):
+            quality = obj.get("quality")
+            for j, rule in enumerate(quality if isinstance(quality, list) else []):
                 yield ["schema", i, "quality", j], rule, None, obj
             props = obj.get("properties")
             for k, prop in enumerate(props if isinstance(props, list) else []):
                 if not isinstance(prop, dict):
                     continue
-                for j, rule in enumerate(prop.get("quality") or []):
+                quality = prop.get("quality")
+                for j, rule in enumerate(quality if isinstance(quality, list) else []):
                     yield ["schema", i, "properties", k, "quality", j], rule, prop, obj
 
     def check_quality_rules(self, data: dict[str, Any]) -> None:
@@ -209,7 +219,7 @@ class _Parser:
                 )
 
     def check_operator(self, rule: dict[str, Any], label: str, parts: list[str | int]) -> None:
-        unknown = [k for k in rule if k.startswith("must") and k not in OPERATORS]
+        unknown = [k for k in rule if isinstance(k, str) and k.startswith("must") and k not in OPERATORS]
         if unknown:
             raise self.error(
                 f"quality rule {label!r} has unknown operator {unknown[0]!r}; use one of: {', '.join(OPERATORS)}",
