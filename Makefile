@@ -8,12 +8,13 @@ PGDIR := $(CURDIR)/.pgtest
 ARTIFACTS := $(CURDIR)/.test-artifacts
 PYTEST_ARGS ?=
 
-.PHONY: help install demo test test-fast lint typecheck bench clean system-deps
+.PHONY: help install demo test test-fast lint typecheck bench clean system-deps docs
 
 help:
 	@echo "make demo   - install, then run the nycflights DAG for three partitions and print a summary"
 	@echo "make test   - install, start a throwaway PostgreSQL, lint, type-check and run the whole suite"
 	@echo "make bench  - run the benchmarks and write docs/benchmarks.md"
+	@echo "make docs   - regenerate docs/cli.md from the airflow dataops parser"
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -53,6 +54,9 @@ bench: $(STAMP)
 	@$(PY) -m bench.bench_contracts
 	@$(PY) -m bench.bench_slo
 	@$(PY) -m bench.bench_ui
+
+docs: $(STAMP)
+	@$(PY) scripts/gen_cli_docs.py --write
 
 clean:
 	rm -rf $(VENV) .demo .pgtest .test-artifacts .pytest_cache .mypy_cache .ruff_cache
