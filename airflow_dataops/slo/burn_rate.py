@@ -33,12 +33,17 @@ Scaling (``alert_windows``):
 * **Cadence**: a window must hold events to be judged, and the short window is
   the smallest, so it must span at least one cadence.  Keeping the workbook's
   1:12 ratio, each long window becomes ``max(long, 12 * cadence)`` (capped at the
-  SLO window), the short window ``max(long / 12, cadence)``, and the factor is
-  recomputed from the same budget share, so the same share of budget triggers.
-  Hourly data: 1h/5m becomes 12h/1h at 1.2 (2% of a 30-day budget in 12 hours);
-  6h/30m also becomes 12h/1h and is dropped as a duplicate (the first, more
-  sensitive rule of a severity wins); 1d/2h and 3d/6h stay.  Daily data: every
-  pair becomes 12d/1d; the page fires at 0.05 (2% of the budget in 12 days).
+  SLO window) and the short window ``max(long / 12, cadence)``.  A stretched rule
+  keeps its *burn-rate factor* (its speed), not its budget share: a page still
+  means "burning at least 14.4x (or 6x) the sustainable rate", measured over the
+  shortest windows the data allows, and the budget share it reports is what that
+  speed spends over the stretched window.  (Keeping the share instead would make
+  a stretched page fire at a LOWER burn rate than the tickets on the same
+  windows: for daily data, page at 0.05x and ticket at 0.25x over 12d/1d, i.e.
+  every ticket would also page.)  Rules that collapse onto the same windows and
+  severity keep the most sensitive (lowest) factor.  Hourly data: both pages
+  become 12h/1h at 6x; 1d/2h and 3d/6h stay.  Daily data: pages 12d/1d at 6x
+  (2 bad days of 12 at 99%), tickets 12d/1d at 1x (any bad day).
 * **Unreachable factors**: a burn rate cannot exceed ``1 / (1 - objective)``
   (every event bad).  Where a factor is above that (a 90% SLO cannot burn at
   14.4) the threshold is capped there and compared with ``>=``, so an outage
@@ -168,22 +173,31 @@ class AlertWindow:
 def _windows(window_days: float, cadence: timedelta, objective: float) -> tuple[AlertWindow, ...]:
     slo_window = timedelta(days=window_days)
     max_burn = 1.0 / (1.0 - objective)
-    out: list[AlertWindow] = []
-    seen: set[tuple[timedelta, timedelta, AlertSeverity]] = set()
+    rules: dict[tuple[timedelta, timedelta, AlertSeverity], float] = {}
     for long, short, share, severity in WORKBOOK_POLICY:
+        factor = burn_rate_threshold(share, min(long, slo_window), slo_window)
         if long < _SHORT_RATIO * cadence:
             long = min(_SHORT_RATIO * cadence, slo_window)
             short = max(long / _SHORT_RATIO, cadence)
         elif long > slo_window:
             long, short = slo_window, max(slo_window / _SHORT_RATIO, cadence)
         key = (long, short, severity)
-        if key in seen:
-            continue  # an earlier (smaller share, more sensitive) rule already covers these windows
-        seen.add(key)
-        factor = burn_rate_threshold(share, long, slo_window)
+        # rules that collapse onto the same windows: the lowest factor fires whenever a higher one would
+        rules[key] = min(factor, rules.get(key, factor))
+    out: list[AlertWindow] = []
+    for (long, short, severity), factor in rules.items():
         capped = factor >= max_burn
-        out.append(AlertWindow(long=long, short=short, factor=min(factor, max_burn), budget_share=share,
-                               severity=severity, capped=capped))
+        factor = min(factor, max_burn)
+        out.append(
+            AlertWindow(
+                long=long,
+                short=short,
+                factor=factor,
+                budget_share=budget_consumed(factor, long, slo_window),
+                severity=severity,
+                capped=capped,
+            )
+        )
     return tuple(out)
 
 

@@ -31,8 +31,15 @@ MONTH = 30 * DAY
 
 
 def spec(**kw):
-    base = {"dataset": "flights", "kind": SLIKind.FRESHNESS, "objective": 0.999, "window_days": 30,
-            "threshold": 6, "unit": "h", "cadence": timedelta(minutes=1)}
+    base = {
+        "dataset": "flights",
+        "kind": SLIKind.FRESHNESS,
+        "objective": 0.999,
+        "window_days": 30,
+        "threshold": 6,
+        "unit": "h",
+        "cadence": timedelta(minutes=1),
+    }
     return SLOSpec(**{**base, **kw})
 
 
@@ -113,8 +120,14 @@ def per_second(good_for, bad_for, *, end=NOW):
     n_good, n_bad = int(good_for.total_seconds()), int(bad_for.total_seconds())
     start = end - (n_good + n_bad - 1) * SECOND
     return [
-        SLIObservation(dataset="flights", kind=SLIKind.FRESHNESS, observed_at=start + i * SECOND,
-                       value=0.0, good=i < n_good, unit="s")
+        SLIObservation(
+            dataset="flights",
+            kind=SLIKind.FRESHNESS,
+            observed_at=start + i * SECOND,
+            value=0.0,
+            good=i < n_good,
+            unit="s",
+        )
         for i in range(n_good + n_bad)
     ]
 
@@ -148,19 +161,29 @@ def test_a_total_outage_fires_the_fast_page_after_52_seconds():
 # ---------------------------------------------------------------- scaling
 
 
-def test_hourly_cadence_scales_the_pages_to_12h_over_1h():
+def test_hourly_cadence_scales_the_pages_to_12h_over_1h_keeping_their_speed():
     assert table(spec(cadence="1h")) == [
-        ("12h/1h", pytest.approx(1.2), "page"),   # 2% of 30 days in 12 hours; 6h/30m collapses into it
+        ("12h/1h", pytest.approx(6.0), "page"),  # 1h/5m (14.4x) and 6h/30m (6x) collapse: the lower wins
         ("1d/2h", pytest.approx(3.0), "ticket"),
         ("3d/6h", pytest.approx(1.0), "ticket"),
     ]
 
 
-def test_daily_cadence_scales_every_pair_to_12d_over_1d():
+def test_daily_cadence_scales_every_pair_to_12d_over_1d_and_pages_only_faster_than_tickets():
     assert table(spec(cadence="1d")) == [
-        ("12d/1d", pytest.approx(0.05), "page"),
-        ("12d/1d", pytest.approx(0.25), "ticket"),
+        ("12d/1d", pytest.approx(6.0), "page"),
+        ("12d/1d", pytest.approx(1.0), "ticket"),
     ]
+
+
+@pytest.mark.parametrize("cadence", ["1m", "1h", "3h", "1d", "7d"])
+@pytest.mark.parametrize("window_days", [7, 28, 30, 90])
+def test_a_page_never_fires_below_a_ticket_on_the_same_windows(cadence, window_days):
+    windows = alert_windows(spec(cadence=cadence, window_days=window_days))
+    pages = {(w.long, w.short): w.factor for w in windows if w.severity.value == "page"}
+    for w in windows:
+        if w.severity.value == "ticket" and (w.long, w.short) in pages:
+            assert pages[(w.long, w.short)] >= w.factor
 
 
 @pytest.mark.parametrize("cadence", ["1m", "1h", "3h", "1d"])
@@ -184,7 +207,10 @@ def test_a_7_day_slo_keeps_the_windows_and_rescales_the_factors():
 
 def test_unreachable_factor_is_capped_at_the_highest_burn_rate():
     windows = alert_windows(spec(objective=0.9))  # at most 1 / 0.1 = 10
-    assert [(w.factor, w.capped) for w in windows][:2] == [(pytest.approx(10.0), True), (pytest.approx(6.0), False)]
+    assert [(w.factor, w.capped) for w in windows][:2] == [
+        (pytest.approx(10.0), True),
+        (pytest.approx(6.0), False),
+    ]
     outage = per_second(7 * HOUR, 2 * HOUR)
     fast = evaluate_alerts(outage, spec(objective=0.9, cadence=SECOND), NOW)[0]
     assert (fast.long_burn, fast.fired) == (pytest.approx(10.0), True)
@@ -193,8 +219,15 @@ def test_unreachable_factor_is_capped_at_the_highest_burn_rate():
 def hourly(goods, *, end=NOW):
     n = len(goods)
     return [
-        SLIObservation(dataset="flights", kind=SLIKind.FRESHNESS, observed_at=end - (n - 1 - i) * HOUR,
-                       value=float(i), good=g, unit="s", partition=f"h{i}")
+        SLIObservation(
+            dataset="flights",
+            kind=SLIKind.FRESHNESS,
+            observed_at=end - (n - 1 - i) * HOUR,
+            value=float(i),
+            good=g,
+            unit="s",
+            partition=f"h{i}",
+        )
         for i, g in enumerate(goods)
     ]
 
@@ -205,7 +238,11 @@ def test_one_bad_hourly_partition_pages_on_the_scaled_window():
     page = decisions[0]
     assert page.window.label == "12h/1h"
     # 1 bad in 12 events over 12h: (1/12) / 0.001 = 83.3 > 1.2; the last hour: 1000 > 1.2.
-    assert (page.long_burn, page.short_burn, page.fired) == (pytest.approx(1000 / 12), pytest.approx(1000.0), True)
+    assert (page.long_burn, page.short_burn, page.fired) == (
+        pytest.approx(1000 / 12),
+        pytest.approx(1000.0),
+        True,
+    )
     recovered = evaluate_alerts(hourly([True] * 99 + [False] + [True], end=NOW + HOUR), s, NOW + HOUR)[0]
     assert recovered.long_burn == pytest.approx(1000 / 12) and recovered.short_burn == 0.0
     assert not recovered.fired  # the short window resets the page an hour after the burning stopped
@@ -219,15 +256,30 @@ def test_a_stopped_hourly_pipeline_pages_once_a_partition_is_half_an_hour_late()
     assert page.fired and page.short_burn == pytest.approx(1000.0)
 
 
-def test_one_bad_day_pages_a_daily_dataset():
+def test_one_bad_day_tickets_and_two_page_a_daily_dataset():
     s = spec(cadence="1d", objective=0.99)
     observations = [
-        SLIObservation(dataset="flights", kind="freshness", observed_at=NOW - (59 - i) * DAY, value=0.0,
-                       good=i != 59, unit="s", partition=f"d{i}") for i in range(60)
+        SLIObservation(
+            dataset="flights",
+            kind="freshness",
+            observed_at=NOW - (59 - i) * DAY,
+            value=0.0,
+            good=i != 59,
+            unit="s",
+            partition=f"d{i}",
+        )
+        for i in range(60)
     ]
     page, ticket = evaluate_alerts(observations, s, NOW)
-    assert page.long_burn == pytest.approx((1 / 12) / 0.01)
+    assert page.long_burn == pytest.approx((1 / 12) / 0.01)  # 8.3x: above the page factor 6x at 99%
     assert page.fired and ticket.fired
+    one_bad_long_ago = [
+        SLIObservation(dataset="flights", kind="freshness", observed_at=NOW - (59 - i) * DAY, value=0.0,
+                       good=i != 50, unit="s", partition=f"d{i}")
+        for i in range(60)
+    ]
+    page, ticket = evaluate_alerts(one_bad_long_ago, s, NOW)
+    assert not page.fired and not ticket.fired  # the latest day is good: the short window says it stopped
 
 
 # ---------------------------------------------------------------- evaluate_dataset
@@ -237,7 +289,11 @@ def test_evaluate_dataset_healthy():
     s = spec(cadence="1h", objective=0.99)
     result = evaluate_dataset(hourly([True] * (40 * 24)), s, NOW)
     assert (result.status, result.no_data, result.total_events, result.good_events) == (
-        BudgetStatus.HEALTHY, False, 720, 720)
+        BudgetStatus.HEALTHY,
+        False,
+        720,
+        720,
+    )
     assert result.budget_remaining == 1.0
     assert result.sli_value == float(40 * 24 - 1)
     assert set(result.burn_rates) == {"12h", "1h", "1d", "2h", "3d", "6h", "30d"}
@@ -259,7 +315,11 @@ def test_evaluate_dataset_at_risk():
 def test_evaluate_dataset_without_data_says_so():
     result = evaluate_dataset([], spec(), NOW)
     assert (result.status, result.no_data, result.budget_remaining, result.sli_value) == (
-        BudgetStatus.NO_DATA, True, None, None)
+        BudgetStatus.NO_DATA,
+        True,
+        None,
+        None,
+    )
     assert all(a.fired is False and a.long_burn is None for a in result.alerts)
 
 
@@ -268,12 +328,19 @@ def test_evaluate_series_from_plain_columns_matches_observations():
     observations = hourly([True] * 700 + [False] * 3 + [True] * 20)
     times, goods = [o.observed_at.timestamp() for o in observations], [o.good for o in observations]
     series = EventSeries.from_columns(times, goods, s, NOW, lookback=alert_lookback(s))
-    assert len(series.times) == 722  # (now - 30d, now] plus one cadence of margin before it; older rows skipped
+    assert (
+        len(series.times) == 722
+    )  # (now - 30d, now] plus one cadence of margin before it; older rows skipped
     assert evaluate_series(EventSeries(times, goods, s), s, NOW) == evaluate_series(series, s, NOW)
     a = evaluate_series(series, s, NOW)
     b = evaluate_dataset(observations, s, NOW)
     assert (a.status, a.total_events, a.bad_events, a.burn_rates, a.alerts) == (
-        b.status, b.total_events, b.bad_events, b.burn_rates, b.alerts)
+        b.status,
+        b.total_events,
+        b.bad_events,
+        b.burn_rates,
+        b.alerts,
+    )
     # 3 bad of 720 on 99%: 7.2 allowed, 58% left; the 3d window burns at 4.2 but its 6h window is clean.
     assert (b.status, b.budget_remaining) == (BudgetStatus.HEALTHY, pytest.approx(1 - 3 / 7.2))
     assert (a.sli_value, b.sli_value) == (None, 722.0)
