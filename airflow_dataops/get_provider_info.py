@@ -16,7 +16,9 @@ def get_provider_info() -> dict[str, Any]:
         "versions": ["0.1.0"],
         "cli": ["airflow_dataops.cli.definition.get_dataops_cli_commands"],
         "plugins": [{"name": "dataops", "plugin-class": "airflow_dataops.plugins.plugin.DataOpsPlugin"}],
-        "notifications": [],
+        "notifications": ["airflow_dataops.notifications.slo.SLOBreachNotifier"],
+        "sensors": [{"integration-name": "DataOps", "python-modules": ["airflow_dataops.sensors.dataset"]}],
+        "triggers": [{"integration-name": "DataOps", "python-modules": ["airflow_dataops.triggers.dataset"]}],
         "config": {
             "dataops": {
                 "description": "Settings of airflow-dataops: where its state store lives and how gates behave.",
@@ -51,6 +53,15 @@ def get_provider_info() -> dict[str, Any]:
                         "type": "string",
                         "example": "quarantine",
                         "default": "fail",
+                    },
+                    "lineage_emit_timeout_seconds": {
+                        "description": "Upper bound in seconds on one OpenLineage emission made by airflow-dataops "
+                        "itself (SLO breach events); a slower or failing backend logs one warning and never "
+                        "fails the task.",
+                        "version_added": "0.1.0",
+                        "type": "float",
+                        "example": "2",
+                        "default": "5",
                     },
                     "on_already_applied": {
                         "description": "What an apply of an already-applied partition does without a rerun "

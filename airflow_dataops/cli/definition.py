@@ -12,6 +12,8 @@ from typing import Any
 def get_dataops_cli_commands() -> list[Any]:
     from airflow.cli.cli_config import ActionCommand, Arg, GroupCommand, lazy_load_command
 
+    from airflow_dataops.cli.slo import slo_cli_group
+
     def cmd(name: str) -> Any:
         return lazy_load_command(f"airflow_dataops.cli.commands.{name}")
 
@@ -89,6 +91,6 @@ def get_dataops_cli_commands() -> list[Any]:
         GroupCommand(
             name="dataops",
             help="airflow-dataops: contracts, partition ledger, SLOs",
-            subcommands=(db, partitions, contract),
+            subcommands=(db, partitions, contract, slo_cli_group()),
         )
     ]

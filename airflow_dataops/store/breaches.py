@@ -3,8 +3,10 @@
 Two jobs, both SQL:
 
 * :func:`read_sli_columns` reads the SLI rows the evaluator needs as plain columns
-  (Unix seconds computed by the database, ``value``, ``good``, ``unit``, ``partition_key``),
-  in ONE query for all datasets, sorted, with no ORM object and no ``datetime`` per row.
+  (Unix seconds computed by the database, ``value``, ``good``, ``unit``, ``partition_key``)
+  for ALL datasets at once, sorted, on the DB-API cursor: no SQLAlchemy row, no ``datetime``
+  per row.  PostgreSQL: one statement.  SQLite: a count per ``(dataset, kind)`` (index-only)
+  then the rows without their dataset and kind strings, in one read transaction (one snapshot).
   :func:`latest_sli` finds the newest row of a dataset and kind however old it is (the
   evaluator needs it to see a dataset that went silent).
 * Breach episodes in ``dataops_breaches``: :func:`open_breaches` lists the open ones in one
@@ -21,25 +23,29 @@ notifier runs; a notifier that fails afterwards is logged by the caller, not ret
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import Connection, and_, cast, desc, extract, func, select, text, update
 from sqlalchemy.types import Float
 
+from airflow_dataops.exceptions import StoreError
 from airflow_dataops.store import tables as t
 from airflow_dataops.store.engine import StateStore
 from airflow_dataops.store.ledger import _aware, utcnow
 
 __all__ = [
+    "BreachChange",
     "BreachEpisode",
     "SLIColumns",
+    "apply_breach_changes",
     "latest_sli",
     "list_breaches",
     "open_breach",
     "open_breaches",
+    "read_partition_states",
     "read_sli_columns",
     "resolve_breach",
 ]
@@ -69,6 +75,62 @@ def _epoch(store: StateStore, column: Any) -> Any:
     return cast(extract("epoch", column), Float)
 
 
+_SLI_COLUMNS_SQL = (
+    "SELECT dataset, kind, {epoch}, value, good, unit, partition_key FROM dataops_sli "
+    "WHERE observed_at > {since} AND observed_at <= {until}{kinds} "
+    "ORDER BY dataset, kind, observed_at, id"
+)
+# SQLite: the groups come from a cheap count query (an index-only scan) and the rows carry no
+# dataset/kind strings and a small-int unit code: ~25% less time than reading them per row.
+# Safe because both statements run in one SQLite read transaction, which sees one snapshot.
+_SQLITE_COUNTS_SQL = (
+    "SELECT dataset, kind, count(*), count(partition_key) - count(DISTINCT partition_key) FROM dataops_sli "
+    "WHERE observed_at > ? AND observed_at <= ?{kinds} GROUP BY dataset, kind ORDER BY dataset, kind"
+)
+_SQLITE_ROWS_SQL = (
+    "SELECT {epoch}, value, good, "
+    "CASE unit WHEN 's' THEN 0 WHEN 'ratio' THEN 1 WHEN 'rows' THEN 2 ELSE 3 END "
+    "FROM dataops_sli WHERE observed_at > ? AND observed_at <= ?{kinds} ORDER BY dataset, kind, observed_at, id"
+)
+# Partition keys are only needed where a partition was observed twice (a rerun): read them for
+# those groups alone, in the same order and snapshot.
+_SQLITE_KEYS_SQL = (
+    "SELECT partition_key FROM dataops_sli WHERE dataset = ? AND kind = ? AND observed_at > ? "
+    "AND observed_at <= ? ORDER BY observed_at, id"
+)
+_UNIT_CODES = ("s", "ratio", "rows", "?")  # "?": judged by the recorded ``good``
+_CHUNK = 100_000
+
+
+def _sqlite_stamp(value: datetime) -> str:
+    # The text SQLAlchemy's SQLite DATETIME stores (UTC wall time): compared as text.
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _run_end(ds: Sequence[Any], kd: Sequence[Any], i: int, n: int) -> int:
+    """End of the run of equal ``(dataset, kind)`` starting at ``i`` (runs are contiguous)."""
+    name, kind = ds[i], kd[i]
+    lo, hi = i + 1, n  # the predicate "same key" is true on [i, end) and false after
+    step = 1
+    while lo < hi:  # gallop, then bisect: O(log run) per run, no Python loop per row
+        probe = min(lo + step - 1, hi - 1)
+        if ds[probe] == name and kd[probe] == kind:
+            lo = probe + 1
+            step *= 2
+        else:
+            hi = probe
+            break
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if ds[mid] == name and kd[mid] == kind:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
 def read_sli_columns(
     store: StateStore,
     *,
@@ -79,37 +141,107 @@ def read_sli_columns(
 ) -> dict[tuple[str, str], SLIColumns]:
     """SLI rows observed in ``(since, until]``, grouped by ``(dataset, kind)``, in one query.
 
-    :param datasets: only these datasets (default: all).
+    The fast path of the evaluator: plain SQL on the DB-API cursor (no SQLAlchemy row
+    objects), Unix seconds computed by the database, rows split into per-dataset column
+    lists by slicing, never by a Python loop over rows.
+
+    :param datasets: only these datasets (default: all; filtered after reading).
     :param kinds: only these kinds (default: all).
     :returns: ``{(dataset, kind): SLIColumns}`` sorted by time (ties by insertion order).
+        ``good`` comes back as the driver gives it (``0``/``1`` on SQLite).  On SQLite the
+        partition keys are only read for groups where a partition repeats (else ``None``s):
+        the evaluator only needs them to keep the latest row of a rerun partition.
     """
-    c = t.sli_observations.c
-    query = select(
-        c.dataset, c.kind, _epoch(store, c.observed_at), c.value, c.good, c.unit, c.partition_key
-    ).where(c.observed_at > since, c.observed_at <= until)
-    if datasets is not None:
-        names = sorted(set(datasets))
-        if not names:
-            return {}
-        query = query.where(c.dataset.in_(names))
-    if kinds is not None:
-        query = query.where(c.kind.in_(sorted(set(kinds))))
-    query = query.order_by(c.dataset, c.kind, c.observed_at, c.id)
+    wanted = None if datasets is None else set(datasets)
+    if wanted is not None and not wanted:
+        return {}
+    sqlite = store.dialect == "sqlite"
+    kind_list = sorted(set(kinds)) if kinds is not None else None
+    if sqlite:
+        epoch = f"(julianday(observed_at) - {_UNIX_EPOCH_JULIAN}) * 86400.0"
+        params: Any = [_sqlite_stamp(since), _sqlite_stamp(until)]
+        marks = ("?", "?")
+        kind_sql = f" AND kind IN ({', '.join('?' for _ in kind_list)})" if kind_list else ""
+        params += kind_list or []
+    else:
+        epoch = "CAST(EXTRACT(EPOCH FROM observed_at) AS DOUBLE PRECISION)"
+        params = {"since": since, "until": until}
+        marks = ("%(since)s", "%(until)s")
+        kind_sql = ""
+        if kind_list:
+            kind_sql = " AND kind IN (" + ", ".join(f"%(k{i})s" for i in range(len(kind_list))) + ")"
+            params.update({f"k{i}": k for i, k in enumerate(kind_list)})
+    if kind_list is not None and not kind_list:
+        return {}
     out: dict[tuple[str, str], SLIColumns] = {}
-    key: tuple[str, str] | None = None
-    cols = SLIColumns()
     with store.begin(write=False) as conn:
-        result = conn.execute(query)
-        while rows := result.fetchmany(20_000):
-            for dataset, kind, epoch, value, good, unit, part in rows:
-                if key is None or key[0] != dataset or key[1] != kind:
-                    key = (dataset, kind)
-                    cols = out.setdefault(key, SLIColumns())
-                cols.times.append(epoch)
-                cols.values.append(value)
-                cols.goods.append(None if good is None else bool(good))
-                cols.units.append(unit)
-                cols.partitions.append(part)
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            if sqlite:
+                return _read_sqlite(cursor, params, kind_sql, epoch, wanted)
+            sql = _SLI_COLUMNS_SQL.format(epoch=epoch, since=marks[0], until=marks[1], kinds=kind_sql)
+            cursor.execute(sql, params)
+            while rows := cursor.fetchmany(_CHUNK):
+                ds, kd, ts, vs, gs, us, ps = zip(*rows)
+                n = len(ds)
+                i = 0
+                while i < n:
+                    j = _run_end(ds, kd, i, n)
+                    key = (ds[i], kd[i])
+                    if wanted is None or key[0] in wanted:
+                        cols = out.get(key)
+                        if cols is None:
+                            out[key] = SLIColumns(
+                                list(ts[i:j]), list(vs[i:j]), list(gs[i:j]), list(us[i:j]), list(ps[i:j])
+                            )
+                        else:  # the run continues from the previous chunk
+                            cols.times.extend(ts[i:j])
+                            cols.values.extend(vs[i:j])
+                            cols.goods.extend(gs[i:j])
+                            cols.units.extend(us[i:j])
+                            cols.partitions.extend(ps[i:j])
+                    i = j
+        finally:
+            cursor.close()
+    return out
+
+
+def _read_sqlite(
+    cursor: Any, params: Sequence[Any], kind_sql: str, epoch: str, wanted: set[str] | None
+) -> dict[tuple[str, str], SLIColumns]:
+    groups = cursor.execute(_SQLITE_COUNTS_SQL.format(kinds=kind_sql), params).fetchall()
+    cursor.execute(_SQLITE_ROWS_SQL.format(epoch=epoch, kinds=kind_sql), params)
+    out: dict[tuple[str, str], SLIColumns] = {}
+    rerun_groups: list[tuple[str, str]] = []
+    chunk: tuple[Sequence[Any], ...] = ((),) * 4
+    pos = size = 0
+    for dataset, kind, count, duplicates in groups:
+        cols = SLIColumns() if wanted is None or dataset in wanted else None
+        need = count
+        while need:
+            if pos == size:
+                rows = cursor.fetchmany(_CHUNK)
+                if not rows:
+                    msg = f"dataops_sli changed while being read ({dataset!r}, {kind!r}): rows missing; retry"
+                    raise StoreError(msg)
+                chunk, pos, size = tuple(zip(*rows)), 0, len(rows)
+            take = min(need, size - pos)
+            if cols is not None:
+                ts, vs, gs, us = chunk
+                cols.times.extend(ts[pos : pos + take])
+                cols.values.extend(vs[pos : pos + take])
+                cols.goods.extend(gs[pos : pos + take])
+                cols.units.extend(map(_UNIT_CODES.__getitem__, us[pos : pos + take]))
+            pos += take
+            need -= take
+        if cols is not None:
+            cols.partitions = [None] * count
+            out[(dataset, kind)] = cols
+            if duplicates:
+                rerun_groups.append((dataset, kind))
+    for dataset, kind in rerun_groups:
+        keys = cursor.execute(_SQLITE_KEYS_SQL, (dataset, kind, params[0], params[1])).fetchall()
+        out[(dataset, kind)].partitions = [k for (k,) in keys]
     return out
 
 
@@ -136,6 +268,22 @@ def latest_sli(
         return None
     epoch, value, good, unit, details = row
     return float(epoch), value, None if good is None else bool(good), unit, details
+
+
+def read_partition_states(
+    store: StateStore, datasets: Collection[str]
+) -> dict[str, list[tuple[str, str, datetime]]]:
+    """The ledger's current ``(partition_key, state, updated_at)`` per dataset, in one query."""
+    names = sorted(set(datasets))
+    if not names:
+        return {}
+    c = t.partitions.c
+    query = select(c.dataset, c.partition_key, c.state, c.updated_at).where(c.dataset.in_(names))
+    out: dict[str, list[tuple[str, str, datetime]]] = {}
+    with store.begin(write=False) as conn:
+        for dataset, key, state, updated in conn.execute(query):
+            out.setdefault(dataset, []).append((key, state, _aware(updated)))  # type: ignore[arg-type]
+    return out
 
 
 # ---------------------------------------------------------------------------------- breaches
@@ -210,23 +358,108 @@ def list_breaches(store: StateStore, dataset: str | None = None, *, limit: int =
         return [BreachEpisode.from_row(r) for r in conn.execute(query.order_by(desc(b.id)).limit(limit))]
 
 
-def _lock(conn: Connection, store: StateStore, dataset: str, slo: str) -> None:
-    """Serialise deciders of one ``(dataset, slo)`` (SQLite already holds its write lock)."""
-    if store.dialect == "postgresql":
+@dataclass(frozen=True, kw_only=True)
+class BreachChange:
+    """What an evaluator wants for one SLO: ``open=True`` (with a severity) or resolve."""
+
+    dataset: str
+    slo: str
+    open: bool
+    severity: str = "ticket"
+    burn_rates: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _lock(conn: Connection, store: StateStore, keys: Collection[tuple[str, str]]) -> None:
+    """Serialise deciders of these ``(dataset, slo)`` (SQLite already holds its write lock)."""
+    if store.dialect != "postgresql":
+        return
+    for dataset, slo in sorted(set(keys)):  # one order everywhere: no deadlock between two evaluators
         digest = hashlib.blake2b(f"dataops-breach\x00{dataset}\x00{slo}".encode(), digest_size=8).digest()
-        key = int.from_bytes(digest, "big", signed=True)
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+        conn.execute(
+            text("SELECT pg_advisory_xact_lock(:k)"), {"k": int.from_bytes(digest, "big", signed=True)}
+        )
 
 
-def _current_open(conn: Connection, dataset: str, slo: str) -> BreachEpisode | None:
+def _open_rows(conn: Connection, keys: Collection[tuple[str, str]]) -> dict[tuple[str, str], BreachEpisode]:
     b = t.breaches.c
-    row = conn.execute(
-        select(t.breaches)
-        .where(and_(b.dataset == dataset, b.slo == slo, b.resolved_at.is_(None)))
-        .order_by(desc(b.id))
-        .limit(1)
-    ).first()
-    return BreachEpisode.from_row(row) if row is not None else None
+    names = sorted({d for d, _ in keys})
+    rows = conn.execute(
+        select(t.breaches).where(and_(b.dataset.in_(names), b.resolved_at.is_(None))).order_by(b.id)
+    )
+    wanted = set(keys)
+    return {(e.dataset, e.slo): e for e in map(BreachEpisode.from_row, rows) if (e.dataset, e.slo) in wanted}
+
+
+def apply_breach_changes(
+    store: StateStore, changes: Collection[BreachChange], *, now: datetime | None = None
+) -> list[tuple[str, BreachEpisode]]:
+    """Open and resolve episodes in ONE write transaction; return what THIS call changed.
+
+    Each change is re-checked under the lock: an open request for an SLO that already has an
+    open episode does not open another (it raises the episode's severity to ``page`` when
+    asked, silently); a resolve request for an SLO without an open episode does nothing.
+    Opening stamps ``notified_open_at``, resolving ``notified_resolve_at``, in the same
+    transaction: the caller must notify for each ``("open" | "resolved", episode)`` returned.
+    """
+    now = now or utcnow()
+    b = t.breaches.c
+    keys = [(c.dataset, c.slo) for c in changes]
+    if not keys:
+        return []
+    out: list[tuple[str, BreachEpisode]] = []
+    with store.begin() as conn:
+        _lock(conn, store, keys)
+        current = _open_rows(conn, keys)
+        opened_ids: list[int] = []
+        resolved_ids: list[int] = []
+        for change in changes:
+            key = (change.dataset, change.slo)
+            episode = current.get(key)
+            if change.open:
+                if episode is None:
+                    new_id = conn.execute(
+                        t.breaches.insert().values(
+                            dataset=change.dataset,
+                            slo=change.slo,
+                            severity=change.severity,
+                            opened_at=now,
+                            burn_rates=dict(change.burn_rates),
+                            notified_open_at=now,
+                        )
+                    ).inserted_primary_key[0]  # type: ignore[index]
+                    opened_ids.append(int(new_id))
+                    current[key] = BreachEpisode(
+                        id=int(new_id),
+                        dataset=change.dataset,
+                        slo=change.slo,
+                        severity=change.severity,
+                        opened_at=now,
+                        resolved_at=None,
+                        burn_rates=dict(change.burn_rates),
+                        notified_open_at=now,
+                        notified_resolve_at=None,
+                    )
+                elif change.severity == "page" and episode.severity != "page":
+                    conn.execute(
+                        update(t.breaches)
+                        .where(b.id == episode.id)
+                        .values(severity="page", burn_rates=dict(change.burn_rates))
+                    )
+            elif episode is not None:
+                conn.execute(
+                    update(t.breaches)
+                    .where(and_(b.id == episode.id, b.resolved_at.is_(None)))
+                    .values(resolved_at=now, notified_resolve_at=now, burn_rates=dict(change.burn_rates))
+                )
+                resolved_ids.append(episode.id)
+                del current[key]
+        ids = opened_ids + resolved_ids
+        if ids:
+            rows = {
+                r.id: BreachEpisode.from_row(r) for r in conn.execute(select(t.breaches).where(b.id.in_(ids)))
+            }
+            out = [("open", rows[i]) for i in opened_ids] + [("resolved", rows[i]) for i in resolved_ids]
+    return out
 
 
 def open_breach(
@@ -238,38 +471,17 @@ def open_breach(
     burn_rates: Mapping[str, Any],
     now: datetime | None = None,
 ) -> tuple[BreachEpisode, bool]:
-    """Open an episode for ``(dataset, slo)`` unless one is open; one write transaction.
+    """Open an episode for ``(dataset, slo)`` unless one is open (see :func:`apply_breach_changes`).
 
-    :returns: ``(episode, True)`` when this call opened it (and stamped ``notified_open_at``:
-        the caller must notify), ``(open episode, False)`` when one was already open (its
-        severity is raised to ``page`` if ``severity`` is ``page``; nobody is notified again).
+    :returns: ``(episode, True)`` when this call opened it (the caller must notify),
+        ``(open episode, False)`` when one was already open.
     """
-    now = now or utcnow()
-    b = t.breaches.c
-    with store.begin() as conn:
-        _lock(conn, store, dataset, slo)
-        current = _current_open(conn, dataset, slo)
-        if current is not None:
-            if severity == "page" and current.severity != "page":
-                conn.execute(
-                    update(t.breaches)
-                    .where(b.id == current.id)
-                    .values(severity="page", burn_rates=dict(burn_rates))
-                )
-                current = _current_open(conn, dataset, slo)
-            return current, False  # type: ignore[return-value]
-        new_id = conn.execute(
-            t.breaches.insert().values(
-                dataset=dataset,
-                slo=slo,
-                severity=severity,
-                opened_at=now,
-                burn_rates=dict(burn_rates),
-                notified_open_at=now,
-            )
-        ).inserted_primary_key[0]
-        row = conn.execute(select(t.breaches).where(b.id == new_id)).first()
-        return BreachEpisode.from_row(row), True
+    change = BreachChange(dataset=dataset, slo=slo, open=True, severity=severity, burn_rates=burn_rates)
+    done = apply_breach_changes(store, [change], now=now)
+    if done:
+        return done[0][1], True
+    episode = open_breaches(store, datasets=[dataset])[(dataset, slo)]
+    return episode, False
 
 
 def resolve_breach(
@@ -280,23 +492,8 @@ def resolve_breach(
     burn_rates: Mapping[str, Any] | None = None,
     now: datetime | None = None,
 ) -> BreachEpisode | None:
-    """Resolve the open episode of ``(dataset, slo)``; one write transaction.
-
-    :returns: the resolved episode when this call resolved it (and stamped
-        ``notified_resolve_at``: the caller must notify), ``None`` when none was open.
-    """
-    now = now or utcnow()
-    b = t.breaches.c
-    with store.begin() as conn:
-        _lock(conn, store, dataset, slo)
-        current = _current_open(conn, dataset, slo)
-        if current is None:
-            return None
-        values: dict[str, Any] = {"resolved_at": now, "notified_resolve_at": now}
-        if burn_rates is not None:
-            values["burn_rates"] = dict(burn_rates)
-        conn.execute(
-            update(t.breaches).where(and_(b.id == current.id, b.resolved_at.is_(None))).values(**values)
-        )
-        row = conn.execute(select(t.breaches).where(b.id == current.id)).first()
-        return BreachEpisode.from_row(row)
+    """Resolve the open episode of ``(dataset, slo)``: the episode if this call resolved it
+    (the caller must notify), ``None`` when none was open."""
+    change = BreachChange(dataset=dataset, slo=slo, open=False, burn_rates=burn_rates or {})
+    done = apply_breach_changes(store, [change], now=now)
+    return done[0][1] if done else None

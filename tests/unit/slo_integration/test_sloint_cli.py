@@ -1,0 +1,146 @@
+"""``airflow dataops slo status|burn`` called as functions, on a real store."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from airflow_dataops.cli.slo import slo_burn, slo_cli_group, slo_status
+from airflow_dataops.slo.evaluator import run_evaluation
+from airflow_dataops.store import StateStore
+from airflow_dataops.store.records import SLIRecord, record_slis, upsert_dataset
+
+UTC = timezone.utc
+DAY = timedelta(days=1)
+HOUR = timedelta(hours=1)
+SLO_2D = {
+    "objective": 0.99,
+    "window_days": 30,
+    "cadence": "1d",
+    "slis": {"freshness": {"threshold": 2, "unit": "d"}},
+}
+
+
+@pytest.fixture
+def seeded(use_store):
+    store = StateStore.from_settings()
+    now = datetime.now(UTC)
+    for name, age in (("fresh", HOUR), ("stale", 3 * DAY)):
+        upsert_dataset(store, name, slo=SLO_2D)
+        record_slis(
+            store,
+            [
+                SLIRecord(
+                    dataset=name,
+                    kind="freshness",
+                    value=0.0,
+                    unit="s",
+                    good=True,
+                    observed_at=now - age - i * DAY,
+                    partition_key=str(i),
+                )
+                for i in range(10)
+            ],
+        )
+    upsert_dataset(store, "empty", slo=SLO_2D)
+    upsert_dataset(store, "bad", slo={**SLO_2D, "slis": {"freshness": {"threshold": 2}}})
+    run_evaluation(store)  # opens the breach of 'stale'
+    return store
+
+
+def ns(**kw):
+    return argparse.Namespace(**{"dataset": None, "output": "table", **kw})
+
+
+def test_status_table(seeded, capsys):
+    slo_status(ns())
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == [
+        "dataset",
+        "slo",
+        "status",
+        "objective",
+        "budget",
+        "left",
+        "burn",
+        "rates",
+        "open",
+        "breach",
+    ]
+    rows = {line.split()[0]: line for line in lines[2:]}
+    assert set(rows) == {"bad", "empty", "fresh", "stale"}
+    assert "invalid SLO: dataset 'bad': slo.slis.freshness.unit is required" in rows["bad"]
+    assert "no data" in rows["empty"]
+    assert rows["fresh"].split()[1:5] == ["freshness", "healthy", "0.99", "100.0%"]
+    assert "breached" in rows["stale"] and "page since" in rows["stale"]
+    assert "30d=" in rows["stale"]
+
+
+def test_status_json_one_dataset(seeded, capsys):
+    slo_status(ns(dataset="stale", output="json"))
+    (item,) = json.loads(capsys.readouterr().out)
+    assert item["dataset"] == "stale" and item["status"] == "breached"
+    (slo,) = item["slos"]
+    assert slo["slo"] == "freshness" and slo["objective"] == 0.99
+    assert slo["budget_remaining"] < 0
+    assert slo["open_breach"]["severity"] == "page"
+    assert slo["sli_value"] == pytest.approx(3 * 86400, abs=5)
+
+
+def test_status_unknown_dataset(seeded, capsys):
+    slo_status(ns(dataset="nope", output="json"))
+    (item,) = json.loads(capsys.readouterr().out)
+    assert item["status"].startswith("invalid SLO: dataset 'nope' is not registered")
+
+
+def test_burn_table(seeded, capsys):
+    slo_burn(ns(dataset="stale"))
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == [
+        "slo",
+        "long/short",
+        "long",
+        "burn",
+        "short",
+        "burn",
+        "threshold",
+        "severity",
+        "alert",
+    ]
+    body = [line.split() for line in lines[2:]]
+    # daily cadence: the workbook windows scale to 12d/1d, one page and one ticket rule
+    assert [(r[1], r[-2], r[-1]) for r in body] == [
+        ("12d/1d", "page", "FIRES"),
+        ("12d/1d", "ticket", "FIRES"),
+    ]
+
+
+def test_burn_json(seeded, capsys):
+    slo_burn(ns(dataset="fresh", output="json"))
+    data = json.loads(capsys.readouterr().out)
+    (slo,) = data["slos"]
+    assert [(r["severity"], r["fires"]) for r in slo["rules"]] == [("page", False), ("ticket", False)]
+    assert slo["rules"][0]["long_burn"] == 0.0
+
+
+def test_burn_invalid_dataset_exits_1(seeded, capsys):
+    with pytest.raises(SystemExit) as info:
+        slo_burn(ns(dataset="bad"))
+    assert info.value.code == 1
+    assert "bad: invalid SLO: dataset 'bad': slo.slis.freshness.unit is required" in capsys.readouterr().err
+
+
+def test_cli_group_definition():
+    group = slo_cli_group()
+    assert group.name == "slo"
+    assert [c.name for c in group.subcommands] == ["status", "burn"]
+    parser = argparse.ArgumentParser()
+    for command in group.subcommands:
+        if command.name == "status":
+            for arg in command.args:
+                arg.add_to_parser(parser)
+    assert parser.parse_args(["flights", "-o", "json"]).dataset == "flights"
+    assert parser.parse_args([]).dataset is None
