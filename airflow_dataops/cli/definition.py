@@ -12,6 +12,7 @@ from typing import Any
 def get_dataops_cli_commands() -> list[Any]:
     from airflow.cli.cli_config import ActionCommand, Arg, GroupCommand, lazy_load_command
 
+    from airflow_dataops.cli.partitions_rerun import rerun_action_command
     from airflow_dataops.cli.slo import slo_cli_group
 
     def cmd(name: str) -> Any:
@@ -60,6 +61,7 @@ def get_dataops_cli_commands() -> list[Any]:
                 func=cmd("partitions_verify"),
                 args=(target, since, output),
             ),
+            rerun_action_command(),
         ),
     )
     contract = GroupCommand(

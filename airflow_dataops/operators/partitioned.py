@@ -129,8 +129,14 @@ class PartitionWriteOperator(BaseOperator):
                 context, store, ledger, claim, engine, stage, contract, report, mode, started
             )
         except BaseException as e:
-            ledger.fail(claim, error=f"{type(e).__name__}: {e}", gate_verdict=self._lineage.get("verdict"))
-            self._lineage["ledger"] = {"decision": "failed", "partition": key, "error": str(e)[:500]}
+            if self._lineage.get("ledger", {}).get("apply_id") != claim.apply_id:
+                # Only an apply the ledger has not recorded as done failed; after finish() the
+                # partition is published and recorded, and a later error (SLIs, events) must not
+                # mark it failed (its retry would needlessly apply it again).
+                ledger.fail(
+                    claim, error=f"{type(e).__name__}: {e}", gate_verdict=self._lineage.get("verdict")
+                )
+                self._lineage["ledger"] = {"decision": "failed", "partition": key, "error": str(e)[:500]}
             raise
         finally:
             if stage is not None:

@@ -29,9 +29,19 @@ class PartitionInProgress(LedgerError):
     """Another live attempt holds the partition."""
 
 
+def shell_quote(value: str) -> str:
+    """Always single-quoted, so a pasted key never expands ``$(…)``, backticks or globs."""
+    return "'" + value.replace("'", "'\"'\"'") + "'"
+
+
 def rerun_command(dag_id: str | None, key: str) -> str:
-    dag = dag_id or "<dag_id>"
-    return f'airflow dataops partitions rerun {dag} -k {key!r} --reason "…"'
+    """The exact command an on-call engineer can paste to rerun ``key`` (placeholders for the reason)."""
+    dag = (
+        shell_quote(dag_id)
+        if dag_id and not dag_id.replace("_", "").replace("-", "").replace(".", "").isalnum()
+        else (dag_id or "<dag_id>")
+    )
+    return f'airflow dataops partitions rerun {dag} -k {shell_quote(key)} --reason "…"'
 
 
 class PartitionLedger:

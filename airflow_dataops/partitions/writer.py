@@ -35,6 +35,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import NullType, TypeEngine, UserDefinedType
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -97,10 +98,31 @@ def drop_stage(engine: Engine, stage: Table) -> None:
         stage.drop(conn, checkfirst=True)
 
 
+class _Untyped(UserDefinedType):  # type: ignore[type-arg]
+    """A column with no declared type: what SQLite's ``CREATE TABLE … AS SELECT`` gives an expression."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return ""
+
+
+def _ddl_type(engine: Engine, table: str, column: str, type_: TypeEngine[Any]) -> TypeEngine[Any]:
+    if not isinstance(type_, NullType):
+        return type_
+    if engine.dialect.name == "sqlite":
+        return _Untyped()  # SQLite stores such a column's values as they come, like the stage did
+    raise ValueError(
+        f"column {column!r} of {table!r} has no type the database reports; CAST it in the query "
+        f"(e.g. CAST(... AS INTEGER) AS {column})"
+    )
+
+
 def ensure_target(engine: Engine, stage: Table, *, table: str, db_schema: str | None = None) -> Table:
     """The target table, created with the staged columns if it does not exist yet."""
     if not inspect(engine).has_table(table, schema=db_schema):
-        target = Table(table, MetaData(), *[Column(c.name, c.type) for c in stage.columns], schema=db_schema)
+        columns = [Column(c.name, _ddl_type(engine, table, c.name, c.type)) for c in stage.columns]
+        target = Table(table, MetaData(), *columns, schema=db_schema)
         with engine.begin() as conn:
             target.create(conn, checkfirst=True)
     return Table(table, MetaData(), schema=db_schema, autoload_with=engine)
@@ -112,7 +134,7 @@ def _ensure_quarantine(engine: Engine, target: Table, *, db_schema: str | None) 
         q = Table(
             name,
             MetaData(),
-            *[Column(c.name, c.type) for c in target.columns],
+            *[Column(c.name, _ddl_type(engine, name, c.name, c.type)) for c in target.columns],
             Column(Q_KEY, String(250)),
             Column(Q_RULES, Text),
             Column(Q_RUN, String(250)),

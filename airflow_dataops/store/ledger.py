@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import Connection, and_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from airflow_dataops.store import tables as t
 from airflow_dataops.store.engine import StateStore
@@ -136,7 +137,54 @@ def _history_row(conn: Connection, apply_id: int | None) -> HistoryEntry | None:
     return HistoryEntry.from_row(row) if row is not None else None
 
 
-def claim(
+def claim(store: StateStore, **kwargs: Any) -> Claim | Refusal:
+    """Decide, under a write lock, whether this attempt may write the partition.
+
+    On PostgreSQL, ``SELECT … FOR UPDATE`` locks nothing while the partition has no row yet:
+    two first claims can both see none, and the second INSERT then violates the primary
+    key.  That loser retries once; its retry finds the row, waits on its lock and is refused
+    with the usual message instead of failing with an ``IntegrityError``.
+    """
+    for tries in range(3):
+        try:
+            return _claim_once(store, **kwargs)
+        except IntegrityError:
+            if tries == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _last_published(conn: Connection, dataset: str, key: str) -> PartitionState | None:
+    """The partition as its last published apply left it (what the target holds if later attempts died)."""
+    h = t.partition_history
+    row = conn.execute(
+        select(h)
+        .where(h.c.dataset == dataset, h.c.partition_key == key, h.c.state.in_(PUBLISHED_STATES))
+        .order_by(h.c.id.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    e = HistoryEntry.from_row(row)
+    return PartitionState(
+        dataset=dataset,
+        partition_key=key,
+        state=e.state,
+        apply_id=e.id,
+        dag_id=e.dag_id,
+        run_id=e.run_id,
+        attempt=e.attempt,
+        lease_expires_at=None,
+        rows_published=e.rows_published,
+        rows_quarantined=e.rows_quarantined,
+        checksum=e.checksum,
+        contract_version=e.contract_version,
+        gate_verdict=e.gate_verdict,
+        updated_at=e.finished_at or e.started_at,
+    )
+
+
+def _claim_once(
     store: StateStore,
     *,
     dataset: str,
@@ -150,7 +198,6 @@ def claim(
     lease: timedelta,
     now: datetime | None = None,
 ) -> Claim | Refusal:
-    """Decide, under a write lock, whether this attempt may write the partition."""
     now = now or utcnow()
     h, p = t.partition_history, t.partitions
     with store.begin() as conn:
@@ -191,6 +238,11 @@ def claim(
                     conn.execute(
                         update(h).where(h.c.id == last.id).values(state=FAILED, error=why, finished_at=now)
                     )
+                    if last.action == "rerun" and request is None:
+                        # the dead attempt had consumed the rerun request: its retry is still that rerun
+                        action, reason, requested_by = "rerun", last.reason, last.requested_by
+                # what the target holds now is what the last published apply wrote (or nothing)
+                current = _last_published(conn, dataset, partition_key) or current
             if request is not None:
                 action, reason, requested_by = "rerun", request.reason, request.requested_by
                 conn.execute(
@@ -355,13 +407,13 @@ def fail(
     with store.begin() as conn:
         conn.execute(
             update(h)
-            .where(h.c.id == claim_.apply_id)
+            .where(h.c.id == claim_.apply_id, h.c.state == APPLYING)  # never un-record a finished apply
             .values(
                 state=FAILED, error=error[:4000], gate_verdict=gate_verdict, rows_in=rows_in, finished_at=now
             )
         )
         current = _current(conn, claim_.dataset, claim_.partition_key, lock=True)
-        if current is None or current.apply_id != claim_.apply_id:
+        if current is None or current.apply_id != claim_.apply_id or current.state != APPLYING:
             return
         previous = claim_.previous
         if previous is not None and previous.state in PUBLISHED_STATES:

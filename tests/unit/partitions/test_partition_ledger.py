@@ -14,7 +14,9 @@ RUN1, RUN2 = "scheduled__2026-11-01", "manual__2026-11-02"
 
 
 def _begin(ledger: PartitionLedger, key: str = "2026-11-01", *, run: str = RUN1, attempt: int = 1):
-    return ledger.begin(key, dag_id="dag", task_id="load", run_id=run, attempt=attempt, contract_version="1.0.0")
+    return ledger.begin(
+        key, dag_id="dag", task_id="load", run_id=run, attempt=attempt, contract_version="1.0.0"
+    )
 
 
 def _finish(ledger: PartitionLedger, claim, rows: int = 10) -> None:
@@ -37,7 +39,12 @@ def test_first_apply_is_granted_and_recorded(store) -> None:
     assert ledger.state("2026-11-01").state == "applying"
     _finish(ledger, claim, rows=973)
     state = ledger.state("2026-11-01")
-    assert (state.state, state.rows_published, state.checksum, state.run_id) == ("applied", 973, "973:abc", RUN1)
+    assert (state.state, state.rows_published, state.checksum, state.run_id) == (
+        "applied",
+        973,
+        "973:abc",
+        RUN1,
+    )
     assert state.lease_expires_at is None
     [entry] = ledger.history("2026-11-01")
     assert (entry.action, entry.state, entry.rows_published, entry.attempt) == ("apply", "applied", 973, 1)
@@ -51,7 +58,10 @@ def test_second_apply_without_rerun_request_is_refused_with_how_to_rerun(store) 
         _begin(ledger, run=RUN2)
     message = str(info.value)
     assert "partition '2026-11-01' of dataset 'flights' was already applied at " in message
-    assert f"by run '{RUN1}' (attempt 1; 973 rows published, 0 quarantined, contract 1.0.0, gate passed)" in message
+    assert (
+        f"by run '{RUN1}' (attempt 1; 973 rows published, 0 quarantined, contract 1.0.0, gate passed)"
+        in message
+    )
     assert "nothing was written" in message
     assert "airflow dataops partitions rerun dag -k '2026-11-01' --reason" in message
     assert ledger.state("2026-11-01").state == "applied"
@@ -61,9 +71,15 @@ def test_second_apply_without_rerun_request_is_refused_with_how_to_rerun(store) 
 def test_rerun_request_carries_its_reason_and_supersedes_the_old_apply(store) -> None:
     ledger = PartitionLedger(store, "flights")
     _finish(ledger, _begin(ledger), rows=973)
-    ledger.request_rerun(["2026-11-01"], reason="rows corrupted by a manual fix", requested_by="oncall", dag_id="dag")
+    ledger.request_rerun(
+        ["2026-11-01"], reason="rows corrupted by a manual fix", requested_by="oncall", dag_id="dag"
+    )
     claim = _begin(ledger, run=RUN1, attempt=2)
-    assert (claim.action, claim.reason, claim.requested_by) == ("rerun", "rows corrupted by a manual fix", "oncall")
+    assert (claim.action, claim.reason, claim.requested_by) == (
+        "rerun",
+        "rows corrupted by a manual fix",
+        "oncall",
+    )
     _finish(ledger, claim, rows=973)
     history = ledger.history("2026-11-01")
     assert [(e.action, e.state) for e in history] == [
@@ -92,7 +108,10 @@ def test_a_retry_of_the_same_run_takes_over_a_dead_attempt(store) -> None:
     _finish(ledger, claim)
     first, second = ledger.history("2026-11-01")
     assert first.state == "failed"
-    assert first.error == f"attempt 1 of run {RUN1} did not finish (killed or lost); taken over by attempt 2 of run {RUN1}"
+    assert (
+        first.error
+        == f"attempt 1 of run {RUN1} did not finish (killed or lost); taken over by attempt 2 of run {RUN1}"
+    )
     assert second.state == "applied"
 
 
@@ -149,7 +168,9 @@ def test_a_rerun_needs_a_reason(store) -> None:
     [
         pytest.param("", "partition key must not be empty or blank, got ''", id="empty"),
         pytest.param("   ", "partition key must not be empty or blank, got '   '", id="blank"),
-        pytest.param("a\x00b", "partition key 'a\\x00b' contains control or invisible characters ['\\x00']", id="nul"),
+        pytest.param(
+            "a\x00b", "partition key 'a\\x00b' contains control or invisible characters ['\\x00']", id="nul"
+        ),
         pytest.param("k" * 251, "partition key is 251 characters long; the limit is 250", id="too-long"),
         pytest.param(20261101, "partition key must be a string, got int 20261101", id="not-a-string"),
     ],
@@ -167,3 +188,13 @@ def test_partitions_are_listed_in_key_order_and_filtered_by_since(store) -> None
     assert [p.partition_key for p in ledger.partitions()] == ["2026-11-01", "2026-11-02", "2026-11-03"]
     assert [p.partition_key for p in ledger.partitions(since="2026-11-02")] == ["2026-11-02", "2026-11-03"]
     assert all(p.updated_at <= utcnow() for p in ledger.partitions())
+
+
+@pytest.mark.parametrize("key", ["2026-11-01", "it's", "$(touch /tmp/pwned)", "`id`", "a b; rm -rf /", "*"])
+def test_the_rerun_hint_pastes_safely_into_a_shell(key: str) -> None:
+    import shlex
+
+    from airflow_dataops.partitions.ledger import rerun_command
+
+    argv = shlex.split(rerun_command("nycflights_daily", key))
+    assert argv[:7] == ["airflow", "dataops", "partitions", "rerun", "nycflights_daily", "-k", key]
