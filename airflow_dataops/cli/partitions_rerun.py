@@ -1,0 +1,150 @@
+"""``airflow dataops partitions rerun``: the CLI shell over ``airflow_dataops.partitions.rerun``.
+
+Example::
+
+    airflow dataops partitions rerun nycflights_daily -k 2026-11-19 --reason "upstream resent the day" --dry-run
+    airflow dataops partitions rerun nycflights_daily --from 2026-11-01 --to 2026-11-03 --reason "bug #123 fixed"
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from typing import Any
+
+from airflow_dataops.exceptions import DataOpsError
+
+
+def rerun_action_command() -> Any:
+    """The ``rerun`` ActionCommand for the ``partitions`` group of ``cli/definition.py``."""
+    from airflow.cli.cli_config import ActionCommand, lazy_load_command
+
+    return ActionCommand(
+        name="rerun",
+        help="Rerun partitions on purpose: record the reason in the ledger, then clear or trigger their Airflow runs",
+        description=(
+            "Records a rerun request with your reason for each partition, then clears the partition's latest "
+            "Airflow run (airflow dags clear --run-id) or, if it never ran, triggers a run with that "
+            "partition_key; the scheduler replaces the partition. --dry-run lists what would rerun and be "
+            "replaced and changes nothing. Example: airflow dataops partitions rerun nycflights_daily "
+            '-k 2026-11-19 --reason "upstream resent the day"'
+        ),
+        func=lazy_load_command("airflow_dataops.cli.partitions_rerun.partitions_rerun"),
+        args=rerun_cli_args(),
+    )
+
+
+def rerun_cli_args() -> tuple[Any, ...]:
+    from airflow.cli.cli_config import Arg
+
+    return (
+        Arg(("dag_id",), help="The DAG that publishes the partitions."),
+        Arg(
+            ("-k", "--partition-key"),
+            dest="keys",
+            action="append",
+            metavar="KEY",
+            help="A partition key to rerun; repeat for several.",
+        ),
+        Arg(
+            ("--from",),
+            dest="date_from",
+            metavar="FIRST",
+            help="First partition key of a window (inclusive).",
+        ),
+        Arg(("--to",), dest="date_to", metavar="LAST", help="Last partition key of a window (inclusive)."),
+        Arg(("--reason",), required=True, help="Why: kept in the ledger with each partition's history."),
+        Arg(
+            ("--dry-run",), action="store_true", default=False, help="Show what would rerun; change nothing."
+        ),
+        Arg(
+            ("--force",),
+            action="store_true",
+            default=False,
+            help="Rerun even if a partition's run is queued or running right now.",
+        ),
+        Arg(("-o", "--output"), choices=("table", "json"), default="table", help="Output format."),
+    )
+
+
+def _requested_by() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in a container: still record something
+        return "unknown"
+
+
+def partitions_rerun(args: Any) -> None:
+    from airflow_dataops.partitions.rerun import MetadataDBRuns, apply_rerun, plan_rerun
+    from airflow_dataops.store import StateStore
+
+    try:
+        store = StateStore.from_settings()
+        store.ensure_ready()
+        airflow = MetadataDBRuns()
+        plan = plan_rerun(
+            store,
+            args.dag_id,
+            reason=args.reason,
+            airflow=airflow,
+            keys=args.keys,
+            date_from=args.date_from,
+            date_to=args.date_to,
+            force=args.force,
+        )
+        if args.dry_run:
+            _print(args, plan, None, dry_run=True)
+            return
+        outcome = apply_rerun(store, plan, requested_by=_requested_by(), airflow=airflow)
+    except DataOpsError as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(1) from None
+    _print(args, plan, outcome, dry_run=False)
+
+
+def _print(args: Any, plan: Any, outcome: Any, *, dry_run: bool) -> None:
+    from airflow_dataops.partitions.rerun import format_plan
+
+    if getattr(args, "output", "table") == "json":
+        print(
+            json.dumps(
+                {
+                    "dag_id": plan.dag_id,
+                    "reason": plan.reason,
+                    "dry_run": dry_run,
+                    "partitions": [i.as_dict() for i in plan.items],
+                    "cleared": outcome.cleared if outcome else {},
+                    "triggered": outcome.triggered if outcome else {},
+                },
+                indent=2,
+            )
+        )
+        return
+    print(format_plan(plan, dry_run=dry_run))
+    if outcome is None:
+        return
+    for key, run_id in outcome.cleared.items():
+        print(f"cleared run {run_id} for partition {key!r}")
+    for key, run_id in outcome.triggered.items():
+        print(f"triggered run {run_id} for partition {key!r}")
+    print(f"the scheduler reruns them now; follow with: airflow dataops partitions status {plan.dag_id}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m airflow_dataops.cli.partitions_rerun DAG …``: the same command without the provider CLI.
+
+    Useful before ``rerun`` is registered in the provider's command tree, and in tests.
+    """
+    import argparse
+
+    import airflow  # noqa: F401  (configures Airflow's settings and ORM, as the `airflow` entry point does)
+
+    parser = argparse.ArgumentParser(prog="airflow dataops partitions rerun")
+    for arg in rerun_cli_args():
+        arg.add_to_parser(parser)
+    partitions_rerun(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()

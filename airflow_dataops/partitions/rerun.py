@@ -1,0 +1,465 @@
+"""``partitions rerun``: replace applied partitions on purpose, with a reason, through Airflow.
+
+A rerun is two steps, in this order::
+
+    1. ledger   request_rerun(keys, reason)    the next apply of each partition may replace it
+    2. Airflow  clear the partition's latest run (``airflow dags clear DAG --run-id R``),
+                or trigger a new run with ``partition_key=K`` when the partition never ran
+
+We never write Airflow's tables ourselves: step 2 calls Airflow's own ``dags clear``
+command and ``trigger_dag`` function, and the scheduler does the rest.  The task that
+runs then claims the partition, finds the open request, consumes it (the reason goes
+into the partition's history) and replaces the partition in one target transaction.
+
+Everything is decided before anything is written: :func:`plan_rerun` resolves the DAG's
+datasets and the partition keys, looks up the ledger and Airflow's runs, and refuses
+(with the reason and the override) before :func:`apply_rerun` records anything.  A dry
+run prints the plan and stops there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from airflow_dataops.exceptions import LedgerError
+from airflow_dataops.partitions.keys import validate_partition_key
+from airflow_dataops.store import StateStore
+from airflow_dataops.store import ledger as db
+
+ACTIVE_RUN_STATES = ("queued", "running")
+CLEAR, TRIGGER = "clear", "trigger"
+
+
+class RerunRefused(LedgerError):
+    """A rerun that was not started; the message says why and how to go on."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunInfo:
+    """What the rerun needs to know about one Airflow DAG run."""
+
+    run_id: str
+    state: str | None
+    partition_key: str | None
+    logical_date: datetime | None = None
+
+
+class AirflowRuns(Protocol):
+    """The few things a rerun asks of Airflow; :class:`MetadataDBRuns` is the real one."""
+
+    def dag_partitioned(self, dag_id: str) -> bool | None:
+        """True for a partitioned timetable, False for another one, None if Airflow does not know the DAG."""
+
+    def runs_for(self, dag_id: str, key: str) -> list[RunInfo]:
+        """The DAG's runs for partition ``key``, newest first."""
+
+    def keys_between(self, dag_id: str, start: str, end: str) -> set[str]:
+        """Partition keys of the DAG's runs with ``start <= key <= end``."""
+
+    def check_key(self, dag_id: str, key: str) -> None:
+        """Raise ``RerunRefused`` if Airflow would refuse a run for ``key``."""
+
+    def clear(self, dag_id: str, run_id: str) -> str:
+        """Clear the run so the scheduler runs it again; return what Airflow said."""
+
+    def trigger(self, dag_id: str, key: str, *, note: str, user: str) -> str:
+        """Create a run for partition ``key``; return its run id."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlannedRerun:
+    """One partition of one dataset in a rerun plan: what it is now and what will happen."""
+
+    dataset: str
+    partition_key: str
+    ledger_state: str | None  # None: the ledger never saw it
+    rows: int | None
+    last_run: str | None  # the ledger's last run id for the partition
+    updated_at: datetime | None
+    action: str  # clear | trigger
+    airflow_run: str | None  # the run that will be cleared (None for trigger)
+    airflow_run_state: str | None
+
+    @property
+    def replaces(self) -> bool:
+        return self.ledger_state in db.PUBLISHED_STATES
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "dataset": self.dataset,
+            "partition": self.partition_key,
+            "state": self.ledger_state or "never applied",
+            "rows": self.rows,
+            "last_run": self.last_run,
+            "updated": self.updated_at.isoformat(timespec="seconds") if self.updated_at else None,
+            "action": self.action,
+            "airflow_run": self.airflow_run,
+            "airflow_run_state": self.airflow_run_state,
+            "replaces": self.replaces,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class RerunPlan:
+    dag_id: str
+    reason: str
+    keys: tuple[str, ...]
+    datasets: tuple[str, ...]
+    items: tuple[PlannedRerun, ...]
+
+    def runs_to_clear(self) -> dict[str, str]:
+        """partition key → run id, one run per key."""
+        return {i.partition_key: i.airflow_run for i in self.items if i.action == CLEAR and i.airflow_run}
+
+    def keys_to_trigger(self) -> list[str]:
+        return sorted({i.partition_key for i in self.items if i.action == TRIGGER})
+
+
+@dataclass(frozen=True, kw_only=True)
+class RerunOutcome:
+    plan: RerunPlan
+    cleared: dict[str, str] = field(default_factory=dict)  # key → run id
+    triggered: dict[str, str] = field(default_factory=dict)  # key → new run id
+    messages: tuple[str, ...] = ()
+
+
+# ------------------------------------------------------------------------------ planning
+def select_keys(
+    store: StateStore,
+    datasets: Sequence[str],
+    airflow: AirflowRuns,
+    dag_id: str,
+    *,
+    keys: Sequence[str] | None,
+    date_from: str | None,
+    date_to: str | None,
+) -> list[str]:
+    """The partition keys a rerun is about: given with ``-k``, or those known in ``[from, to]``.
+
+    A window selects the keys the ledger holds for the DAG's datasets and the keys of the
+    DAG's runs, compared as strings (ISO dates sort as dates).  A partition that never ran
+    and was never applied is unknown to both: name it with ``-k``.
+    """
+    if keys and (date_from or date_to):
+        raise RerunRefused(
+            "give either partition keys (-k KEY …) or a window (--from/--to), not both; nothing was requested"
+        )
+    try:
+        if keys:
+            return list(dict.fromkeys(validate_partition_key(key, source="-k") for key in keys))
+        if date_from:
+            validate_partition_key(date_from, source="--from")
+        if date_to:
+            validate_partition_key(date_to, source="--to")
+    except RerunRefused:
+        raise
+    except LedgerError as e:
+        raise RerunRefused(f"{e}. Nothing was requested") from e
+    if not (date_from and date_to):
+        raise RerunRefused(
+            "say which partitions to rerun: -k KEY (repeatable) or both --from FIRST and --to LAST "
+            "(inclusive, e.g. --from 2026-11-01 --to 2026-11-03); nothing was requested"
+        )
+    if date_from > date_to:
+        raise RerunRefused(
+            f"--from {date_from!r} sorts after --to {date_to!r}; swap them. Nothing was requested"
+        )
+    found = set(airflow.keys_between(dag_id, date_from, date_to))
+    for ds in datasets:
+        found |= {
+            p.partition_key
+            for p in db.list_partitions(store, ds, since=date_from)
+            if p.partition_key <= date_to
+        }
+    if not found:
+        raise RerunRefused(
+            f"no partition of DAG {dag_id!r} between {date_from!r} and {date_to!r} is known to the ledger or "
+            "has an Airflow run; name partitions that never ran with -k KEY. Nothing was requested"
+        )
+    return sorted(found)
+
+
+def plan_rerun(
+    store: StateStore,
+    dag_id: str,
+    *,
+    reason: str,
+    airflow: AirflowRuns,
+    keys: Sequence[str] | None = None,
+    date_from: str | None = None,
+    date_to: str | None = None,
+    force: bool = False,
+) -> RerunPlan:
+    """Decide what a rerun would do, refusing (before anything is written) when it should not start.
+
+    :raises RerunRefused: no reason, unknown DAG, no keys, a partition being applied right now, …
+    """
+    from airflow_dataops.store.records import list_datasets
+
+    if not reason or not reason.strip():
+        raise RerunRefused(
+            'a rerun needs a reason (--reason "…"): it is kept in the ledger for whoever looks next. '
+            "Nothing was requested"
+        )
+    datasets = [d["dataset"] for d in list_datasets(store, dag_id=dag_id)]
+    if not datasets:
+        known = sorted({d["dag_id"] for d in list_datasets(store) if d.get("dag_id")})
+        raise RerunRefused(
+            f"DAG {dag_id!r} has published no dataset through the ledger in the dataops store {store.url} "
+            f"(DAGs known: {', '.join(known) or 'none'}); run it once normally, or check "
+            "[dataops] store_url. Nothing was requested"
+        )
+    partitioned = airflow.dag_partitioned(dag_id)
+    if partitioned is None:
+        raise RerunRefused(
+            f"Airflow does not know DAG {dag_id!r} (not parsed yet, or removed); check `airflow dags list` "
+            "and the dags folder. Nothing was requested"
+        )
+    selected = select_keys(store, datasets, airflow, dag_id, keys=keys, date_from=date_from, date_to=date_to)
+    items: list[PlannedRerun] = []
+    busy: list[str] = []
+    now = db.utcnow()
+    for key in selected:
+        runs = airflow.runs_for(dag_id, key)
+        latest = runs[0] if runs else None
+        if latest is None:
+            airflow.check_key(dag_id, key)
+        if latest is not None and latest.state in ACTIVE_RUN_STATES:
+            busy.append(f"{key!r}: Airflow run {latest.run_id!r} is {latest.state}")
+        for ds in datasets:
+            cur = db.get_partition(store, ds, key)
+            if (
+                cur is not None
+                and cur.state == db.APPLYING
+                and cur.lease_expires_at is not None
+                and cur.lease_expires_at > now
+            ):
+                busy.append(
+                    f"{key!r} of {ds!r}: being applied by run {cur.run_id!r} attempt {cur.attempt} "
+                    f"(lease until {cur.lease_expires_at.isoformat(timespec='seconds')})"
+                )
+            items.append(
+                PlannedRerun(
+                    dataset=ds,
+                    partition_key=key,
+                    ledger_state=cur.state if cur else None,
+                    rows=cur.rows_published if cur else None,
+                    last_run=cur.run_id if cur else None,
+                    updated_at=cur.updated_at if cur else None,
+                    action=CLEAR if latest else TRIGGER,
+                    airflow_run=latest.run_id if latest else None,
+                    airflow_run_state=latest.state if latest else None,
+                )
+            )
+    if busy and not force:
+        raise RerunRefused(
+            "these partitions are being worked on right now, and a rerun could race the running attempt:\n  "
+            + "\n  ".join(busy)
+            + "\nWait for the run to finish (airflow dataops partitions status "
+            + f"{dag_id}), then ask again; or pass --force to clear the run anyway. Nothing was requested"
+        )
+    return RerunPlan(
+        dag_id=dag_id,
+        reason=reason.strip(),
+        keys=tuple(selected),
+        datasets=tuple(datasets),
+        items=tuple(items),
+    )
+
+
+def apply_rerun(
+    store: StateStore, plan: RerunPlan, *, requested_by: str, airflow: AirflowRuns
+) -> RerunOutcome:
+    """Record the reason in the ledger for every partition it holds, then have Airflow run them again.
+
+    The requests are recorded first: a run that starts must find them, or it would refuse
+    the partition as already applied.  If Airflow then refuses, the requests stay open and
+    the message says so (the next run of that partition consumes them).
+    """
+    from airflow_dataops.partitions.ledger import PartitionLedger
+
+    for ds in plan.datasets:
+        # A partition the ledger has never seen needs no request (its first apply is granted), and
+        # the ledger only consumes requests of partitions it holds: one made for a new partition
+        # would stay open and later let an unrequested apply replace it.  Its reason goes into
+        # the new run's note instead.
+        known = [i.partition_key for i in plan.items if i.dataset == ds and i.ledger_state is not None]
+        if known:
+            PartitionLedger(store, ds).request_rerun(
+                known, reason=plan.reason, requested_by=requested_by, dag_id=plan.dag_id
+            )
+    cleared: dict[str, str] = {}
+    triggered: dict[str, str] = {}
+    messages: list[str] = []
+    try:
+        for key, run_id in plan.runs_to_clear().items():
+            messages.append(airflow.clear(plan.dag_id, run_id))
+            cleared[key] = run_id
+        for key in plan.keys_to_trigger():
+            triggered[key] = airflow.trigger(
+                plan.dag_id, key, note=f"rerun: {plan.reason}", user=requested_by
+            )
+    except Exception as e:
+        done = [*cleared, *triggered]
+        left = [k for k in plan.keys if k not in done]
+        raise RerunRefused(
+            f"Airflow refused to rerun {plan.dag_id!r}: {type(e).__name__}: {e}. The ledger already holds the "
+            f"rerun requests (reason {plan.reason!r}); started: {done or 'none'}; not started: {left}. "
+            "Fix the cause and run the same command again (the requests are reused), or clear the runs with "
+            f"`airflow dags clear {plan.dag_id} --partition-key KEY -y`."
+        ) from e
+    return RerunOutcome(plan=plan, cleared=cleared, triggered=triggered, messages=tuple(messages))
+
+
+# ------------------------------------------------------------------------------ Airflow
+class MetadataDBRuns:
+    """Airflow's runs, read from its metadata DB and changed only through Airflow's own commands.
+
+    For the CLI process (which, unlike a task, may use the metadata DB): clearing goes through
+    ``airflow dags clear DAG --run-id R -y`` (parsed by Airflow's own CLI parser and run
+    in-process), triggering through ``airflow.api.common.trigger_dag.trigger_dag`` with
+    ``partition_key`` (what ``POST /api/v2/dags/{dag_id}/dagRuns`` does), or, for a DAG whose
+    timetable is not partitioned, with the logical date parsed from the key.
+
+    :param date_format: how a non-partitioned DAG's keys are derived from logical dates.
+    """
+
+    def __init__(self, *, date_format: str = "%Y-%m-%d") -> None:
+        self.date_format = date_format
+
+    def _dag(self, dag_id: str) -> Any:
+        from airflow.models.dagbag import DBDagBag
+        from airflow.utils.session import create_session
+
+        with create_session() as session:
+            return DBDagBag().get_latest_version_of_dag(dag_id, session=session)
+
+    def dag_partitioned(self, dag_id: str) -> bool | None:
+        dag = self._dag(dag_id)
+        if dag is None:
+            return None
+        tt = dag.timetable
+        return bool(getattr(tt, "partitioned", False) or getattr(tt, "partitioned_at_runtime", False))
+
+    def _runs(self, dag_id: str) -> list[RunInfo]:
+        from airflow.models.dagrun import DagRun
+        from airflow.utils.session import create_session
+        from sqlalchemy import select
+
+        query = (
+            select(DagRun.run_id, DagRun.state, DagRun.partition_key, DagRun.logical_date)
+            .where(DagRun.dag_id == dag_id)
+            .order_by(DagRun.run_after.desc(), DagRun.id.desc())
+        )
+        with create_session() as session:
+            return [
+                RunInfo(
+                    run_id=r.run_id,
+                    state=str(r.state) if r.state else None,
+                    partition_key=r.partition_key,
+                    logical_date=r.logical_date,
+                )
+                for r in session.execute(query)
+            ]
+
+    def _key_of(self, run: RunInfo) -> str | None:
+        if run.partition_key:
+            return run.partition_key
+        return run.logical_date.strftime(self.date_format) if run.logical_date else None
+
+    def runs_for(self, dag_id: str, key: str) -> list[RunInfo]:
+        return [r for r in self._runs(dag_id) if self._key_of(r) == key]
+
+    def keys_between(self, dag_id: str, start: str, end: str) -> set[str]:
+        return {k for r in self._runs(dag_id) if (k := self._key_of(r)) is not None and start <= k <= end}
+
+    def check_key(self, dag_id: str, key: str) -> None:
+        dag = self._dag(dag_id)
+        if dag is None:
+            raise RerunRefused(f"Airflow does not know DAG {dag_id!r}; nothing was requested")
+        if self.dag_partitioned(dag_id):
+            try:
+                dag.validate_partition_key(key)
+                dag.timetable.resolve_partition_date(key)
+            except Exception as e:
+                raise RerunRefused(
+                    f"partition {key!r} has no run yet and Airflow would not create one for DAG {dag_id!r}: {e}. "
+                    "Check the key's format against the DAG's timetable. Nothing was requested"
+                ) from e
+            return
+        try:
+            datetime.strptime(key, self.date_format)
+        except ValueError:
+            raise RerunRefused(
+                f"partition {key!r} has no run yet, and DAG {dag_id!r} is not partitioned, so a run for it needs "
+                f"a logical date: the key does not parse as {self.date_format!r}. Trigger it yourself with "
+                f"`airflow dags trigger {dag_id} --logical-date …`. Nothing was requested"
+            ) from None
+
+    def clear(self, dag_id: str, run_id: str) -> str:
+        import contextlib
+        import io
+
+        from airflow.cli import cli_parser
+
+        args = cli_parser.get_parser().parse_args(["dags", "clear", dag_id, "--run-id", run_id, "-y"])
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            args.func(args)
+        return out.getvalue().strip() or f"cleared run {run_id}"
+
+    def trigger(self, dag_id: str, key: str, *, note: str, user: str) -> str:
+        from datetime import timezone
+
+        from airflow.api.common.trigger_dag import trigger_dag
+        from airflow.utils.types import DagRunTriggeredByType
+
+        kwargs: dict[str, Any] = {}
+        if self.dag_partitioned(dag_id):
+            kwargs["partition_key"] = key
+        else:
+            kwargs["logical_date"] = datetime.strptime(key, self.date_format).replace(tzinfo=timezone.utc)
+        run = trigger_dag(
+            dag_id,
+            triggered_by=DagRunTriggeredByType.CLI,
+            triggering_user_name=user,
+            note=note[:1000],
+            **kwargs,
+        )
+        if run is None:
+            raise RerunRefused(f"Airflow created no run for DAG {dag_id!r} partition {key!r}")
+        return str(run.run_id)
+
+
+# ------------------------------------------------------------------------------ output
+def format_plan(plan: RerunPlan, *, dry_run: bool) -> str:
+    """The plan as a table a person can check before (or instead of) running it."""
+    headers = ["dataset", "partition", "state", "rows", "last run", "updated", "action"]
+    rows = []
+    for i in plan.items:
+        d = i.as_dict()
+        action = (
+            f"clear run {i.airflow_run} ({i.airflow_run_state})" if i.action == CLEAR else "trigger a new run"
+        )
+        rows.append(
+            [d["dataset"], d["partition"], d["state"], d["rows"], d["last_run"], d["updated"], action]
+        )
+    cells = [[("" if v is None else str(v)) for v in r] for r in rows]
+    widths = [max(len(h), *(len(r[n]) for r in cells)) for n, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)), "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in cells]
+    replaced = [i for i in plan.items if i.replaces]
+    verb = "would" if dry_run else "will"
+    lines.append("")
+    lines.append(
+        f"{len(plan.keys)} partition(s) of {plan.dag_id} {verb} rerun: {len(plan.runs_to_clear())} run(s) cleared, "
+        f"{len(plan.keys_to_trigger())} new run(s) triggered; {len(replaced)} applied partition(s) "
+        f"({sum(i.rows or 0 for i in replaced)} rows) {verb} be replaced."
+    )
+    lines.append(f"reason: {plan.reason}")
+    if dry_run:
+        lines.append("dry run: nothing was recorded and no run was touched; drop --dry-run to do it.")
+    return "\n".join(lines)
