@@ -44,7 +44,9 @@ PG_ADMIN_URL = os.environ.get("DATAOPS_TEST_PG_URL")
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     if os.environ.get("DATAOPS_REQUIRE_PG") == "1" and not PG_ADMIN_URL:
-        pytest.exit("DATAOPS_REQUIRE_PG=1 but DATAOPS_TEST_PG_URL is not set: run the suite with `make test`", 2)
+        pytest.exit(
+            "DATAOPS_REQUIRE_PG=1 but DATAOPS_TEST_PG_URL is not set: run the suite with `make test`", 2
+        )
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -61,7 +63,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     count = sum(1 for line in LINEAGE_FILE.open() if line.strip())
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
-        reporter.write_line(f"lineage: {count} OpenLineage events captured in {LINEAGE_FILE}, {len(errors)} invalid")
+        reporter.write_line(
+            f"lineage: {count} OpenLineage events captured in {LINEAGE_FILE}, {len(errors)} invalid"
+        )
     if errors:
         if reporter is not None:
             for err in errors[:20]:

@@ -23,7 +23,9 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "warehouse.db"
-    monkeypatch.setenv("AIRFLOW_CONN_DATAOPS_WAREHOUSE", json.dumps({"conn_type": "sqlite", "host": str(path)}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_DATAOPS_WAREHOUSE", json.dumps({"conn_type": "sqlite", "host": str(path)})
+    )
     return path
 
 
@@ -42,7 +44,9 @@ def _run(dag, key: str):
 
 def _rows(warehouse: Path, key: str) -> list[tuple]:
     with sqlite3.connect(warehouse) as conn:
-        return sorted(conn.execute("SELECT * FROM flights WHERE flight_date = ?", (key,)).fetchall(), key=repr)
+        return sorted(
+            conn.execute("SELECT * FROM flights WHERE flight_date = ?", (key,)).fetchall(), key=repr
+        )
 
 
 def test_a_day_is_gated_published_ledgered_and_measured(flights_dag, warehouse: Path, use_store: str) -> None:
@@ -56,7 +60,12 @@ def test_a_day_is_gated_published_ledgered_and_measured(flights_dag, warehouse: 
 
     store = StateStore.from_settings()
     [state] = list_partitions(store, "flights")
-    assert (state.partition_key, state.state, state.rows_published, state.gate_verdict) == (key, "applied", len(source), "passed")
+    assert (state.partition_key, state.state, state.rows_published, state.gate_verdict) == (
+        key,
+        "applied",
+        len(source),
+        "passed",
+    )
     [result] = latest_contract_results(store, "flights")
     assert (result["verdict"], result["rules_failed"], result["partition_key"]) == ("passed", 0, key)
     [freshness] = sli_history(store, "flights", kind="freshness")
@@ -64,7 +73,9 @@ def test_a_day_is_gated_published_ledgered_and_measured(flights_dag, warehouse: 
     assert 0 <= freshness.value < 3 * 86400
 
 
-def test_a_second_run_of_the_same_day_is_refused_and_appends_nothing(flights_dag, warehouse: Path, use_store: str) -> None:
+def test_a_second_run_of_the_same_day_is_refused_and_appends_nothing(
+    flights_dag, warehouse: Path, use_store: str
+) -> None:
     key = "2026-03-04"
     assert _run(flights_dag, key).state == "success"
     before = _rows(warehouse, key)
@@ -77,14 +88,20 @@ def test_a_second_run_of_the_same_day_is_refused_and_appends_nothing(flights_dag
     assert actions == ["apply", "refused"]
 
 
-def test_a_missing_contract_fails_the_task_closed(flights_dag, warehouse: Path, use_store: str, tmp_path: Path) -> None:
+def test_a_missing_contract_fails_the_task_closed(
+    flights_dag, warehouse: Path, use_store: str, tmp_path: Path
+) -> None:
     from airflow_dataops.exceptions import ContractError
     from airflow_dataops.operators.partitioned import DataFramePartitionOperator
 
     missing = tmp_path / "nope.odcs.yaml"
     op = DataFramePartitionOperator(
-        task_id="t", python_callable=lambda partition_key: None, conn_id="dataops_warehouse", table="flights",
-        partition_column="flight_date", contract=str(missing),
+        task_id="t",
+        python_callable=lambda partition_key: None,
+        conn_id="dataops_warehouse",
+        table="flights",
+        partition_column="flight_date",
+        contract=str(missing),
     )
     with pytest.raises(ContractError) as info:
         op.execute(context={})  # the contract is read before anything else

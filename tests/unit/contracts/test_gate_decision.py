@@ -42,11 +42,37 @@ GOOD = [("JFK", 1.0, "N1")] * 10
     ("rows", "mode", "verdict", "quarantined"),
     [
         pytest.param(GOOD, "fail", Verdict.PASSED, (), id="all-pass"),
-        pytest.param(GOOD[:9] + [("XXX", 1.0, "N1")], "quarantine", Verdict.QUARANTINED, ("flights.origin.nycAirport",), id="zero-tolerance-rule-quarantines"),
-        pytest.param(GOOD[:9] + [("XXX", 1.0, "N1")], "fail", Verdict.FAILED, ("flights.origin.nycAirport",), id="fail-mode-blocks"),
-        pytest.param(GOOD[:9] + [("XXX", 1.0, "N1")], "warn", Verdict.WARNED, ("flights.origin.nycAirport",), id="warn-mode-passes"),
-        pytest.param(GOOD[:7] + [("JFK", None, "N1")] * 3, "quarantine", Verdict.FAILED, (), id="threshold-rule-blocks-not-quarantines"),
-        pytest.param(GOOD[:9] + [("JFK", 1.0, None)], "fail", Verdict.WARNED, (), id="warning-severity-never-blocks"),
+        pytest.param(
+            GOOD[:9] + [("XXX", 1.0, "N1")],
+            "quarantine",
+            Verdict.QUARANTINED,
+            ("flights.origin.nycAirport",),
+            id="zero-tolerance-rule-quarantines",
+        ),
+        pytest.param(
+            GOOD[:9] + [("XXX", 1.0, "N1")],
+            "fail",
+            Verdict.FAILED,
+            ("flights.origin.nycAirport",),
+            id="fail-mode-blocks",
+        ),
+        pytest.param(
+            GOOD[:9] + [("XXX", 1.0, "N1")],
+            "warn",
+            Verdict.WARNED,
+            ("flights.origin.nycAirport",),
+            id="warn-mode-passes",
+        ),
+        pytest.param(
+            GOOD[:7] + [("JFK", None, "N1")] * 3,
+            "quarantine",
+            Verdict.FAILED,
+            (),
+            id="threshold-rule-blocks-not-quarantines",
+        ),
+        pytest.param(
+            GOOD[:9] + [("JFK", 1.0, None)], "fail", Verdict.WARNED, (), id="warning-severity-never-blocks"
+        ),
     ],
 )
 def test_verdict_per_mode(tmp_path, rows, mode, verdict, quarantined) -> None:

@@ -30,7 +30,15 @@ def _frame(key: str, n: int, *, bad: int = 0) -> pd.DataFrame:
 def _write(engine: Engine, key: str, frame: pd.DataFrame, rules=()):
     stage = stage_frame(engine, frame, table="flights", partition_key=key)
     target = ensure_target(engine, stage, table="flights")
-    return publish(engine, stage=stage, target=target, partition_column="day", partition_key=key, quarantine_rules=rules, run_id="r1")
+    return publish(
+        engine,
+        stage=stage,
+        target=target,
+        partition_column="day",
+        partition_key=key,
+        quarantine_rules=rules,
+        run_id="r1",
+    )
 
 
 def _count(engine: Engine, table: str, key: str | None = None) -> int:
@@ -59,7 +67,9 @@ def test_quarantined_plus_published_equals_input_exactly(warehouse: Engine) -> N
     assert (result.rows_in, result.rows_published, result.rows_quarantined) == (10, 7, 3)
     with warehouse.connect() as conn:
         rows = conn.execute(
-            text("SELECT origin, _dataops_partition_key, _dataops_rules, _dataops_run_id FROM flights__quarantine")
+            text(
+                "SELECT origin, _dataops_partition_key, _dataops_rules, _dataops_run_id FROM flights__quarantine"
+            )
         ).all()
     assert rows == [("XXX", "2026-11-01", "flights.origin.nycAirport;", "r1")] * 3
     # a rerun of the partition replaces its quarantined rows too
@@ -77,7 +87,14 @@ def test_a_failure_before_commit_leaves_the_partition_as_it_was(warehouse: Engin
         raise ConnectionError("warehouse connection dropped")
 
     with pytest.raises(ConnectionError):
-        publish(warehouse, stage=stage, target=target, partition_column="day", partition_key="2026-11-01", before_commit=crash)
+        publish(
+            warehouse,
+            stage=stage,
+            target=target,
+            partition_column="day",
+            partition_key="2026-11-01",
+            before_commit=crash,
+        )
     assert _count(warehouse, "flights", "2026-11-01") == 5
 
 

@@ -17,8 +17,14 @@ HOUR = timedelta(hours=1)
 
 
 def spec(**kw):
-    base = {"dataset": "flights", "kind": SLIKind.FRESHNESS, "objective": 0.9, "window_days": 30,
-            "threshold": 6, "unit": "h"}
+    base = {
+        "dataset": "flights",
+        "kind": SLIKind.FRESHNESS,
+        "objective": 0.9,
+        "window_days": 30,
+        "threshold": 6,
+        "unit": "h",
+    }
     return SLOSpec(**{**base, **kw})
 
 
@@ -26,8 +32,15 @@ def daily(goods, *, end=NOW, step=DAY, dataset="flights", kind=SLIKind.FRESHNESS
     """One observation per step, the last at ``end``; ``goods[i]`` is the state of the i-th."""
     n = len(goods)
     return [
-        SLIObservation(dataset=dataset, kind=kind, observed_at=end - (n - 1 - i) * step, value=float(i),
-                       good=g, unit="s", partition=f"{prefix}{i}")
+        SLIObservation(
+            dataset=dataset,
+            kind=kind,
+            observed_at=end - (n - 1 - i) * step,
+            value=float(i),
+            good=g,
+            unit="s",
+            partition=f"{prefix}{i}",
+        )
         for i, g in enumerate(goods)
     ]
 
@@ -129,8 +142,15 @@ def test_unknown_good_follows_the_policy():
 )
 def test_a_rerun_partition_counts_once_with_its_latest_observation(earlier, later, bad):
     observations = daily([True] * 29 + [later])  # p29 observed at now ...
-    first_try = SLIObservation(dataset="flights", kind="freshness", observed_at=NOW - HOUR, value=1.0,
-                               good=earlier, unit="s", partition="p29")  # ... and an hour before
+    first_try = SLIObservation(
+        dataset="flights",
+        kind="freshness",
+        observed_at=NOW - HOUR,
+        value=1.0,
+        good=earlier,
+        unit="s",
+        partition="p29",
+    )  # ... and an hour before
     observations.insert(-1, first_try)
     report = compute_budget(observations, spec(), NOW)
     assert (report.observations, report.total_events, report.bad_events) == (30, 30, bad)
@@ -199,8 +219,10 @@ def test_timeslices_nothing_before_the_first_observation():
 
 def test_timeslice_budget_from_observations():
     observations = [
-        SLIObservation(dataset="flights", kind="freshness", observed_at=NOW - h * HOUR, value=1.0,
-                       good=h != 5, unit="s") for h in range(30 * 24 + 1)
+        SLIObservation(
+            dataset="flights", kind="freshness", observed_at=NOW - h * HOUR, value=1.0, good=h != 5, unit="s"
+        )
+        for h in range(30 * 24 + 1)
     ]
     observations.reverse()
     report = compute_budget(observations, slices_spec(objective=0.99), NOW)

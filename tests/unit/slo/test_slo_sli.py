@@ -23,7 +23,14 @@ AT = datetime(2026, 11, 21, 6, tzinfo=UTC)
 
 
 def obs(**kw):
-    base = {"dataset": "flights", "kind": SLIKind.FRESHNESS, "observed_at": AT, "value": 10.0, "good": True, "unit": "s"}
+    base = {
+        "dataset": "flights",
+        "kind": SLIKind.FRESHNESS,
+        "observed_at": AT,
+        "value": 10.0,
+        "good": True,
+        "unit": "s",
+    }
     return SLIObservation(**{**base, **kw})
 
 
@@ -32,7 +39,11 @@ def test_kind_values():
 
 
 def test_observation_coerces_kind_value_and_zone():
-    o = obs(kind="Completeness", value=1, observed_at=datetime(2026, 11, 21, 7, tzinfo=timezone(timedelta(hours=1))))
+    o = obs(
+        kind="Completeness",
+        value=1,
+        observed_at=datetime(2026, 11, 21, 7, tzinfo=timezone(timedelta(hours=1))),
+    )
     assert o.kind is SLIKind.COMPLETENESS
     assert o.value == 1.0 and type(o.value) is float
     assert o.observed_at == AT and o.observed_at.utcoffset() == timedelta(0)
@@ -46,7 +57,9 @@ def test_observation_is_frozen():
 @pytest.mark.parametrize(
     ("kw", "message"),
     [
-        pytest.param({"dataset": ""}, "SLIObservation.dataset must be a non-empty string, got ''", id="empty-dataset"),
+        pytest.param(
+            {"dataset": ""}, "SLIObservation.dataset must be a non-empty string, got ''", id="empty-dataset"
+        ),
         pytest.param(
             {"kind": "speed"},
             "SLIObservation of dataset 'flights': kind: unknown SLI kind 'speed'; expected one of "
@@ -60,10 +73,14 @@ def test_observation_is_frozen():
             id="naive-datetime",
         ),
         pytest.param(
-            {"value": "3"}, "SLIObservation of dataset 'flights': value must be a number, got '3'", id="text-value"
+            {"value": "3"},
+            "SLIObservation of dataset 'flights': value must be a number, got '3'",
+            id="text-value",
         ),
         pytest.param(
-            {"value": True}, "SLIObservation of dataset 'flights': value must be a number, got True", id="bool-value"
+            {"value": True},
+            "SLIObservation of dataset 'flights': value must be a number, got True",
+            id="bool-value",
         ),
         pytest.param(
             {"good": 1},
@@ -109,7 +126,11 @@ def test_named_helpers():
         pytest.param([("error", True), ("warning", True)], 1.0, id="all-passed"),
         pytest.param([("error", False), ("warning", True)], 0.25 / 1.25, id="error-failed"),
         pytest.param([("error", True), ("warning", False)], 1.0 / 1.25, id="warning-failed"),
-        pytest.param([("error", False), ("warning", True)] + [("warning", True)] * 2, 0.75 / 1.75, id="docstring-example"),
+        pytest.param(
+            [("error", False), ("warning", True)] + [("warning", True)] * 2,
+            0.75 / 1.75,
+            id="docstring-example",
+        ),
         pytest.param([("ERROR", True), ("error", False)], 0.5, id="case-insensitive"),
     ],
 )

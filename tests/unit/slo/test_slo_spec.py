@@ -21,13 +21,25 @@ from airflow_dataops.slo.spec import (
 
 
 def spec(**kw):
-    base = {"dataset": "flights", "kind": SLIKind.FRESHNESS, "objective": 0.99, "window_days": 30,
-            "threshold": 6, "unit": "h"}
+    base = {
+        "dataset": "flights",
+        "kind": SLIKind.FRESHNESS,
+        "objective": 0.99,
+        "window_days": 30,
+        "threshold": 6,
+        "unit": "h",
+    }
     return SLOSpec(**{**base, **kw})
 
 
 def contract(slo=None, sla=None, custom_extra=()):
-    c = {"apiVersion": "v3.1.0", "kind": "DataContract", "id": "flights", "version": "1.0.0", "status": "active"}
+    c = {
+        "apiVersion": "v3.1.0",
+        "kind": "DataContract",
+        "id": "flights",
+        "version": "1.0.0",
+        "status": "active",
+    }
     if sla is not None:
         c["slaProperties"] = sla
     custom = list(custom_extra)
@@ -86,51 +98,99 @@ def test_is_good_converts_units():
 @pytest.mark.parametrize(
     ("kw", "message"),
     [
-        pytest.param({"objective": 1.5}, "dataset 'flights': slo.objective must be strictly between 0 and 1, got 1.5",
-                     id="objective-above-1"),
-        pytest.param({"objective": 1}, "dataset 'flights': slo.objective must be strictly between 0 and 1, got 1",
-                     id="objective-1"),
-        pytest.param({"objective": 0.0}, "dataset 'flights': slo.objective must be strictly between 0 and 1, got 0.0",
-                     id="objective-0"),
-        pytest.param({"objective": "99%"}, "dataset 'flights': slo.objective must be a finite number, got '99%'",
-                     id="objective-text"),
-        pytest.param({"window_days": 0}, "dataset 'flights': slo.window_days must be greater than 0, got 0",
-                     id="window-zero"),
-        pytest.param({"window_days": -7}, "dataset 'flights': slo.window_days must be greater than 0, got -7",
-                     id="window-negative"),
-        pytest.param({"kind": "latency"},
-                     "dataset 'flights': slo.slis: unknown SLI kind 'latency'; expected one of "
-                     "freshness, completeness, correctness, consistency, cost", id="unknown-kind"),
-        pytest.param({"unit": None},
-                     "dataset 'flights': slo.slis.freshness.unit is required for threshold 6.0; use one of "
-                     "s, m, h, d (or seconds, minutes, hours, days), percent, ratio, rows", id="threshold-no-unit"),
-        pytest.param({"unit": "fortnights"},
-                     "dataset 'flights': slo.slis.freshness.unit has unknown unit 'fortnights'; expected one of "
-                     "s, m, h, d (or seconds, minutes, hours, days), percent, ratio, rows", id="unknown-unit"),
-        pytest.param({"unit": "percent"},
-                     "dataset 'flights': slo.slis.freshness.unit 'percent' does not fit a freshness SLI; "
-                     "use a unit in: s", id="unit-wrong-dimension"),
-        pytest.param({"budgeting": "requests"},
-                     "dataset 'flights': slo.budgeting must be one of occurrences, timeslices, got 'requests'",
-                     id="unknown-budgeting"),
-        pytest.param({"missing_data": "skip"},
-                     "dataset 'flights': slo.missing_data must be one of bad, good, ignore, got 'skip'",
-                     id="unknown-missing-policy"),
-        pytest.param({"slice_length": timedelta(minutes=5)},
-                     "dataset 'flights': slo.slice is only meaningful with budgeting timeslices, "
-                     "got datetime.timedelta(seconds=300)", id="slice-without-timeslices"),
-        pytest.param({"cadence": "daily"},
-                     "dataset 'flights': slo.cadence must be a duration such as '1d', '1h' or '5m', got 'daily'",
-                     id="cadence-text"),
-        pytest.param({"cadence": timedelta(0)},
-                     "dataset 'flights': slo.cadence must be a positive duration, got datetime.timedelta(0)",
-                     id="cadence-zero"),
-        pytest.param({"at_risk_below": 2},
-                     "dataset 'flights': slo.at_risk_below must be between 0 and 1, got 2", id="at-risk-above-1"),
-        pytest.param({"threshold": float("nan")},
-                     "dataset 'flights': slo.slis.freshness.threshold must be a finite number, got nan",
-                     id="threshold-nan"),
-        pytest.param({"dataset": ""}, "SLOSpec.dataset must be a non-empty string, got ''", id="empty-dataset"),
+        pytest.param(
+            {"objective": 1.5},
+            "dataset 'flights': slo.objective must be strictly between 0 and 1, got 1.5",
+            id="objective-above-1",
+        ),
+        pytest.param(
+            {"objective": 1},
+            "dataset 'flights': slo.objective must be strictly between 0 and 1, got 1",
+            id="objective-1",
+        ),
+        pytest.param(
+            {"objective": 0.0},
+            "dataset 'flights': slo.objective must be strictly between 0 and 1, got 0.0",
+            id="objective-0",
+        ),
+        pytest.param(
+            {"objective": "99%"},
+            "dataset 'flights': slo.objective must be a finite number, got '99%'",
+            id="objective-text",
+        ),
+        pytest.param(
+            {"window_days": 0},
+            "dataset 'flights': slo.window_days must be greater than 0, got 0",
+            id="window-zero",
+        ),
+        pytest.param(
+            {"window_days": -7},
+            "dataset 'flights': slo.window_days must be greater than 0, got -7",
+            id="window-negative",
+        ),
+        pytest.param(
+            {"kind": "latency"},
+            "dataset 'flights': slo.slis: unknown SLI kind 'latency'; expected one of "
+            "freshness, completeness, correctness, consistency, cost",
+            id="unknown-kind",
+        ),
+        pytest.param(
+            {"unit": None},
+            "dataset 'flights': slo.slis.freshness.unit is required for threshold 6.0; use one of "
+            "s, m, h, d (or seconds, minutes, hours, days), percent, ratio, rows",
+            id="threshold-no-unit",
+        ),
+        pytest.param(
+            {"unit": "fortnights"},
+            "dataset 'flights': slo.slis.freshness.unit has unknown unit 'fortnights'; expected one of "
+            "s, m, h, d (or seconds, minutes, hours, days), percent, ratio, rows",
+            id="unknown-unit",
+        ),
+        pytest.param(
+            {"unit": "percent"},
+            "dataset 'flights': slo.slis.freshness.unit 'percent' does not fit a freshness SLI; "
+            "use a unit in: s",
+            id="unit-wrong-dimension",
+        ),
+        pytest.param(
+            {"budgeting": "requests"},
+            "dataset 'flights': slo.budgeting must be one of occurrences, timeslices, got 'requests'",
+            id="unknown-budgeting",
+        ),
+        pytest.param(
+            {"missing_data": "skip"},
+            "dataset 'flights': slo.missing_data must be one of bad, good, ignore, got 'skip'",
+            id="unknown-missing-policy",
+        ),
+        pytest.param(
+            {"slice_length": timedelta(minutes=5)},
+            "dataset 'flights': slo.slice is only meaningful with budgeting timeslices, "
+            "got datetime.timedelta(seconds=300)",
+            id="slice-without-timeslices",
+        ),
+        pytest.param(
+            {"cadence": "daily"},
+            "dataset 'flights': slo.cadence must be a duration such as '1d', '1h' or '5m', got 'daily'",
+            id="cadence-text",
+        ),
+        pytest.param(
+            {"cadence": timedelta(0)},
+            "dataset 'flights': slo.cadence must be a positive duration, got datetime.timedelta(0)",
+            id="cadence-zero",
+        ),
+        pytest.param(
+            {"at_risk_below": 2},
+            "dataset 'flights': slo.at_risk_below must be between 0 and 1, got 2",
+            id="at-risk-above-1",
+        ),
+        pytest.param(
+            {"threshold": float("nan")},
+            "dataset 'flights': slo.slis.freshness.threshold must be a finite number, got nan",
+            id="threshold-nan",
+        ),
+        pytest.param(
+            {"dataset": ""}, "SLOSpec.dataset must be a non-empty string, got ''", id="empty-dataset"
+        ),
     ],
 )
 def test_spec_rejects(kw, message):
@@ -164,12 +224,21 @@ def test_parse_duration(text, expected):
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        pytest.param(3600, "dataset 'flights': slo.cadence must be a duration such as '1d', '1h' or '5m', got 3600",
-                     id="bare-number"),
-        pytest.param({"value": 4}, "dataset 'flights': slo.cadence has no unit (value 4); add one of s, m, h, d",
-                     id="mapping-no-unit"),
-        pytest.param("5 rows", "dataset 'flights': slo.cadence must be a duration, got unit 'rows'; use one of s, m, h, d",
-                     id="not-a-duration-unit"),
+        pytest.param(
+            3600,
+            "dataset 'flights': slo.cadence must be a duration such as '1d', '1h' or '5m', got 3600",
+            id="bare-number",
+        ),
+        pytest.param(
+            {"value": 4},
+            "dataset 'flights': slo.cadence has no unit (value 4); add one of s, m, h, d",
+            id="mapping-no-unit",
+        ),
+        pytest.param(
+            "5 rows",
+            "dataset 'flights': slo.cadence must be a duration, got unit 'rows'; use one of s, m, h, d",
+            id="not-a-duration-unit",
+        ),
     ],
 )
 def test_parse_duration_rejects(value, message):
@@ -181,9 +250,12 @@ def test_parse_duration_rejects(value, message):
 @pytest.mark.parametrize(
     ("unit", "expected"),
     [
-        pytest.param("s", ("s", 1.0), id="s"), pytest.param("minutes", ("s", 60.0), id="minutes"),
-        pytest.param("H", ("s", 3600.0), id="H"), pytest.param("day", ("s", 86400.0), id="day"),
-        pytest.param("percent", ("ratio", 0.01), id="percent"), pytest.param("ratio", ("ratio", 1.0), id="ratio"),
+        pytest.param("s", ("s", 1.0), id="s"),
+        pytest.param("minutes", ("s", 60.0), id="minutes"),
+        pytest.param("H", ("s", 3600.0), id="H"),
+        pytest.param("day", ("s", 86400.0), id="day"),
+        pytest.param("percent", ("ratio", 0.01), id="percent"),
+        pytest.param("ratio", ("ratio", 1.0), id="ratio"),
         pytest.param("rows", ("rows", 1.0), id="rows"),
     ],
 )
@@ -200,16 +272,31 @@ LATENCY = [
 
 
 def test_specs_from_custom_properties():
-    slo = {"objective": 0.99, "window_days": 30, "budgeting": "occurrences",
-           "slis": {"freshness": {}, "completeness": {"threshold": 0.99, "unit": "ratio"},
-                    "correctness": {"threshold": 95, "unit": "percent", "objective": 0.95, "window_days": 7}}}
+    slo = {
+        "objective": 0.99,
+        "window_days": 30,
+        "budgeting": "occurrences",
+        "slis": {
+            "freshness": {},
+            "completeness": {"threshold": 0.99, "unit": "ratio"},
+            "correctness": {"threshold": 95, "unit": "percent", "objective": 0.95, "window_days": 7},
+        },
+    }
     specs = slo_specs_from_contract(contract(slo, LATENCY), "flights")
     assert [s.kind for s in specs] == [SLIKind.FRESHNESS, SLIKind.COMPLETENESS, SLIKind.CORRECTNESS]
     fresh, complete, correct = specs
     assert (fresh.threshold, fresh.unit, fresh.objective, fresh.window_days) == (4.0, "h", 0.99, 30.0)
     assert fresh.cadence == timedelta(days=1)  # from slaProperties frequency
-    assert (complete.threshold, complete.unit, complete.missing_data) == (0.99, "ratio", MissingDataPolicy.BAD)
-    assert (correct.objective, correct.window_days, correct.canonical_threshold) == (0.95, 7.0, (0.95, "ratio"))
+    assert (complete.threshold, complete.unit, complete.missing_data) == (
+        0.99,
+        "ratio",
+        MissingDataPolicy.BAD,
+    )
+    assert (correct.objective, correct.window_days, correct.canonical_threshold) == (
+        0.95,
+        7.0,
+        (0.95, "ratio"),
+    )
 
 
 def test_freshness_spec_without_slis_block_comes_from_latency():
@@ -221,7 +308,10 @@ def test_freshness_spec_without_slis_block_comes_from_latency():
 
 
 def test_odcs_freshness_property_is_accepted_and_latency_preferred():
-    sla = [{"property": "freshness", "value": 2, "unit": "d"}, {"property": "latency", "value": 3, "unit": "hours"}]
+    sla = [
+        {"property": "freshness", "value": 2, "unit": "d"},
+        {"property": "latency", "value": 3, "unit": "hours"},
+    ]
     (s,) = slo_specs_from_contract(contract({"objective": 0.99}, sla), "flights")
     assert (s.threshold, s.unit) == (3.0, "hours")
     (s,) = slo_specs_from_contract(contract({"objective": 0.99}, sla[:1]), "flights")
@@ -229,14 +319,19 @@ def test_odcs_freshness_property_is_accepted_and_latency_preferred():
 
 
 def test_sla_scoped_to_another_element_is_skipped():
-    sla = [{"property": "latency", "value": 9, "unit": "h", "element": "airports"},
-           {"property": "latency", "value": 4, "unit": "h", "element": "flights"}]
+    sla = [
+        {"property": "latency", "value": 9, "unit": "h", "element": "airports"},
+        {"property": "latency", "value": 4, "unit": "h", "element": "flights"},
+    ]
     (s,) = slo_specs_from_contract(contract({"objective": 0.99}, sla), "flights")
     assert s.threshold == 4.0
 
 
 def test_no_slo_block_means_no_specs():
-    assert slo_specs_from_contract(contract(None, LATENCY, [{"property": "owner", "value": "ops"}]), "flights") == []
+    assert (
+        slo_specs_from_contract(contract(None, LATENCY, [{"property": "owner", "value": "ops"}]), "flights")
+        == []
+    )
 
 
 def test_model_with_model_dump_is_accepted():
@@ -263,61 +358,124 @@ def test_sidecar_file(tmp_path):
     )
     (s,) = slo_specs_from_contract({"apiVersion": "v3.1.0"}, "flights", contract_path=path)
     assert (s.kind, s.objective, s.window_days, s.budgeting) == (
-        SLIKind.COMPLETENESS, 0.995, 28.0, BudgetingMethod.TIMESLICES)
-    assert (s.slice_length, s.cadence, s.canonical_threshold) == (timedelta(minutes=10), timedelta(hours=1), (100.0, "rows"))
+        SLIKind.COMPLETENESS,
+        0.995,
+        28.0,
+        BudgetingMethod.TIMESLICES,
+    )
+    assert (s.slice_length, s.cadence, s.canonical_threshold) == (
+        timedelta(minutes=10),
+        timedelta(hours=1),
+        (100.0, "rows"),
+    )
 
 
 def test_sidecar_mapping_given_directly():
-    (s,) = slo_specs_from_contract({}, "flights", sidecar={"objective": 0.9, "slis": {"cost": {"threshold": 30, "unit": "m"}}})
+    (s,) = slo_specs_from_contract(
+        {}, "flights", sidecar={"objective": 0.9, "slis": {"cost": {"threshold": 30, "unit": "m"}}}
+    )
     assert (s.kind, s.canonical_threshold) == (SLIKind.COST, (1800.0, "s"))
 
 
 @pytest.mark.parametrize(
     ("c", "message"),
     [
-        pytest.param(contract({"objective": 1.5}, LATENCY),
-                     "dataset 'flights': slo.objective must be strictly between 0 and 1, got 1.5", id="objective"),
-        pytest.param(contract({"objective": 0.99, "slis": {"freshness": {"objective": 99}}}, LATENCY),
-                     "dataset 'flights': slo.slis.freshness.objective must be strictly between 0 and 1, got 99",
-                     id="per-sli-objective"),
-        pytest.param(contract({"objective": 0.99, "window_days": 0}, LATENCY),
-                     "dataset 'flights': slo.window_days must be greater than 0, got 0", id="window-zero"),
-        pytest.param(contract({"window_days": 30}, LATENCY),
-                     "dataset 'flights': slo.objective is required, e.g. 0.99", id="objective-missing"),
-        pytest.param(contract({"objective": 0.99, "slis": {"timeliness": {}}}, LATENCY),
-                     "dataset 'flights': slo.slis: unknown SLI kind 'timeliness'; expected one of "
-                     "freshness, completeness, correctness, consistency, cost", id="unknown-sli"),
-        pytest.param(contract({"objective": 0.99}, [{"property": "latency", "value": 4}]),
-                     "dataset 'flights': slaProperties[0].unit is required for threshold 4.0; use one of "
-                     "s, m, h, d (or seconds, minutes, hours, days), percent, ratio, rows", id="sla-no-unit"),
-        pytest.param(contract({"objective": 0.99}, [{"property": "latency", "value": 4, "unit": "weeks"}]),
-                     "dataset 'flights': slaProperties[0].unit has unknown unit 'weeks'; expected one of "
-                     "s, m, h, d (or seconds, minutes, hours, days), percent, ratio, rows", id="sla-unknown-unit"),
-        pytest.param(contract({"objective": 0.99, "slis": {"completeness": {"threshold": 0.99}}}),
-                     "dataset 'flights': slo.slis.completeness.unit is required for threshold 0.99; use one of "
-                     "s, m, h, d (or seconds, minutes, hours, days), percent, ratio, rows", id="sli-no-unit"),
-        pytest.param(contract({"objective": 0.99, "slis": {"completeness": {}}}),
-                     "dataset 'flights': slo.slis.completeness.threshold is required (or, for freshness, "
-                     "a latency in slaProperties)", id="sli-no-threshold"),
-        pytest.param(contract({"objective": 0.99}),
-                     "dataset 'flights': slo.slis is empty and slaProperties has no latency or freshness "
-                     "for this dataset", id="nothing-to-measure"),
-        pytest.param(contract({"objective": 0.99, "objectiv": 0.9}, LATENCY),
-                     "dataset 'flights': slo has unknown key(s) objectiv; allowed: at_risk_below, budgeting, "
-                     "cadence, missing_data, objective, slice, slis, window_days", id="typo-key"),
-        pytest.param(contract({"objective": 0.99, "slis": ["freshness"]}, LATENCY),
-                     "dataset 'flights': slo.slis must be a mapping of SLI kind to settings, got ['freshness']",
-                     id="slis-list"),
-        pytest.param(contract(None, [{"property": "frequency", "value": 1, "unit": "percent"}],
-                              [{"property": "dataops", "value": {"slo": {"objective": 0.9, "slis": {
-                                  "completeness": {"threshold": 1, "unit": "ratio"}}}}}]),
-                     "dataset 'flights': slaProperties[0] must be a duration, got unit 'percent'; use one of s, m, h, d",
-                     id="frequency-not-duration"),
-        pytest.param(contract(None, LATENCY, [{"property": "dataops", "value": {"objective": 0.9}}]),
-                     "dataset 'flights': customProperties[0].value (dataops) must be a mapping with an 'slo' mapping",
-                     id="dataops-without-slo"),
-        pytest.param(contract({"objective": 0.99, "budgeting": "timeslices", "slice": "0m"}, LATENCY),
-                     "dataset 'flights': slo.slice must be a positive duration, got '0m'", id="slice-zero"),
+        pytest.param(
+            contract({"objective": 1.5}, LATENCY),
+            "dataset 'flights': slo.objective must be strictly between 0 and 1, got 1.5",
+            id="objective",
+        ),
+        pytest.param(
+            contract({"objective": 0.99, "slis": {"freshness": {"objective": 99}}}, LATENCY),
+            "dataset 'flights': slo.slis.freshness.objective must be strictly between 0 and 1, got 99",
+            id="per-sli-objective",
+        ),
+        pytest.param(
+            contract({"objective": 0.99, "window_days": 0}, LATENCY),
+            "dataset 'flights': slo.window_days must be greater than 0, got 0",
+            id="window-zero",
+        ),
+        pytest.param(
+            contract({"window_days": 30}, LATENCY),
+            "dataset 'flights': slo.objective is required, e.g. 0.99",
+            id="objective-missing",
+        ),
+        pytest.param(
+            contract({"objective": 0.99, "slis": {"timeliness": {}}}, LATENCY),
+            "dataset 'flights': slo.slis: unknown SLI kind 'timeliness'; expected one of "
+            "freshness, completeness, correctness, consistency, cost",
+            id="unknown-sli",
+        ),
+        pytest.param(
+            contract({"objective": 0.99}, [{"property": "latency", "value": 4}]),
+            "dataset 'flights': slaProperties[0].unit is required for threshold 4.0; use one of "
+            "s, m, h, d (or seconds, minutes, hours, days), percent, ratio, rows",
+            id="sla-no-unit",
+        ),
+        pytest.param(
+            contract({"objective": 0.99}, [{"property": "latency", "value": 4, "unit": "weeks"}]),
+            "dataset 'flights': slaProperties[0].unit has unknown unit 'weeks'; expected one of "
+            "s, m, h, d (or seconds, minutes, hours, days), percent, ratio, rows",
+            id="sla-unknown-unit",
+        ),
+        pytest.param(
+            contract({"objective": 0.99, "slis": {"completeness": {"threshold": 0.99}}}),
+            "dataset 'flights': slo.slis.completeness.unit is required for threshold 0.99; use one of "
+            "s, m, h, d (or seconds, minutes, hours, days), percent, ratio, rows",
+            id="sli-no-unit",
+        ),
+        pytest.param(
+            contract({"objective": 0.99, "slis": {"completeness": {}}}),
+            "dataset 'flights': slo.slis.completeness.threshold is required (or, for freshness, "
+            "a latency in slaProperties)",
+            id="sli-no-threshold",
+        ),
+        pytest.param(
+            contract({"objective": 0.99}),
+            "dataset 'flights': slo.slis is empty and slaProperties has no latency or freshness "
+            "for this dataset",
+            id="nothing-to-measure",
+        ),
+        pytest.param(
+            contract({"objective": 0.99, "objectiv": 0.9}, LATENCY),
+            "dataset 'flights': slo has unknown key(s) objectiv; allowed: at_risk_below, budgeting, "
+            "cadence, missing_data, objective, slice, slis, window_days",
+            id="typo-key",
+        ),
+        pytest.param(
+            contract({"objective": 0.99, "slis": ["freshness"]}, LATENCY),
+            "dataset 'flights': slo.slis must be a mapping of SLI kind to settings, got ['freshness']",
+            id="slis-list",
+        ),
+        pytest.param(
+            contract(
+                None,
+                [{"property": "frequency", "value": 1, "unit": "percent"}],
+                [
+                    {
+                        "property": "dataops",
+                        "value": {
+                            "slo": {
+                                "objective": 0.9,
+                                "slis": {"completeness": {"threshold": 1, "unit": "ratio"}},
+                            }
+                        },
+                    }
+                ],
+            ),
+            "dataset 'flights': slaProperties[0] must be a duration, got unit 'percent'; use one of s, m, h, d",
+            id="frequency-not-duration",
+        ),
+        pytest.param(
+            contract(None, LATENCY, [{"property": "dataops", "value": {"objective": 0.9}}]),
+            "dataset 'flights': customProperties[0].value (dataops) must be a mapping with an 'slo' mapping",
+            id="dataops-without-slo",
+        ),
+        pytest.param(
+            contract({"objective": 0.99, "budgeting": "timeslices", "slice": "0m"}, LATENCY),
+            "dataset 'flights': slo.slice must be a positive duration, got '0m'",
+            id="slice-zero",
+        ),
     ],
 )
 def test_contract_rejects(c, message):
@@ -339,7 +497,9 @@ def test_unreadable_sidecar(tmp_path):
     bad.write_text("just text\n")
     with pytest.raises(SLODefinitionError) as e:
         slo_specs_from_contract({}, "flights", sidecar=bad)
-    assert str(e.value) == f"dataset 'flights': SLO sidecar {str(bad)!r} must hold a mapping with an 'slo' key"
+    assert (
+        str(e.value) == f"dataset 'flights': SLO sidecar {str(bad)!r} must hold a mapping with an 'slo' key"
+    )
 
 
 def test_contract_of_wrong_type():
