@@ -108,6 +108,14 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
+def warehouse_url(store_url: str, tmp_path: Path) -> str:
+    """A warehouse of the same kind as the store: a SQLite file, or a fresh PostgreSQL database."""
+    if store_url.startswith("sqlite"):
+        return f"sqlite:///{tmp_path / 'warehouse.db'}"
+    return _fresh_pg_database()
+
+
+@pytest.fixture
 def store(store_url: str) -> Iterator[object]:
     from airflow_dataops.store import StateStore
 

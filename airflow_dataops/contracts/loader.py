@@ -144,6 +144,7 @@ class _Parser:
                 file=self.source,
                 line=line,
             ) from e
+        data = _join_surrogates(data)
         if not isinstance(data, dict):
             raise ContractError(
                 f"a contract must be a YAML mapping with apiVersion, kind, id, version and status, "
@@ -447,6 +448,20 @@ class _Parser:
                     [*parts, "element"],
                 )
         return prop
+
+
+def _join_surrogates(value: Any) -> Any:
+    """PyYAML decodes a JSON-style escape of an astral character ("\\ud83d\\ude42") into two lone
+    surrogates; join them back into the one character the author wrote."""
+    if isinstance(value, str):
+        if any("\ud800" <= ch <= "\udfff" for ch in value):
+            return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        return value
+    if isinstance(value, dict):
+        return {_join_surrogates(k): _join_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_join_surrogates(v) for v in value]
+    return value
 
 
 def _is_number(value: Any) -> bool:

@@ -49,7 +49,7 @@ def target_engine(conn_id: str) -> Any:
 def verify_dataset(
     store: StateStore, dataset: dict[str, Any], *, since: str | None = None, engine: Any = None
 ) -> list[Finding]:
-    from sqlalchemy import MetaData, Table, inspect, select
+    from sqlalchemy import MetaData, Table, bindparam, inspect, select
 
     from airflow_dataops.partitions.writer import partition_checksum
 
@@ -79,7 +79,7 @@ def verify_dataset(
     with engine.connect() as conn:
         present_query = select(target.c[column]).distinct()
         if since:
-            present_query = present_query.where(target.c[column] >= since)
+            present_query = present_query.where(target.c[column] >= bindparam("since", since, unique=True))
         present = {str(v) for (v,) in conn.execute(present_query)}
         for key, p in sorted(ledger.items()):
             rows, checksum = partition_checksum(conn, target, column, key)

@@ -177,14 +177,14 @@ def publish(
     failing = _any(rule.failing for rule in quarantine_rules)
     with engine.begin() as conn:
         rows_in = conn.execute(select(func.count()).select_from(stage)).scalar_one()
-        conn.execute(target.delete().where(target.c[partition_column] == partition_key))
+        conn.execute(target.delete().where(target.c[partition_column] == _key(partition_key)))
         source = select(*[stage.c[n] for n in columns])
         if failing is not None:
             source = source.where(~failing)
         conn.execute(target.insert().from_select(columns, source))
         quarantined = 0
         if quarantine is not None and failing is not None:
-            conn.execute(quarantine.delete().where(quarantine.c[Q_KEY] == partition_key))
+            conn.execute(quarantine.delete().where(quarantine.c[Q_KEY] == _key(partition_key)))
             rules_text = _rule_names(quarantine_rules)
             q_source = select(
                 *[stage.c[n] for n in columns],
@@ -195,7 +195,7 @@ def publish(
             ).where(failing)
             conn.execute(quarantine.insert().from_select([*columns, Q_KEY, Q_RULES, Q_RUN, Q_AT], q_source))
             quarantined = conn.execute(
-                select(func.count()).select_from(quarantine).where(quarantine.c[Q_KEY] == partition_key)
+                select(func.count()).select_from(quarantine).where(quarantine.c[Q_KEY] == _key(partition_key))
             ).scalar_one()
         rows, checksum = partition_checksum(conn, target, partition_column, partition_key)
         if rows + quarantined != rows_in:
@@ -208,6 +208,13 @@ def publish(
     return PublishResult(
         rows_in=rows_in, rows_published=rows, rows_quarantined=quarantined, checksum=checksum
     )
+
+
+def _key(partition_key: str) -> Any:
+    # A bind parameter named by us, not after the (possibly hostile) partition column's name.
+    from sqlalchemy import bindparam
+
+    return bindparam("partition_key", partition_key, unique=True)
 
 
 def _any(predicates: Iterable[ColumnElement[bool]]) -> ColumnElement[bool] | None:
@@ -267,7 +274,7 @@ def partition_checksum(
     partition is streamed in batches; only one partition is ever read, never the table.
     """
     cols = sorted(c.name for c in target.columns)
-    query = select(*[target.c[n] for n in cols]).where(target.c[partition_column] == partition_key)
+    query = select(*[target.c[n] for n in cols]).where(target.c[partition_column] == _key(partition_key))
     total, count = 0, 0
     result = conn.execution_options(stream_results=True, yield_per=5000).execute(query)
     for row in result:

@@ -10,7 +10,7 @@ import math
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from airflow_dataops.slo.sli import correctness_score
 from airflow_dataops.store.records import SLIRecord
@@ -70,7 +70,9 @@ def slis_for_publish(
         column, threshold = sla
         with engine.connect() as conn:
             newest = conn.execute(
-                select(func.max(target.c[column])).where(target.c[partition_column] == partition_key)
+                select(func.max(target.c[column])).where(
+                    target.c[partition_column] == bindparam("partition_key", partition_key, unique=True)
+                )
             ).scalar_one()
         from airflow_dataops.contracts.rules import to_utc
 

@@ -13,173 +13,20 @@ source exactly (same multiset of rows), never half of it.
 
 from __future__ import annotations
 
-import multiprocessing as mp
-import os
 import random
-import signal
-import time
-import traceback
 from collections import Counter
-from pathlib import Path
-from typing import Any
 
-import pandas as pd
 import pytest
-from sqlalchemy import MetaData, Table, create_engine, select
-
-DATASET, TABLE, COLUMN = "flights", "flights", "flight_date"
-CTX = mp.get_context("fork")
-
-
-# ----------------------------------------------------------------------------- fixtures
-@pytest.fixture
-def warehouse_url(store_url: str, tmp_path: Path) -> str:
-    """A warehouse of the same kind as the store: a SQLite file, or a fresh PostgreSQL database."""
-    if store_url.startswith("sqlite"):
-        return f"sqlite:///{tmp_path / 'warehouse.db'}"
-    from conftest import _fresh_pg_database
-
-    return _fresh_pg_database()
-
-
-def source(key: str, n: int = 200) -> pd.DataFrame:
-    """The source rows of partition ``key``: deterministic, with NULLs and duplicates of their own."""
-    seed = sum(map(ord, key))
-    return pd.DataFrame(
-        {
-            "flight": [(seed + i) % 97 for i in range(n)],  # repeats on purpose
-            "origin": [("JFK", "LGA", None)[i % 3] for i in range(n)],
-            "delay": [float(i % 11) - 3.5 for i in range(n)],
-            COLUMN: [key] * n,
-        }
-    )
-
-
-def warehouse_engine(url: str) -> Any:
-    if url.startswith("sqlite"):
-        return create_engine(url, connect_args={"timeout": 60})
-    return create_engine(url)
-
-
-def target_multiset(url: str, key: str) -> Counter[tuple[Any, ...]]:
-    engine = warehouse_engine(url)
-    try:
-        t = Table(TABLE, MetaData(), autoload_with=engine)
-        with engine.connect() as conn:
-            rows = conn.execute(
-                select(t.c.flight, t.c.origin, t.c.delay, t.c[COLUMN]).where(t.c[COLUMN] == key)
-            ).all()
-        return Counter(tuple(r) for r in rows)
-    finally:
-        engine.dispose()
-
-
-def source_multiset(key: str, n: int = 200) -> Counter[tuple[Any, ...]]:
-    frame = source(key, n).astype(object).where(source(key, n).notna(), None)
-    return Counter(tuple(r) for r in frame.itertuples(index=False, name=None))
-
-
-# ----------------------------------------------------------------------------- the worker
-def apply_partition(
-    store_url: str,
-    warehouse_url: str,
-    key: str,
-    run_id: str,
-    attempt: int,
-    *,
-    n: int = 200,
-    hold_at: str | None = None,
-    marker: str | None = None,
-    barrier: Any = None,
-) -> str:
-    """What ``PartitionWriteOperator.execute`` does, minus Airflow; returns how it ended."""
-    from airflow_dataops.exceptions import PartitionAlreadyApplied
-    from airflow_dataops.partitions.ledger import PartitionInProgress, PartitionLedger
-    from airflow_dataops.partitions.writer import drop_stage, ensure_target, publish, stage_frame
-    from airflow_dataops.store import StateStore
-
-    def hold(point: str) -> None:
-        if hold_at == point:
-            Path(marker or "").write_text(point)
-            while True:  # wait here for SIGKILL
-                time.sleep(60)
-
-    store = StateStore(store_url, connect_timeout=60)
-    engine = warehouse_engine(warehouse_url)
-    ledger = PartitionLedger(store, DATASET)
-    if barrier is not None:
-        barrier.wait(timeout=60)
-    try:
-        claim = ledger.begin(key, dag_id="dag", task_id="load", run_id=run_id, attempt=attempt)
-    except PartitionAlreadyApplied:
-        return "refused:already_applied"
-    except PartitionInProgress:
-        return "refused:in_progress"
-    hold("before_stage")
-    stage = stage_frame(engine, source(key, n), table=TABLE, partition_key=key)
-    hold("after_stage")
-    target = ensure_target(engine, stage, table=TABLE)
-    result = publish(
-        engine,
-        stage=stage,
-        target=target,
-        partition_column=COLUMN,
-        partition_key=key,
-        run_id=run_id,
-        before_commit=lambda: hold("in_publish_transaction"),
-    )
-    hold("before_finish")
-    ledger.finish(
-        claim,
-        state="applied",
-        rows_in=result.rows_in,
-        rows_published=result.rows_published,
-        rows_quarantined=0,
-        checksum=result.checksum,
-        gate_verdict=None,
-        contract_version=None,
-    )
-    drop_stage(engine, stage)
-    engine.dispose()
-    store.dispose()
-    return f"applied:{claim.action}:{result.rows_published}"
-
-
-def _child(queue: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-    try:
-        queue.put((os.getpid(), apply_partition(*args, **kwargs)))
-    except BaseException as e:  # report, never hang the parent
-        queue.put((os.getpid(), f"error:{type(e).__name__}: {e}\n{traceback.format_exc()}"))
-
-
-def run_workers(jobs: list[tuple[tuple[Any, ...], dict[str, Any]]], timeout: float = 120) -> list[str]:
-    queue = CTX.Queue()
-    procs = [CTX.Process(target=_child, args=(queue, a, k)) for a, k in jobs]
-    for p in procs:
-        p.start()
-    results = [queue.get(timeout=timeout)[1] for _ in procs]
-    for p in procs:
-        p.join(timeout=30)
-    return results
-
-
-def kill_at(point: str | None, tmp_path: Path, args: tuple[Any, ...], *, delay: float | None = None) -> None:
-    """Start a worker, SIGKILL it when it reaches ``point`` (or after ``delay`` seconds)."""
-    marker = tmp_path / f"marker-{random.random()}"
-    proc = CTX.Process(
-        target=apply_partition, args=args, kwargs={"hold_at": point, "marker": str(marker)}, daemon=True
-    )
-    proc.start()
-    if point is not None:
-        deadline = time.monotonic() + 60
-        while not marker.exists():
-            assert proc.is_alive(), f"worker exited ({proc.exitcode}) before reaching {point}"
-            assert time.monotonic() < deadline, f"worker never reached {point}"
-            time.sleep(0.02)
-    else:
-        time.sleep(delay or 0)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.join(timeout=30)
+from partition_workers import (
+    CTX,
+    DATASET,
+    POINTS,
+    kill_at,
+    run_workers,
+    source_multiset,
+    target_multiset,
+    target_multiset_or_empty,
+)
 
 
 # ----------------------------------------------------------------------------- concurrency
@@ -217,7 +64,6 @@ def test_eight_concurrent_applies_of_different_partitions_all_apply(store, store
 
 
 # ----------------------------------------------------------------------------- crashes
-POINTS = ["before_stage", "after_stage", "in_publish_transaction", "before_finish"]
 
 
 @pytest.mark.slow
@@ -302,15 +148,3 @@ def test_kills_at_random_moments_never_leave_half_a_partition(
     # the last kill may have landed after the ledger finished; then the partition is simply applied
     assert outcome[0] in ("applied:apply:200", "refused:already_applied"), outcome
     assert target_multiset(warehouse_url, key) == source_multiset(key)
-
-
-def target_multiset_or_empty(url: str, key: str) -> Counter[tuple[Any, ...]]:
-    from sqlalchemy import inspect
-
-    engine = warehouse_engine(url)
-    try:
-        if not inspect(engine).has_table(TABLE):
-            return Counter()
-    finally:
-        engine.dispose()
-    return target_multiset(url, key)

@@ -145,7 +145,11 @@ def _evaluate(
     checks = R.plan(contract, obj)
     runnable = [c for c in checks if all(col in columns for col in c.measure.columns)]
     t = sa.table(table, *(sa.column(n) for n in columns), schema=db_schema)
-    where = t.c[partition_column] == partition_value if partition_column else sa.true()
+    where = (
+        t.c[partition_column] == sa.bindparam("partition_value", partition_value, unique=True)
+        if partition_column
+        else sa.true()
+    )
     aggregate = [m for m in R.measures(runnable) if m.kind != "sql"]
     values: dict[R.Measure, Any] = {}
     labelled = [_aggregate(m, t, where).label(f"m{i}") for i, m in enumerate(aggregate)]
@@ -190,18 +194,26 @@ def _aggregate(m: R.Measure, t: sa.TableClause, where: ColumnElement[bool]) -> C
     raise ValueError(f"no aggregate for measure kind {m.kind!r}")
 
 
+def _values(values: Any) -> Any:
+    """An expanding bind parameter with a name of our own: SQLAlchemy would otherwise derive it from
+    the column's name, and a hostile name (a tab, brackets) breaks the parameter's rendering."""
+    return sa.bindparam("values", list(values), expanding=True, unique=True)
+
+
 def _predicate(m: R.Measure, col: ColumnElement[Any] | None = None) -> ColumnElement[bool]:
     col = sa.column(m.column) if col is None else col
     if m.kind == "nulls":
         return col.is_(None)
     if m.kind == "missing":
-        return sa.or_(col.is_(None), col.in_(m.markers)) if m.markers else col.is_(None)
+        return sa.or_(col.is_(None), col.in_(_values(m.markers))) if m.markers else col.is_(None)
     if m.kind == "invalid":
         valid: list[ColumnElement[bool]] = []
         if m.valid_values is not None:
-            valid.append(col.in_(m.valid_values))
+            valid.append(col.in_(_values(m.valid_values)))
         if m.pattern:
-            valid.append(sa.cast(col, sa.String).regexp_match(m.pattern))
+            valid.append(
+                sa.cast(col, sa.String).regexp_match(sa.bindparam("pattern", m.pattern, unique=True))
+            )
         if not valid:
             return sa.false()
         return sa.and_(col.is_not(None), sa.not_(sa.and_(*valid)))
