@@ -21,7 +21,9 @@ CONTRACT = str(ROOT / "dags" / "contracts" / "flights.odcs.yaml")
 
 
 def _context(run_id: str = "manual__outage", attempt: int = 1) -> dict:
-    ti = SimpleNamespace(dag_id="outage_dag", task_id="load", run_id=run_id, try_number=attempt, dag_version_id=None)
+    ti = SimpleNamespace(
+        dag_id="outage_dag", task_id="load", run_id=run_id, try_number=attempt, dag_version_id=None
+    )
     return {"ti": ti, "run_id": run_id, "outlet_events": None}
 
 
@@ -42,7 +44,9 @@ def _operator(key: str) -> DataFramePartitionOperator:
 @pytest.fixture
 def sqlite_warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "warehouse.db"
-    monkeypatch.setenv("AIRFLOW_CONN_DATAOPS_WAREHOUSE", json.dumps({"conn_type": "sqlite", "host": str(path)}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_DATAOPS_WAREHOUSE", json.dumps({"conn_type": "sqlite", "host": str(path)})
+    )
     return path
 
 
@@ -56,22 +60,33 @@ def _fresh_store_cache():
 def test_a_store_that_is_down_fails_closed_and_publishes_nothing(sqlite_warehouse: Path, monkeypatch) -> None:
     monkeypatch.setenv("AIRFLOW__DATAOPS__STORE_URL", "postgresql+psycopg2://dataops:pw@127.0.0.1:1/dataops")
     monkeypatch.setenv("AIRFLOW__DATAOPS__STORE_CONNECT_TIMEOUT", "2")
-    with pytest.raises(StoreError, match=r"dataops state store postgresql\+psycopg2://dataops:\*\*\*@127.0.0.1:1/dataops cannot be used"):
+    with pytest.raises(
+        StoreError,
+        match=r"dataops state store postgresql\+psycopg2://dataops:\*\*\*@127.0.0.1:1/dataops cannot be used",
+    ):
         _operator("2026-10-01").execute(_context())
-    assert not sqlite_warehouse.exists() or not inspect(create_engine(f"sqlite:///{sqlite_warehouse}")).has_table("flights")
+    assert not sqlite_warehouse.exists() or not inspect(
+        create_engine(f"sqlite:///{sqlite_warehouse}")
+    ).has_table("flights")
 
 
-def test_a_read_only_store_fails_closed_and_publishes_nothing(sqlite_warehouse: Path, tmp_path: Path, monkeypatch) -> None:
+def test_a_read_only_store_fails_closed_and_publishes_nothing(
+    sqlite_warehouse: Path, tmp_path: Path, monkeypatch
+) -> None:
     db = tmp_path / "store.db"
     StateStore(f"sqlite:///{db}").migrate()
     monkeypatch.setenv("AIRFLOW__DATAOPS__STORE_URL", f"sqlite:///file:{db}?mode=ro&uri=true")
     with pytest.raises(StoreError, match="cannot be used: attempt to write a readonly database"):
         _operator("2026-10-01").execute(_context())
-    assert not sqlite_warehouse.exists() or not inspect(create_engine(f"sqlite:///{sqlite_warehouse}")).has_table("flights")
+    assert not sqlite_warehouse.exists() or not inspect(
+        create_engine(f"sqlite:///{sqlite_warehouse}")
+    ).has_table("flights")
 
 
 @pytest.mark.postgres
-def test_a_warehouse_connection_dropped_mid_publish_rolls_back(pg_url: str, sqlite_url: str, monkeypatch) -> None:
+def test_a_warehouse_connection_dropped_mid_publish_rolls_back(
+    pg_url: str, sqlite_url: str, monkeypatch
+) -> None:
     from sqlalchemy.engine import make_url
 
     from airflow_dataops.partitions import writer
@@ -79,27 +94,43 @@ def test_a_warehouse_connection_dropped_mid_publish_rolls_back(pg_url: str, sqli
     url = make_url(pg_url)
     monkeypatch.setenv(
         "AIRFLOW_CONN_DATAOPS_WAREHOUSE",
-        json.dumps({"conn_type": "postgres", "host": url.host, "port": url.port, "login": url.username, "schema": url.database}),
+        json.dumps(
+            {
+                "conn_type": "postgres",
+                "host": url.host,
+                "port": url.port,
+                "login": url.username,
+                "schema": url.database,
+            }
+        ),
     )
     monkeypatch.setenv("AIRFLOW__DATAOPS__STORE_URL", sqlite_url)
     key = "2026-10-02"
     first = _operator(key).execute(_context(run_id="manual__first"))
     engine = create_engine(pg_url)
     with engine.connect() as c:
-        before = c.execute(text("SELECT COUNT(*) FROM flights WHERE flight_date = :k"), {"k": key}).scalar_one()
+        before = c.execute(
+            text("SELECT COUNT(*) FROM flights WHERE flight_date = :k"), {"k": key}
+        ).scalar_one()
     assert before == first["rows_published"] > 0
 
     store = StateStore(sqlite_url)
     from airflow_dataops.partitions.ledger import PartitionLedger
 
-    PartitionLedger(store, "flights").request_rerun([key], reason="outage drill", requested_by="test", dag_id="outage_dag")
+    PartitionLedger(store, "flights").request_rerun(
+        [key], reason="outage drill", requested_by="test", dag_id="outage_dag"
+    )
     real_publish = writer.publish
 
     def publish_then_drop(engine, **kwargs):
         def drop_connection() -> None:  # the warehouse kills our session just before COMMIT
             admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
             with admin.connect() as c:
-                c.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'idle in transaction'"))
+                c.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'idle in transaction'"
+                    )
+                )
             admin.dispose()
 
         return real_publish(engine, before_commit=drop_connection, **kwargs)
@@ -109,7 +140,9 @@ def test_a_warehouse_connection_dropped_mid_publish_rolls_back(pg_url: str, sqli
         _operator(key).execute(_context(run_id="manual__first", attempt=2))
     assert "terminat" in str(info.value).lower() or "closed" in str(info.value).lower()
     with engine.connect() as c:
-        after = c.execute(text("SELECT COUNT(*) FROM flights WHERE flight_date = :k"), {"k": key}).scalar_one()
+        after = c.execute(
+            text("SELECT COUNT(*) FROM flights WHERE flight_date = :k"), {"k": key}
+        ).scalar_one()
     assert after == before  # unchanged: the replacing transaction was rolled back
     entries = history(store, "flights", key)
     assert (entries[-1].action, entries[-1].state) == ("rerun", "failed")
