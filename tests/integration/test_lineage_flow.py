@@ -108,3 +108,47 @@ def test_a_lineage_backend_that_is_down_never_fails_the_pipeline(airflow_db, tmp
     assert len(failures) <= 4  # one per event (task START/COMPLETE, DAG run START/COMPLETE), never per retry
     assert "Retrying (Retry(" not in output
     assert float(seconds) < 120
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_a_forced_breach_lands_on_the_published_dataset(warehouse: Path, use_store: str) -> None:
+    """A dataset whose last publish is 3 days old against a 2-day SLA: the evaluator opens a breach and
+    emits it on the same (namespace, name) the publish wrote, with our SLO facet."""
+    from datetime import timedelta
+
+    from airflow_dataops.operators.slo import SLOEvaluationOperator
+    from airflow_dataops.store import StateStore
+    from airflow_dataops.store.records import SLIRecord, record_slis, upsert_dataset
+
+    store = StateStore.from_settings()
+    dataset = "flights_stale"
+    slo = {
+        "objective": 0.99,
+        "window_days": 30,
+        "cadence": "1d",
+        "slis": {"freshness": {"threshold": 2, "unit": "d"}},
+    }
+    upsert_dataset(store, dataset, conn_id="dataops_warehouse", target_table="flights", slo=slo)
+    now = datetime.now(timezone.utc)
+    record_slis(
+        store,
+        [
+            SLIRecord(
+                dataset=dataset,
+                kind="freshness",
+                value=0.0,
+                unit="s",
+                good=True,
+                observed_at=now - timedelta(days=3 + i),
+                partition_key=str(i),
+            )
+            for i in range(10)
+        ],
+    )
+    summary = SLOEvaluationOperator(task_id="evaluate").execute({})
+    assert summary["opened"] == [f"{dataset}/freshness"]
+    [event] = [e for e in _events() if e["job"]["name"] == f"dataops_slo.{dataset}"]
+    [inp] = event["inputs"]
+    assert (inp["namespace"], inp["name"]) == (f"sqlite://{warehouse}", "flights")
+    facet = event["run"]["facets"]["dataops_sloEvaluation"]
+    assert (facet["breachState"], facet["sliKind"], facet["objective"]) == ("open", "freshness", 0.99)
