@@ -39,11 +39,22 @@ def build_store(url: str, *, datasets: int, days: int, now: datetime, seed: int 
         name = f"dataset_{i:04d}"
         dag_id = f"dag_{i % 200:03d}"
         upsert_dataset(
-            store, name, dag_id=dag_id, task_id="load", owner=f"team-{i % 17}", contract_id=f"urn:bench:{name}",
-            contract_version="1.0.0", description=f"Benchmark dataset {i}",
-            slo={"objective": 0.99 if i % 3 else 0.95, "window_days": 30,
-                 "slis": {"freshness": {"threshold": 36, "unit": "h"},
-                          "correctness": {"threshold": 0.99, "unit": "ratio"}}},
+            store,
+            name,
+            dag_id=dag_id,
+            task_id="load",
+            owner=f"team-{i % 17}",
+            contract_id=f"urn:bench:{name}",
+            contract_version="1.0.0",
+            description=f"Benchmark dataset {i}",
+            slo={
+                "objective": 0.99 if i % 3 else 0.95,
+                "window_days": 30,
+                "slis": {
+                    "freshness": {"threshold": 36, "unit": "h"},
+                    "correctness": {"threshold": 0.99, "unit": "ratio"},
+                },
+            },
         )
         bad_rate = (0.0, 0.01, 0.05, 0.2)[i % 4]
         records = []
@@ -51,18 +62,63 @@ def build_store(url: str, *, datasets: int, days: int, now: datetime, seed: int 
             key = (now - timedelta(days=d)).strftime("%Y-%m-%d")
             at = now - timedelta(days=d, minutes=rng.randint(-60, 60))  # when the run happened to finish
             fresh_bad = rng.random() < bad_rate
-            records.append(SLIRecord(dataset=name, kind="freshness", value=(40 if fresh_bad else 20) * 3600.0,
-                                     unit="s", good=not fresh_bad, observed_at=at, partition_key=key,
-                                     dag_id=dag_id, task_id="load"))
+            records.append(
+                SLIRecord(
+                    dataset=name,
+                    kind="freshness",
+                    value=(40 if fresh_bad else 20) * 3600.0,
+                    unit="s",
+                    good=not fresh_bad,
+                    observed_at=at,
+                    partition_key=key,
+                    dag_id=dag_id,
+                    task_id="load",
+                )
+            )
             ok = rng.random() >= bad_rate / 2
-            records.append(SLIRecord(dataset=name, kind="correctness", value=1.0 if ok else 0.95, unit="ratio",
-                                     good=ok, observed_at=at, partition_key=key, dag_id=dag_id, task_id="load"))
-            records.append(SLIRecord(dataset=name, kind="cost", value=rng.uniform(1, 30), unit="s", good=None,
-                                     observed_at=at, partition_key=key, dag_id=dag_id, task_id="load"))
-            partition_rows.append({"dataset": name, "partition_key": key, "state": "applied", "apply_id": None,
-                                   "dag_id": dag_id, "run_id": f"scheduled__{key}", "attempt": 1,
-                                   "rows_published": 1000, "rows_quarantined": 0, "checksum": "0" * 64,
-                                   "contract_version": "1.0.0", "gate_verdict": "passed", "updated_at": at})
+            records.append(
+                SLIRecord(
+                    dataset=name,
+                    kind="correctness",
+                    value=1.0 if ok else 0.95,
+                    unit="ratio",
+                    good=ok,
+                    observed_at=at,
+                    partition_key=key,
+                    dag_id=dag_id,
+                    task_id="load",
+                )
+            )
+            records.append(
+                SLIRecord(
+                    dataset=name,
+                    kind="cost",
+                    value=rng.uniform(1, 30),
+                    unit="s",
+                    good=None,
+                    observed_at=at,
+                    partition_key=key,
+                    dag_id=dag_id,
+                    task_id="load",
+                )
+            )
+            partition_rows.append(
+                {
+                    "dataset": name,
+                    "partition_key": key,
+                    "state": "applied",
+                    "apply_id": None,
+                    "dag_id": dag_id,
+                    "run_id": f"scheduled__{key}",
+                    "attempt": 1,
+                    "rows_published": 1000,
+                    "rows_quarantined": 0,
+                    "checksum": "0" * 64,
+                    "contract_version": "1.0.0",
+                    "gate_verdict": "passed",
+                    "updated_at": at,
+                }
+            )
         sli_rows += record_slis(store, records)
     with store.begin() as conn:
         conn.execute(t.partitions.insert(), partition_rows)
@@ -110,9 +166,21 @@ def run(datasets: int, days: int, rounds: int) -> str:
             from airflow_dataops.store.records import SLIRecord, record_slis
 
             at = datetime.now(timezone.utc)
-            record_slis(store, [SLIRecord(dataset=f"dataset_{(round_ * 10 + k) % datasets:04d}", kind="freshness",
-                                          value=3600.0, unit="s", good=True, observed_at=at,
-                                          partition_key=f"bench-{round_}-{k}") for k in range(10)])
+            record_slis(
+                store,
+                [
+                    SLIRecord(
+                        dataset=f"dataset_{(round_ * 10 + k) % datasets:04d}",
+                        kind="freshness",
+                        value=3600.0,
+                        unit="s",
+                        good=True,
+                        observed_at=at,
+                        partition_key=f"bench-{round_}-{k}",
+                    )
+                    for k in range(10)
+                ],
+            )
 
         def measure(label: str, path: str, before: object = None) -> float:
             times = []
@@ -127,19 +195,32 @@ def run(datasets: int, days: int, rounds: int) -> str:
         figures = {}
         try:
             get("/api/datasets")  # imports, first connection
-            figures["cold"] = measure("overview, full evaluation of every dataset (first request; snapshot cleared "
-                                      "before each round)", "/", lambda _r: ui.queries.clear_snapshots())
+            figures["cold"] = measure(
+                "overview, full evaluation of every dataset (first request; snapshot cleared "
+                "before each round)",
+                "/",
+                lambda _r: ui.queries.clear_snapshots(),
+            )
             get("/")
-            figures["steady"] = measure("**overview, steady state** (nothing changed since the last request)", "/")
-            figures["incremental"] = measure("overview after 10 datasets recorded a new SLI (re-evaluates those 10)",
-                                             "/", new_slis)
+            figures["steady"] = measure(
+                "**overview, steady state** (nothing changed since the last request)", "/"
+            )
+            figures["incremental"] = measure(
+                "overview after 10 datasets recorded a new SLI (re-evaluates those 10)", "/", new_slis
+            )
             measure("overview JSON `/api/datasets`, steady state", "/api/datasets")
             measure("overview filtered `?status=breached`, steady state", "/?status=breached")
-            measure("dataset page `/datasets/dataset_0003` (90 days of SLIs, 90 partitions)", "/datasets/dataset_0003")
+            measure(
+                "dataset page `/datasets/dataset_0003` (90 days of SLIs, 90 partitions)",
+                "/datasets/dataset_0003",
+            )
             measure("DAG tab `/dags/dag_003` (5 datasets)", "/dags/dag_003")
             ui.queries.clear_snapshots()
-            measure("DAG tab, no snapshot yet (evaluates its 5 datasets alone)", "/dags/dag_003",
-                    lambda _r: ui.queries.clear_snapshots())
+            measure(
+                "DAG tab, no snapshot yet (evaluates its 5 datasets alone)",
+                "/dags/dag_003",
+                lambda _r: ui.queries.clear_snapshots(),
+            )
             size = len(client.get("/").content) / 1024
         finally:
             ui.app.dependency_overrides.clear()

@@ -32,7 +32,9 @@ def environment() -> dict[str, str]:
         "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("DEMO_LOG_LEVEL", "WARNING"),
         "AIRFLOW__DATAOPS__STORE_URL": f"sqlite:///{HOME / 'dataops.db'}",
         "AIRFLOW_CONN_DATAOPS_WAREHOUSE": json.dumps({"conn_type": "sqlite", "host": str(WAREHOUSE)}),
-        "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps({"type": "file", "log_file_path": str(LINEAGE), "append": True}),
+        "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(
+            {"type": "file", "log_file_path": str(LINEAGE), "append": True}
+        ),
         "AIRFLOW__OPENLINEAGE__NAMESPACE": "dataops-demo",
     }
     return env
@@ -49,7 +51,11 @@ def write_env_file(env: dict[str, str]) -> Path:
     import shlex
 
     path = HOME / "env.sh"
-    lines = [f"export {k}={shlex.quote(v)}" for k, v in sorted(env.items()) if k != "AIRFLOW__LOGGING__LOGGING_LEVEL"]
+    lines = [
+        f"export {k}={shlex.quote(v)}"
+        for k, v in sorted(env.items())
+        if k != "AIRFLOW__LOGGING__LOGGING_LEVEL"
+    ]
     lines.append(f"export PATH={shlex.quote(str(Path(sys.executable).parent))}:$PATH")
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -98,13 +104,19 @@ def summary(keys: list[str], started_at: datetime) -> None:
     for s in sli_history(store, dataset, kind="freshness"):
         slis[s.partition_key] = s
     with sqlite3.connect(WAREHOUSE) as conn:
-        counts = dict(conn.execute("SELECT flight_date, COUNT(*) FROM flights GROUP BY flight_date").fetchall())
-    print("\npartition    this run                 state        rows in warehouse  quarantined  gate          freshness lag")
+        counts = dict(
+            conn.execute("SELECT flight_date, COUNT(*) FROM flights GROUP BY flight_date").fetchall()
+        )
+    print(
+        "\npartition    this run                 state        rows in warehouse  quarantined  gate          freshness lag"
+    )
     for key in keys:
         p = states.get(key)
         now_entries = [e for e in history(store, dataset, key) if e.started_at >= started_at]
         did = now_entries[-1].action if now_entries else "-"
-        did = {"refused": "skipped: already applied", "apply": "applied", "rerun": "rerun (replaced)"}.get(did, did)
+        did = {"refused": "skipped: already applied", "apply": "applied", "rerun": "rerun (replaced)"}.get(
+            did, did
+        )
         r = results.get(key)
         s = slis.get(key)
         lag = f"{s.value / 3600:6.1f} h ({'good' if s.good else 'BAD'})" if s and s.value is not None else "-"
@@ -118,8 +130,12 @@ def summary(keys: list[str], started_at: datetime) -> None:
     print(f"warehouse:       {WAREHOUSE}")
     print(f"lineage:         {LINEAGE} ({n} OpenLineage events)")
     env_file = HOME / "env.sh"
-    print(f"try:             source {env_file.relative_to(ROOT)} && airflow dataops partitions status {DAG_ID}")
-    print(f"                 source {env_file.relative_to(ROOT)} && airflow dataops partitions verify {DAG_ID}")
+    print(
+        f"try:             source {env_file.relative_to(ROOT)} && airflow dataops partitions status {DAG_ID}"
+    )
+    print(
+        f"                 source {env_file.relative_to(ROOT)} && airflow dataops partitions verify {DAG_ID}"
+    )
 
 
 if __name__ == "__main__":

@@ -118,13 +118,20 @@ def main(paths: list[str]) -> int:
         if found is None:
             missing.append(title)
             continue
-        note = " (first 6 of its assertions shown)" if any(
-            len(d.get("inputFacets", {}).get("dataQualityAssertions", {}).get("assertions", [])) > 6
-            for d in found.get("inputs", [])
-        ) else ""
+        note = (
+            " (first 6 of its assertions shown)"
+            if any(
+                len(d.get("inputFacets", {}).get("dataQualityAssertions", {}).get("assertions", [])) > 6
+                for d in found.get("inputs", [])
+            )
+            else ""
+        )
         parts.append(f"### {title}\n\n{text}{note}\n\n```json\n{json.dumps(_trim(found), indent=2)}\n```\n")
     OUT.write_text("\n".join(parts))
-    print(f"wrote {OUT} ({len(KINDS) - len(missing)} kinds)" + (f"; not found: {', '.join(missing)}" if missing else ""))
+    print(
+        f"wrote {OUT} ({len(KINDS) - len(missing)} kinds)"
+        + (f"; not found: {', '.join(missing)}" if missing else "")
+    )
     return 0
 
 

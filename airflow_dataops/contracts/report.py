@@ -22,10 +22,10 @@ class Severity(str, enum.Enum):
 class Verdict(str, enum.Enum):
     """What the gate decided for the data it checked."""
 
-    PASSED = "passed"            # every rule passed
-    WARNED = "warned"            # only warning-severity rules failed, or mode=warn
+    PASSED = "passed"  # every rule passed
+    WARNED = "warned"  # only warning-severity rules failed, or mode=warn
     QUARANTINED = "quarantined"  # failing rows moved aside, the rest published
-    FAILED = "failed"            # nothing published
+    FAILED = "failed"  # nothing published
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -106,4 +106,8 @@ class GateReport:
         }
 
     def to_dict(self) -> dict[str, Any]:
-        return {**self.summary(), "results": [r.to_dict() for r in self.results], "warnings": list(self.warnings)}
+        return {
+            **self.summary(),
+            "results": [r.to_dict() for r in self.results],
+            "warnings": list(self.warnings),
+        }

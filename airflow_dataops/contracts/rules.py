@@ -292,7 +292,9 @@ def _zero_tolerance(check: Check) -> bool:
     """True when no failing row at all is allowed: 0 passes and the smallest non-zero amount fails."""
     smallest = 1e-9 if check.unit == "percent" else 1
     try:
-        return compare(check.operator, 0, check.threshold) and not compare(check.operator, smallest, check.threshold)
+        return compare(check.operator, 0, check.threshold) and not compare(
+            check.operator, smallest, check.threshold
+        )
     except (TypeError, ValueError):
         return False
 

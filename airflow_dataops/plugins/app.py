@@ -55,7 +55,9 @@ class DagAccess:
 
         if not dag_ids:
             return set()
-        return set(get_auth_manager().filter_authorized_dag_ids(dag_ids=dag_ids, user=self.user, method="GET"))
+        return set(
+            get_auth_manager().filter_authorized_dag_ids(dag_ids=dag_ids, user=self.user, method="GET")
+        )
 
     def can_read(self, dag_id: str | None) -> bool:
         return dag_id is None or dag_id in self.readable({dag_id})
@@ -80,11 +82,13 @@ def _theme(theme: str | None) -> str | None:
 def _wants_html(request: Request) -> bool:
     path, root = str(request.scope.get("path") or ""), _base(request)
     if root and path.startswith(root + "/"):
-        path = path[len(root):]
+        path = path[len(root) :]
     return not path.startswith("/api/")
 
 
-def _visible(store: StateStore, access: DagAccess, *, dag_id: str | None = None) -> list[queries.DatasetSummary]:
+def _visible(
+    store: StateStore, access: DagAccess, *, dag_id: str | None = None
+) -> list[queries.DatasetSummary]:
     return queries.overview(store, readable=access.readable, dag_id=dag_id)
 
 
@@ -93,7 +97,9 @@ def _detail_or_error(store: StateStore, access: DagAccess, dataset: str) -> quer
     if row is None:
         raise HTTPException(404, f"No dataset named {dataset!r} is known to the dataops store.")
     if not access.can_read(row.get("dag_id")):
-        raise HTTPException(403, f"You may not read DAG {row.get('dag_id')!r}, which produces dataset {dataset!r}.")
+        raise HTTPException(
+            403, f"You may not read DAG {row.get('dag_id')!r}, which produces dataset {dataset!r}."
+        )
     detail = queries.dataset_detail(store, dataset)
     if detail is None:  # deleted between the two reads
         raise HTTPException(404, f"No dataset named {dataset!r} is known to the dataops store.")
@@ -117,13 +123,22 @@ def create_app() -> FastAPI:
         theme = _theme(request.query_params.get("theme"))
         base = _base(request)
         if exc.status_code == 401:
-            html = pages.message_page("Not signed in", "Sign in to Airflow to see the dataops pages.",
-                                      base=base, theme=theme, back=False, sign_in=True)
+            html = pages.message_page(
+                "Not signed in",
+                "Sign in to Airflow to see the dataops pages.",
+                base=base,
+                theme=theme,
+                back=False,
+                sign_in=True,
+            )
         elif exc.status_code == 403:
             html = pages.message_page("Not allowed", str(exc.detail), base=base, theme=theme)
         elif exc.status_code == 404:
-            detail = exc.detail if isinstance(exc.detail, str) and exc.detail != "Not Found" else \
-                "There is no dataops page at this address."
+            detail = (
+                exc.detail
+                if isinstance(exc.detail, str) and exc.detail != "Not Found"
+                else "There is no dataops page at this address."
+            )
             html = pages.message_page("Not found", detail, base=base, theme=theme)
         else:
             html = pages.message_page(f"Error {exc.status_code}", str(exc.detail), base=base, theme=theme)
@@ -136,8 +151,13 @@ def create_app() -> FastAPI:
         message = f"The dataops store cannot be read right now. {exc}"
         if not _wants_html(request):
             return JSONResponse({"detail": message}, status_code=503)
-        html = pages.message_page("Store unavailable", message, base=_base(request),
-                                  theme=_theme(request.query_params.get("theme")), back=False)
+        html = pages.message_page(
+            "Store unavailable",
+            message,
+            base=_base(request),
+            theme=_theme(request.query_params.get("theme")),
+            back=False,
+        )
         return HTMLResponse(html, status_code=503)
 
     # ---------------------------------------------------------------- pages
@@ -157,24 +177,36 @@ def create_app() -> FastAPI:
         status = status if status in queries.STATUS_ORDER else ""
         shown = queries.filter_summaries(rows, text=q, status=status)
         shown = queries.sort_summaries(shown, sort, descending=dir == "desc")
-        html = pages.overview_page(shown, total=len(rows), base=_base(request), now=queries.utcnow(), sort=sort,
-                                   desc=dir == "desc", text=q, status=status, theme=_theme(theme))
+        html = pages.overview_page(
+            shown,
+            total=len(rows),
+            base=_base(request),
+            now=queries.utcnow(),
+            sort=sort,
+            desc=dir == "desc",
+            text=q,
+            status=status,
+            theme=_theme(theme),
+        )
         return HTMLResponse(html)
 
     @app.get("/datasets/{dataset:path}", response_class=HTMLResponse)
-    def dataset_page(request: Request, dataset: str, store: StoreDep, access: AccessDep,
-                     theme: str | None = None) -> HTMLResponse:
+    def dataset_page(
+        request: Request, dataset: str, store: StoreDep, access: AccessDep, theme: str | None = None
+    ) -> HTMLResponse:
         detail = _detail_or_error(store, access, dataset)
         return HTMLResponse(pages.dataset_page(detail, base=_base(request), theme=_theme(theme)))
 
     @app.get("/dags/{dag_id}", response_class=HTMLResponse)
-    def dag_tab(request: Request, dag_id: str, store: StoreDep, access: AccessDep,
-                theme: str | None = None) -> HTMLResponse:
+    def dag_tab(
+        request: Request, dag_id: str, store: StoreDep, access: AccessDep, theme: str | None = None
+    ) -> HTMLResponse:
         if not access.can_read(dag_id):
             raise HTTPException(403, f"You may not read DAG {dag_id!r}.")
         rows = _visible(store, access, dag_id=dag_id)
-        return HTMLResponse(pages.dag_page(dag_id, rows, base=_base(request), now=queries.utcnow(),
-                                           theme=_theme(theme)))
+        return HTMLResponse(
+            pages.dag_page(dag_id, rows, base=_base(request), now=queries.utcnow(), theme=_theme(theme))
+        )
 
     # ---------------------------------------------------------------- JSON
     @app.get("/api/datasets")
@@ -186,13 +218,21 @@ def create_app() -> FastAPI:
         return JSONResponse({"datasets": [r.to_dict() for r in rows], "total_entries": len(rows)})
 
     @app.get("/api/datasets/{dataset:path}/slis")
-    def api_slis(dataset: str, store: StoreDep, access: AccessDep, kind: str | None = None,
-                 days: Annotated[int, Query(ge=1, le=90)] = 90) -> dict[str, Any]:
+    def api_slis(
+        dataset: str,
+        store: StoreDep,
+        access: AccessDep,
+        kind: str | None = None,
+        days: Annotated[int, Query(ge=1, le=90)] = 90,
+    ) -> dict[str, Any]:
         detail = _detail_or_error(store, access, dataset)
         since = detail.evaluated_at - timedelta(days=days)
         history = queries.history_to_dict(detail)
-        out = {k: [p for p in v if p["observed_at"] >= since.isoformat()] for k, v in history.items()
-               if kind is None or k == kind}
+        out = {
+            k: [p for p in v if p["observed_at"] >= since.isoformat()]
+            for k, v in history.items()
+            if kind is None or k == kind
+        }
         return {"dataset": dataset, "slis": out}
 
     @app.get("/api/datasets/{dataset:path}/breaches")

@@ -120,7 +120,17 @@ def chip(status: str | None) -> str:
     if not status:
         return '<span class="muted">–</span>'
     label = STATUS_LABEL.get(status, status)
-    known = {*STATUS_ORDER, "applied", "quarantined", "applying", "failed", "superseded", "passed", "warned", "warn"}
+    known = {
+        *STATUS_ORDER,
+        "applied",
+        "quarantined",
+        "applying",
+        "failed",
+        "superseded",
+        "passed",
+        "warned",
+        "warn",
+    }
     cls = status if status in known else "other"
     return f'<span class="chip {_e(cls)}">{_e(label)}</span>'
 
@@ -141,8 +151,10 @@ def _burns(rates: Mapping[str, float | None]) -> str:
         value = rates[label]
         text = "–" if value is None else f"{value:.2f}×"
         hot = value is not None and value > 1.0
-        parts.append(f'<span class="{"chip bad" if hot else "num"}" title="burn rate over {_e(label)}">'
-                     f"{_e(label)} {text}</span>")
+        parts.append(
+            f'<span class="{"chip bad" if hot else "num"}" title="burn rate over {_e(label)}">'
+            f"{_e(label)} {text}</span>"
+        )
     return " ".join(parts)
 
 
@@ -183,11 +195,28 @@ def _dataset_href(base: str, name: str) -> str:
 
 
 # ------------------------------------------------------------------------------ overview
-def _table(rows: Sequence[DatasetSummary], base: str, now: datetime, *, sort: str, desc: bool,
-           params: Mapping[str, str], sortable: bool = True, in_dag: bool = False) -> str:
-    heads = [("status", "Status"), ("dataset", "Dataset"), (None, "Objective"), ("budget", "Error budget"),
-             ("burn", "Burn rates"), ("freshness", "Freshness"), ("partition", "Last partition"),
-             ("owner", "Owner"), (None, "Produced by")]
+def _table(
+    rows: Sequence[DatasetSummary],
+    base: str,
+    now: datetime,
+    *,
+    sort: str,
+    desc: bool,
+    params: Mapping[str, str],
+    sortable: bool = True,
+    in_dag: bool = False,
+) -> str:
+    heads = [
+        ("status", "Status"),
+        ("dataset", "Dataset"),
+        (None, "Objective"),
+        ("budget", "Error budget"),
+        ("burn", "Burn rates"),
+        ("freshness", "Freshness"),
+        ("partition", "Last partition"),
+        ("owner", "Owner"),
+        (None, "Produced by"),
+    ]
     if in_dag:  # the tab is narrower, and the DAG is known: show the task instead of owner and DAG
         heads = [*heads[:-2], (None, "Task")]
     th = []
@@ -203,9 +232,14 @@ def _table(rows: Sequence[DatasetSummary], base: str, now: datetime, *, sort: st
     body = []
     for s in rows:
         fresh = svg.format_value(s.freshness_seconds, "s") if s.freshness_seconds is not None else "–"
-        last = (f"<code>{_e(s.last_partition)}</code> {chip(s.last_partition_state)}"
-                f'<div class="muted">{_e(_ago(s.last_partition_at, now))}</div>') if s.last_partition else \
-            '<span class="muted">none yet</span>'
+        last = (
+            (
+                f"<code>{_e(s.last_partition)}</code> {chip(s.last_partition_state)}"
+                f'<div class="muted">{_e(_ago(s.last_partition_at, now))}</div>'
+            )
+            if s.last_partition
+            else '<span class="muted">none yet</span>'
+        )
         breaches = f' <span class="chip bad">{s.open_breaches} open</span>' if s.open_breaches else ""
         body.append(
             "<tr>"
@@ -217,8 +251,11 @@ def _table(rows: Sequence[DatasetSummary], base: str, now: datetime, *, sort: st
             f"<td>{_burns(s.burn_rates)}</td>"
             f'<td class="num">{_e(fresh)}</td>'
             f"<td>{last}</td>"
-            + (f"<td>{task_link(s.dag_id, s.task_id)}</td>" if in_dag else
-               f"<td>{_e(s.owner or '–')}</td><td>{dag_links(s.dag_id, s.task_id)}</td>")
+            + (
+                f"<td>{task_link(s.dag_id, s.task_id)}</td>"
+                if in_dag
+                else f"<td>{_e(s.owner or '–')}</td><td>{dag_links(s.dag_id, s.task_id)}</td>"
+            )
             + "</tr>"
         )
     if not body:
@@ -226,14 +263,29 @@ def _table(rows: Sequence[DatasetSummary], base: str, now: datetime, *, sort: st
     return f'<div class="scroll"><table class="datasets"><thead><tr>{"".join(th)}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
 
 
-def overview_page(rows: Sequence[DatasetSummary], *, total: int, base: str, now: datetime, sort: str, desc: bool,
-                  text: str, status: str, theme: str | None) -> str:
+def overview_page(
+    rows: Sequence[DatasetSummary],
+    *,
+    total: int,
+    base: str,
+    now: datetime,
+    sort: str,
+    desc: bool,
+    text: str,
+    status: str,
+    theme: str | None,
+) -> str:
     options = ['<option value="">any status</option>'] + [
-        f'<option value="{k}"{" selected" if k == status else ""}>{STATUS_LABEL[k]}</option>' for k in STATUS_ORDER
+        f'<option value="{k}"{" selected" if k == status else ""}>{STATUS_LABEL[k]}</option>'
+        for k in STATUS_ORDER
     ]
     params = {k: v for k, v in (("q", text), ("status", status), ("theme", theme or "")) if v}
-    sort_hidden = f'<input type="hidden" name="sort" value="{_e(sort)}"><input type="hidden" name="dir" ' \
-                  f'value="{"desc" if desc else "asc"}">' if sort in SORT_FIELDS else ""
+    sort_hidden = (
+        f'<input type="hidden" name="sort" value="{_e(sort)}"><input type="hidden" name="dir" '
+        f'value="{"desc" if desc else "asc"}">'
+        if sort in SORT_FIELDS
+        else ""
+    )
     theme_hidden = f'<input type="hidden" name="theme" value="{_e(theme)}">' if theme else ""
     counts: dict[str, int] = {}
     for r in rows:
@@ -247,20 +299,25 @@ def overview_page(rows: Sequence[DatasetSummary], *, total: int, base: str, now:
         f'aria-label="filter">'
         f'<select name="status" aria-label="status">{"".join(options)}</select>{sort_hidden}{theme_hidden}'
         '<button type="submit">Filter</button>'
-        f'{f"<a href={_e(base)}/>clear</a>" if text or status else ""}</form>'
+        f"{f'<a href={_e(base)}/>clear</a>' if text or status else ''}</form>"
         + _table(rows, base, now, sort=sort, desc=desc, params=params)
     )
     return layout("Data SLOs", body, theme=theme)
 
 
-def dag_page(dag_id: str, rows: Sequence[DatasetSummary], *, base: str, now: datetime, theme: str | None) -> str:
+def dag_page(
+    dag_id: str, rows: Sequence[DatasetSummary], *, base: str, now: datetime, theme: str | None
+) -> str:
     if rows:
         table = _table(rows, base, now, sort="status", desc=False, params={}, sortable=False, in_dag=True)
     else:
-        table = (f'<p class="muted">DAG <code>{_e(dag_id)}</code> produces no dataset known to the dataops store. '
-                 f'Datasets are registered when a dataops operator first runs.</p>')
-    body = (f'<h1>Datasets of {_e(dag_id)}</h1>'
-            f'<p class="sub"><a href="{_e(base)}/">All datasets</a></p>{table}')
+        table = (
+            f'<p class="muted">DAG <code>{_e(dag_id)}</code> produces no dataset known to the dataops store. '
+            f"Datasets are registered when a dataops operator first runs.</p>"
+        )
+    body = (
+        f'<h1>Datasets of {_e(dag_id)}</h1><p class="sub"><a href="{_e(base)}/">All datasets</a></p>{table}'
+    )
     return layout(f"Datasets of {dag_id}", body, theme=theme)
 
 
@@ -287,17 +344,24 @@ def _slo_table(d: DatasetDetail) -> str:
         objective = f"{v.objective * 100:g}% over {v.window_days:g} d" if v.objective is not None else "–"
         if v.threshold:
             objective += f" ({_e(v.threshold)})"
-        firing = " ".join(f'<span class="chip bad">{_e(f)}</span>' for f in v.firing) or '<span class="muted">none</span>'
-        events = f"{v.good_events} good / {v.bad_events} bad" + (f" ({v.missing_events} missing)" if v.missing_events else "")
+        firing = (
+            " ".join(f'<span class="chip bad">{_e(f)}</span>' for f in v.firing)
+            or '<span class="muted">none</span>'
+        )
+        events = f"{v.good_events} good / {v.bad_events} bad" + (
+            f" ({v.missing_events} missing)" if v.missing_events else ""
+        )
         detail = f'<div class="desc">{_e(v.error)}</div>' if v.error else ""
         rows.append(
             f"<tr><td><strong>{_e(v.kind)}</strong>{detail}</td><td>{chip(v.status)}</td><td>{objective}</td>"
             f"<td>{svg.budget_bar(v.budget_remaining)}</td><td>{_burns(v.burn_rates)}</td><td>{firing}</td>"
             f'<td class="num">{_e(svg.format_value(v.sli_value, v.unit))}</td><td>{events}</td></tr>'
         )
-    return ("<table><thead><tr><th>SLI</th><th>Status</th><th>Objective</th><th>Error budget</th>"
-            "<th>Burn rates</th><th>Alerts firing</th><th>Latest</th><th>Events in window</th></tr></thead>"
-            f"<tbody>{''.join(rows)}</tbody></table>")
+    return (
+        "<table><thead><tr><th>SLI</th><th>Status</th><th>Objective</th><th>Error budget</th>"
+        "<th>Burn rates</th><th>Alerts firing</th><th>Latest</th><th>Events in window</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 def _charts(d: DatasetDetail) -> str:
@@ -306,9 +370,16 @@ def _charts(d: DatasetDetail) -> str:
     cards = []
     for kind, points in d.sli_history.items():
         view = next((v for v in d.summary.slos if v.kind == kind), None)
-        unit = (view.unit if view and view.unit else None) or ("s" if kind in ("freshness", "cost") else "ratio")
-        chart = svg.line_chart([(p.at, p.value, p.good) for p in points], label=f"{kind} (last 90 days)",
-                               unit=unit, start=start, end=now)
+        unit = (view.unit if view and view.unit else None) or (
+            "s" if kind in ("freshness", "cost") else "ratio"
+        )
+        chart = svg.line_chart(
+            [(p.at, p.value, p.good) for p in points],
+            label=f"{kind} (last 90 days)",
+            unit=unit,
+            start=start,
+            end=now,
+        )
         cards.append(f'<div class="card">{chart}</div>')
     for kind, budget in d.burndown.items():
         view = next((v for v in d.summary.slos if v.kind == kind), None)
@@ -326,14 +397,24 @@ def _breaches(d: DatasetDetail) -> str:
     rows = []
     for b in d.breaches[:20]:
         state = chip("breached") if not b.get("resolved_at") else '<span class="chip healthy">resolved</span>'
-        rates = {k: v for k, v in (b.get("burn_rates") or {}).items() if isinstance(v, (int, float)) or v is None}
-        rows.append(f"<tr><td>{_e(b['slo'])}</td><td>{_e(b['severity'])}</td><td>{state}</td>"
-                    f"<td>{_e(b['opened_at'][:16].replace('T', ' '))}</td>"
-                    f"<td>{_e((b.get('resolved_at') or '')[:16].replace('T', ' ')) or '–'}</td>"
-                    f"<td>{_burns(rates)}</td></tr>")
-    table = ("<table><thead><tr><th>SLO</th><th>Severity</th><th>State</th><th>Opened (UTC)</th>"
-             "<th>Resolved (UTC)</th><th>Burn rates when opened</th></tr></thead>"
-             f"<tbody>{''.join(rows)}</tbody></table>") if rows else ""
+        rates = {
+            k: v for k, v in (b.get("burn_rates") or {}).items() if isinstance(v, (int, float)) or v is None
+        }
+        rows.append(
+            f"<tr><td>{_e(b['slo'])}</td><td>{_e(b['severity'])}</td><td>{state}</td>"
+            f"<td>{_e(b['opened_at'][:16].replace('T', ' '))}</td>"
+            f"<td>{_e((b.get('resolved_at') or '')[:16].replace('T', ' ')) or '–'}</td>"
+            f"<td>{_burns(rates)}</td></tr>"
+        )
+    table = (
+        (
+            "<table><thead><tr><th>SLO</th><th>Severity</th><th>State</th><th>Opened (UTC)</th>"
+            "<th>Resolved (UTC)</th><th>Burn rates when opened</th></tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table>"
+        )
+        if rows
+        else ""
+    )
     return f'<div class="card">{chart}</div>{table}'
 
 
@@ -342,7 +423,11 @@ def _ledger(d: DatasetDetail) -> str:
         return '<p class="muted">No partition has been written yet.</p>'
     rows = []
     for p in d.partitions:
-        quarantined = f' <span class="muted">(+{p["rows_quarantined"]} quarantined)</span>' if p.get("rows_quarantined") else ""
+        quarantined = (
+            f' <span class="muted">(+{p["rows_quarantined"]} quarantined)</span>'
+            if p.get("rows_quarantined")
+            else ""
+        )
         rows.append(
             f"<tr><td><code>{_e(p['partition_key'])}</code></td><td>{chip(p['state'])}</td>"
             f'<td class="num">{_e(p["rows_published"] if p["rows_published"] is not None else "–")}{quarantined}</td>'
@@ -351,19 +436,23 @@ def _ledger(d: DatasetDetail) -> str:
             f'<td><code class="cmd">{_e(p["rerun_command"])}</code><button class="copy" type="button" '
             f'title="copy the command">copy</button></td></tr>'
         )
-    return ("<table><thead><tr><th>Partition</th><th>State</th><th>Rows</th><th>Contract</th><th>Gate</th>"
-            f"<th>Updated (UTC)</th><th>Rerun</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
+    return (
+        "<table><thead><tr><th>Partition</th><th>State</th><th>Rows</th><th>Contract</th><th>Gate</th>"
+        f"<th>Updated (UTC)</th><th>Rerun</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 def _rules(d: DatasetDetail) -> str:
     r = d.contract_result
     if not r:
         return '<p class="muted">No contract check has run yet.</p>'
-    head = (f'<p class="sub">{chip(r["verdict"])} contract {_e(r["contract_id"])} v{_e(r["contract_version"])}, '
-            f'partition <code>{_e(r["partition_key"] or "–")}</code>, {_e(r["rules_total"] - r["rules_failed"])}/'
-            f'{_e(r["rules_total"])} rules passed, {_e(r["rows_checked"] if r["rows_checked"] is not None else "?")} '
-            f'rows, {_e(r["engine"])} engine, mode {_e(r["mode"])}, checked {_e((r["checked_at"] or "")[:16])} UTC'
-            f'{" by " + dag_links(r["dag_id"], r["task_id"]) if r.get("dag_id") else ""}</p>')
+    head = (
+        f'<p class="sub">{chip(r["verdict"])} contract {_e(r["contract_id"])} v{_e(r["contract_version"])}, '
+        f"partition <code>{_e(r['partition_key'] or '–')}</code>, {_e(r['rules_total'] - r['rules_failed'])}/"
+        f"{_e(r['rules_total'])} rules passed, {_e(r['rows_checked'] if r['rows_checked'] is not None else '?')} "
+        f"rows, {_e(r['engine'])} engine, mode {_e(r['mode'])}, checked {_e((r['checked_at'] or '')[:16])} UTC"
+        f"{' by ' + dag_links(r['dag_id'], r['task_id']) if r.get('dag_id') else ''}</p>"
+    )
     rules = sorted(r["rules"], key=lambda x: (bool(x.get("passed")), str(x.get("name"))))
     rows = []
     for rule in rules:
@@ -375,9 +464,11 @@ def _rules(d: DatasetDetail) -> str:
             f"<td>{_e(rule.get('severity') or '')}</td><td>{_e(rule.get('expected'))}</td><td>{_e(rule.get('actual'))}</td>"
             f'<td class="num">{_e(failing if failing is not None else "")}</td></tr>'
         )
-    return (head + "<table><thead><tr><th>Result</th><th>Rule</th><th>Dimension</th><th>Severity</th>"
-            "<th>Expected</th><th>Actual</th><th>Failing rows</th></tr></thead>"
-            f"<tbody>{''.join(rows)}</tbody></table>")
+    return (
+        head + "<table><thead><tr><th>Result</th><th>Rule</th><th>Dimension</th><th>Severity</th>"
+        "<th>Expected</th><th>Actual</th><th>Failing rows</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 def dataset_page(d: DatasetDetail, *, base: str, theme: str | None) -> str:
@@ -397,15 +488,15 @@ def dataset_page(d: DatasetDetail, *, base: str, theme: str | None) -> str:
 
 
 # -------------------------------------------------------------------------------- errors
-def message_page(title: str, message: str, *, base: str, theme: str | None = None,
-                 back: bool = True, sign_in: bool = False) -> str:
+def message_page(
+    title: str, message: str, *, base: str, theme: str | None = None, back: bool = True, sign_in: bool = False
+) -> str:
     links = []
     if back:
         links.append(f'<a href="{_e(base)}/">← All datasets</a>')
     if sign_in:
         links.append('<a data-airflow="1" href="/">Sign in to Airflow</a>')
-    body = (f'<div class="notice"><h1>{_e(title)}</h1><p>{_e(message)}</p>'
-            f'<p>{" · ".join(links)}</p></div>')
+    body = f'<div class="notice"><h1>{_e(title)}</h1><p>{_e(message)}</p><p>{" · ".join(links)}</p></div>'
     return layout(title, body, theme=theme)
 
 

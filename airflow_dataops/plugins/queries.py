@@ -230,8 +230,9 @@ def _dedupe(cols: SLIColumns, *, per_partition: bool = True) -> tuple[list[float
     return times, goods
 
 
-def _evaluate(dataset: str, block: Mapping[str, Any] | None, columns: Mapping[str, SLIColumns],
-              now: datetime) -> list[SLOView]:
+def _evaluate(
+    dataset: str, block: Mapping[str, Any] | None, columns: Mapping[str, SLIColumns], now: datetime
+) -> list[SLOView]:
     if block is None:
         return []
     observed = [kind for kind, cols in columns.items() if any(g is not None for g in cols.goods)]
@@ -278,8 +279,13 @@ def _evaluate(dataset: str, block: Mapping[str, Any] | None, columns: Mapping[st
 def _worst(views: Sequence[SLOView]) -> SLOView | None:
     if not views:
         return None
-    return min(views, key=lambda v: (STATUS_ORDER.index(v.status),
-                                     v.budget_remaining if v.budget_remaining is not None else math.inf))
+    return min(
+        views,
+        key=lambda v: (
+            STATUS_ORDER.index(v.status),
+            v.budget_remaining if v.budget_remaining is not None else math.inf,
+        ),
+    )
 
 
 def _objective_text(views: Sequence[SLOView]) -> str:
@@ -328,8 +334,14 @@ def _epoch(store: StateStore, column: Any) -> Any:
     return cast(extract("epoch", column), Float)
 
 
-def read_columns(store: StateStore, *, datasets: Collection[str], since: datetime, until: datetime,
-                 kinds: Collection[str] | None = None) -> dict[tuple[str, str], SLIColumns]:
+def read_columns(
+    store: StateStore,
+    *,
+    datasets: Collection[str],
+    since: datetime,
+    until: datetime,
+    kinds: Collection[str] | None = None,
+) -> dict[tuple[str, str], SLIColumns]:
     """The SLI rows of a FEW datasets in ``(since, until]`` as columns, through the
     ``(dataset, kind, observed_at)`` index (``read_sli_columns`` reads every dataset's rows).
 
@@ -339,9 +351,9 @@ def read_columns(store: StateStore, *, datasets: Collection[str], since: datetim
     if not names:
         return {}
     c = t.sli_observations.c
-    query = select(c.dataset, c.kind, _epoch(store, c.observed_at), c.value, c.good, c.unit, c.partition_key).where(
-        c.dataset.in_(names), c.observed_at > since, c.observed_at <= until
-    )
+    query = select(
+        c.dataset, c.kind, _epoch(store, c.observed_at), c.value, c.good, c.unit, c.partition_key
+    ).where(c.dataset.in_(names), c.observed_at > since, c.observed_at <= until)
     if kinds is not None:
         query = query.where(c.kind.in_(sorted(set(kinds))))
     out: dict[tuple[str, str], SLIColumns] = {}
@@ -360,7 +372,9 @@ def read_columns(store: StateStore, *, datasets: Collection[str], since: datetim
     return out
 
 
-def _latest_partitions(store: StateStore, datasets: Collection[str] | None = None) -> dict[str, dict[str, Any]]:
+def _latest_partitions(
+    store: StateStore, datasets: Collection[str] | None = None
+) -> dict[str, dict[str, Any]]:
     """Each dataset's highest partition key and its state: one aggregate query.
 
     Belongs in ``store.ledger`` (``latest_partitions``); kept here until it moves.
@@ -375,11 +389,14 @@ def _latest_partitions(store: StateStore, datasets: Collection[str] | None = Non
     )
     with store.begin(write=False) as conn:
         return {
-            r.dataset: {"key": r.partition_key, "state": r.state, "at": _aware(r.updated_at),
-                        "rows": r.rows_published}
+            r.dataset: {
+                "key": r.partition_key,
+                "state": r.state,
+                "at": _aware(r.updated_at),
+                "rows": r.rows_published,
+            }
             for r in conn.execute(query)
         }
-
 
 
 def _summaries(store: StateStore, rows: Sequence[Mapping[str, Any]], now: datetime) -> list[DatasetSummary]:
@@ -481,8 +498,14 @@ def _marks(store: StateStore) -> _Marks:
         ds = conn.execute(select(func.count(), func.max(t.datasets.c.updated_at))).first()
         parts = conn.execute(select(func.max(t.partitions.c.updated_at))).scalar()
         br = conn.execute(select(func.max(t.breaches.c.id), func.count(t.breaches.c.resolved_at))).first()
-    return _Marks(sli, int(ds[0]) if ds else 0, ds[1] if ds else None, parts, br[0] if br else None,
-                  int(br[1]) if br else 0)
+    return _Marks(
+        sli,
+        int(ds[0]) if ds else 0,
+        ds[1] if ds else None,
+        parts,
+        br[0] if br else None,
+        int(br[1]) if br else 0,
+    )
 
 
 def _changed_since(store: StateStore, old: _Marks, new: _Marks, evaluated_at: datetime) -> set[str]:
@@ -491,7 +514,9 @@ def _changed_since(store: StateStore, old: _Marks, new: _Marks, evaluated_at: da
     sli, d, p, b = t.sli_observations.c, t.datasets.c, t.partitions.c, t.breaches.c
     with store.begin(write=False) as conn:
         if new.sli_id != old.sli_id:
-            changed.update(conn.execute(select(sli.dataset).where(sli.id > (old.sli_id or 0)).distinct()).scalars())
+            changed.update(
+                conn.execute(select(sli.dataset).where(sli.id > (old.sli_id or 0)).distinct()).scalars()
+            )
         if new.datasets_at != old.datasets_at and old.datasets_at is not None:
             changed.update(conn.execute(select(d.dataset).where(d.updated_at > old.datasets_at)).scalars())
         if new.partitions_at != old.partitions_at:
@@ -501,9 +526,13 @@ def _changed_since(store: StateStore, old: _Marks, new: _Marks, evaluated_at: da
             changed.update(conn.execute(query).scalars())
         if (new.breach_id, new.resolved) != (old.breach_id, old.resolved):
             since = evaluated_at - timedelta(minutes=5)
-            changed.update(conn.execute(
-                select(b.dataset).where((b.id > (old.breach_id or 0)) | (b.resolved_at >= since)).distinct()
-            ).scalars())
+            changed.update(
+                conn.execute(
+                    select(b.dataset)
+                    .where((b.id > (old.breach_id or 0)) | (b.resolved_at >= since))
+                    .distinct()
+                ).scalars()
+            )
     return changed
 
 
@@ -516,7 +545,11 @@ def _dataset_rows(store: StateStore, names: Collection[str]) -> list[dict[str, A
 
 
 def _full(store: StateStore) -> _Snapshot:
-    marks, taken, now = _marks(store), time.monotonic(), utcnow()  # marks first: later writes show up next time
+    marks, taken, now = (
+        _marks(store),
+        time.monotonic(),
+        utcnow(),
+    )  # marks first: later writes show up next time
     summaries = _summaries(store, list_datasets(store), now)
     return _Snapshot(marks, taken, now, {s.dataset: s for s in summaries})
 
@@ -590,8 +623,13 @@ def clear_snapshots() -> None:
         _SNAPSHOTS.clear()
 
 
-def overview(store: StateStore, *, readable: Callable[[set[str]], set[str]] | None = None,
-             dag_id: str | None = None, now: datetime | None = None) -> list[DatasetSummary]:
+def overview(
+    store: StateStore,
+    *,
+    readable: Callable[[set[str]], set[str]] | None = None,
+    dag_id: str | None = None,
+    now: datetime | None = None,
+) -> list[DatasetSummary]:
     """Every dataset the caller may read, worst first.
 
     :param readable: given the producing DAG ids, returns those the caller may read
@@ -623,8 +661,14 @@ def _sort_key(field_name: str) -> Callable[[DatasetSummary], Any]:
         "budget": lambda s: (none_last(s.budget_remaining), s.dataset),
         "freshness": lambda s: (none_last(s.freshness_seconds), s.dataset),
         "partition": lambda s: (none_last(s.last_partition), s.dataset),
-        "burn": lambda s: (none_last(-max((v for v in s.burn_rates.values() if v is not None), default=-0.0)
-                                     if s.burn_rates else None), s.dataset),
+        "burn": lambda s: (
+            none_last(
+                -max((v for v in s.burn_rates.values() if v is not None), default=-0.0)
+                if s.burn_rates
+                else None
+            ),
+            s.dataset,
+        ),
     }
     return keys.get(field_name, keys["status"])
 
@@ -636,13 +680,17 @@ def sort_summaries(rows: list[DatasetSummary], by: str, *, descending: bool) -> 
     return sorted(rows, key=_sort_key(by), reverse=descending)
 
 
-def filter_summaries(rows: Iterable[DatasetSummary], *, text: str = "", status: str = "") -> list[DatasetSummary]:
+def filter_summaries(
+    rows: Iterable[DatasetSummary], *, text: str = "", status: str = ""
+) -> list[DatasetSummary]:
     needle = text.strip().lower()
     out = []
     for s in rows:
         if status and s.status != status:
             continue
-        if needle and not any(needle in (v or "").lower() for v in (s.dataset, s.owner, s.dag_id, s.description)):
+        if needle and not any(
+            needle in (v or "").lower() for v in (s.dataset, s.owner, s.dag_id, s.description)
+        ):
             continue
         out.append(s)
     return out
@@ -659,8 +707,12 @@ def dataset_detail(store: StateStore, dataset: str, *, now: datetime | None = No
     columns = read_columns(store, datasets=[dataset], since=now - timedelta(days=_HISTORY_DAYS), until=now)
     history = {
         kind: [
-            SeriesPoint(at=datetime.fromtimestamp(ts, timezone.utc), value=v, good=None if g is None else bool(g),
-                        partition_key=p)
+            SeriesPoint(
+                at=datetime.fromtimestamp(ts, timezone.utc),
+                value=v,
+                good=None if g is None else bool(g),
+                partition_key=p,
+            )
             for ts, v, g, p in zip(cols.times, cols.values, cols.goods, cols.partitions)
         ]
         for (_, kind), cols in sorted(columns.items())
@@ -719,7 +771,9 @@ def dataset_detail(store: StateStore, dataset: str, *, now: datetime | None = No
     )
 
 
-def _burndown(spec: SLOSpec, cols: SLIColumns, now: datetime, points: int = 60) -> list[tuple[datetime, float | None]]:
+def _burndown(
+    spec: SLOSpec, cols: SLIColumns, now: datetime, points: int = 60
+) -> list[tuple[datetime, float | None]]:
     """Budget remaining at ``points`` instants over the last SLO window (each over its own window)."""
     times, goods = _dedupe(cols, per_partition=spec.budgeting.value == "occurrences")
     window = spec.window
@@ -749,7 +803,14 @@ def detail_to_dict(detail: DatasetDetail) -> dict[str, Any]:
 
 def history_to_dict(detail: DatasetDetail) -> dict[str, list[dict[str, Any]]]:
     return {
-        kind: [{"observed_at": _iso(p.at), "value": _finite(p.value), "good": p.good,
-                "partition_key": p.partition_key} for p in points]
+        kind: [
+            {
+                "observed_at": _iso(p.at),
+                "value": _finite(p.value),
+                "good": p.good,
+                "partition_key": p.partition_key,
+            }
+            for p in points
+        ]
         for kind, points in detail.sli_history.items()
     }

@@ -78,10 +78,15 @@ def _time_axis(t0: float, t1: float, x: Any, height: int) -> str:
     for i in range(5):
         ts = t0 + (t1 - t0) * i / 4
         px = x(ts)
-        text = datetime.fromtimestamp(ts, timezone.utc).strftime("%b %d") if t1 - t0 > 2 * 86400 else \
-            datetime.fromtimestamp(ts, timezone.utc).strftime("%H:%M")
+        text = (
+            datetime.fromtimestamp(ts, timezone.utc).strftime("%b %d")
+            if t1 - t0 > 2 * 86400
+            else datetime.fromtimestamp(ts, timezone.utc).strftime("%H:%M")
+        )
         anchor = "start" if i == 0 else "end" if i == 4 else "middle"
-        out.append(f'<text class="lbl" x="{px:.1f}" y="{height - 6}" text-anchor="{anchor}">{_e(text)}</text>')
+        out.append(
+            f'<text class="lbl" x="{px:.1f}" y="{height - 6}" text-anchor="{anchor}">{_e(text)}</text>'
+        )
     return "".join(out)
 
 
@@ -101,9 +106,11 @@ def line_chart(
     data = [(p[0].timestamp(), p[1], p[2]) for p in points if p[1] is not None and math.isfinite(p[1])]
     t0, t1 = start.timestamp(), end.timestamp()
     if not data:
-        body = (f'<rect class="plot" x="{_PAD_L}" y="{_PAD_T}" width="{width - _PAD_L - _PAD_R}" '
-                f'height="{height - _PAD_T - _PAD_B}"/>'
-                f'<text class="lbl" x="{width / 2}" y="{height / 2}" text-anchor="middle">no observations</text>')
+        body = (
+            f'<rect class="plot" x="{_PAD_L}" y="{_PAD_T}" width="{width - _PAD_L - _PAD_R}" '
+            f'height="{height - _PAD_T - _PAD_B}"/>'
+            f'<text class="lbl" x="{width / 2}" y="{height / 2}" text-anchor="middle">no observations</text>'
+        )
         return _frame(width, height, label, body)
     values = [v for _, v, _ in data] + ([reference] if reference is not None else [])
     lo, hi = min(values), max(values)
@@ -128,21 +135,27 @@ def line_chart(
     for tick in ticks:
         py = y(tick)
         parts.append(f'<line class="grid" x1="{_PAD_L}" x2="{width - _PAD_R}" y1="{py:.1f}" y2="{py:.1f}"/>')
-        parts.append(f'<text class="lbl" x="{_PAD_L - 6}" y="{py + 4:.1f}" text-anchor="end">'
-                     f"{_e(_tick_label(tick, unit, scale))}</text>")
+        parts.append(
+            f'<text class="lbl" x="{_PAD_L - 6}" y="{py + 4:.1f}" text-anchor="end">'
+            f"{_e(_tick_label(tick, unit, scale))}</text>"
+        )
     if reference is not None:
         py = y(reference)
         parts.append(f'<line class="ref" x1="{_PAD_L}" x2="{width - _PAD_R}" y1="{py:.1f}" y2="{py:.1f}"/>')
         if reference_label:
-            parts.append(f'<text class="lbl" x="{width - _PAD_R - 4}" y="{py - 4:.1f}" text-anchor="end">'
-                         f"{_e(reference_label)}</text>")
+            parts.append(
+                f'<text class="lbl" x="{width - _PAD_R - 4}" y="{py - 4:.1f}" text-anchor="end">'
+                f"{_e(reference_label)}</text>"
+            )
     path = " ".join(f"{x(ts):.1f},{y(v):.1f}" for ts, v, _ in data)
     parts.append(f'<polyline class="line" points="{path}"/>')
     for ts, v, good in data:
         cls = "good" if good is True else "bad" if good is False else "unknown"
         when = datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="minutes")
-        parts.append(f'<circle class="{cls}" cx="{x(ts):.1f}" cy="{y(v):.1f}" r="3">'
-                     f"<title>{_e(when)}: {_e(format_value(v, unit))} ({cls})</title></circle>")
+        parts.append(
+            f'<circle class="{cls}" cx="{x(ts):.1f}" cy="{y(v):.1f}" r="3">'
+            f"<title>{_e(when)}: {_e(format_value(v, unit))} ({cls})</title></circle>"
+        )
     parts.append(_time_axis(t0, t1, x, height))
     parts.append(f'<text class="ttl" x="{_PAD_L}" y="14">{_e(label)}</text>')
     return _frame(width, height, label, "".join(parts))
@@ -176,20 +189,31 @@ def burndown_chart(
     for tick in sorted({lo, 0.0, 0.5, 1.0}):
         py = y(tick)
         parts.append(f'<line class="grid" x1="{_PAD_L}" x2="{width - _PAD_R}" y1="{py:.1f}" y2="{py:.1f}"/>')
-        parts.append(f'<text class="lbl" x="{_PAD_L - 6}" y="{py + 4:.1f}" text-anchor="end">{tick * 100:.0f}%</text>')
+        parts.append(
+            f'<text class="lbl" x="{_PAD_L - 6}" y="{py + 4:.1f}" text-anchor="end">{tick * 100:.0f}%</text>'
+        )
     py = y(at_risk_below)
     parts.append(f'<line class="ref" x1="{_PAD_L}" x2="{width - _PAD_R}" y1="{py:.1f}" y2="{py:.1f}"/>')
-    parts.append(f'<text class="lbl" x="{width - _PAD_R - 4}" y="{py - 4:.1f}" text-anchor="end">at risk</text>')
+    parts.append(
+        f'<text class="lbl" x="{width - _PAD_R - 4}" y="{py - 4:.1f}" text-anchor="end">at risk</text>'
+    )
     if known:
-        area = [f"{x(known[0][0]):.1f},{y(lo):.1f}"] + [f"{x(ts):.1f},{y(v):.1f}" for ts, v in known] + \
-               [f"{x(known[-1][0]):.1f},{y(lo):.1f}"]
+        area = (
+            [f"{x(known[0][0]):.1f},{y(lo):.1f}"]
+            + [f"{x(ts):.1f},{y(v):.1f}" for ts, v in known]
+            + [f"{x(known[-1][0]):.1f},{y(lo):.1f}"]
+        )
         parts.append(f'<polygon class="area" points="{" ".join(area)}"/>')
         parts.append(f'<polyline class="line" points="{" ".join(area[1:-1])}"/>')
         last = known[-1][1]
-        parts.append(f'<text class="lbl strong" x="{x(known[-1][0]) - 4:.1f}" y="{y(last) - 6:.1f}" '
-                     f'text-anchor="end">{last * 100:.0f}% left</text>')
+        parts.append(
+            f'<text class="lbl strong" x="{x(known[-1][0]) - 4:.1f}" y="{y(last) - 6:.1f}" '
+            f'text-anchor="end">{last * 100:.0f}% left</text>'
+        )
     else:
-        parts.append(f'<text class="lbl" x="{width / 2}" y="{height / 2}" text-anchor="middle">no events in the window</text>')
+        parts.append(
+            f'<text class="lbl" x="{width / 2}" y="{height / 2}" text-anchor="middle">no events in the window</text>'
+        )
     parts.append(_time_axis(t0, t1, x, height))
     parts.append(f'<text class="ttl" x="{_PAD_L}" y="14">{_e(label)}</text>')
     return _frame(width, height, label, "".join(parts))
@@ -229,10 +253,14 @@ def breach_timeline(
     def x(ts: float) -> float:
         return left + (min(max(ts, t0), t1) - t0) / ((t1 - t0) or 1) * pw
 
-    parts = [f'<rect class="plot" x="{left}" y="{_PAD_T}" width="{pw}" height="{max(1, len(lanes)) * row_h}"/>']
+    parts = [
+        f'<rect class="plot" x="{left}" y="{_PAD_T}" width="{pw}" height="{max(1, len(lanes)) * row_h}"/>'
+    ]
     if not lanes:
-        parts.append(f'<text class="lbl" x="{left + pw / 2}" y="{_PAD_T + 15}" text-anchor="middle">'
-                     "no breach in this period</text>")
+        parts.append(
+            f'<text class="lbl" x="{left + pw / 2}" y="{_PAD_T + 15}" text-anchor="middle">'
+            "no breach in this period</text>"
+        )
     for i, lane in enumerate(lanes):
         ly = _PAD_T + i * row_h
         parts.append(f'<text class="lbl" x="{left - 6}" y="{ly + 15}" text-anchor="end">{_e(lane)}</text>')

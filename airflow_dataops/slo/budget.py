@@ -72,10 +72,10 @@ _observed_at = attrgetter("observed_at")
 class BudgetStatus(str, enum.Enum):
     """Where a dataset stands against its SLO."""
 
-    HEALTHY = "healthy"    # budget left, no page alert firing
-    AT_RISK = "at_risk"    # less than ``at_risk_below`` (25%) of the budget left
+    HEALTHY = "healthy"  # budget left, no page alert firing
+    AT_RISK = "at_risk"  # less than ``at_risk_below`` (25%) of the budget left
     BREACHED = "breached"  # budget exhausted, or a page alert firing
-    NO_DATA = "no_data"    # no observation in the SLO window: nothing to judge
+    NO_DATA = "no_data"  # no observation in the SLO window: nothing to judge
 
 
 class WindowCount(NamedTuple):
@@ -124,12 +124,28 @@ class EventSeries:
     """
 
     __slots__ = (
-        "_bad", "_cadence", "_cov", "_first", "_gaps", "_good", "_missing", "_policy", "_slice", "_states",
-        "_unknown", "times",
+        "_bad",
+        "_cadence",
+        "_cov",
+        "_first",
+        "_gaps",
+        "_good",
+        "_missing",
+        "_policy",
+        "_slice",
+        "_states",
+        "_unknown",
+        "times",
     )
 
-    def __init__(self, times: Sequence[float], goods: Sequence[bool | None], spec: SLOSpec, *,
-                 first: float | None = None) -> None:
+    def __init__(
+        self,
+        times: Sequence[float],
+        goods: Sequence[bool | None],
+        spec: SLOSpec,
+        *,
+        first: float | None = None,
+    ) -> None:
         if len(times) != len(goods):
             raise ValueError(f"EventSeries of {spec.dataset!r}: {len(times)} times but {len(goods)} states")
         self.times = list(times)
@@ -146,7 +162,9 @@ class EventSeries:
             ts = self.times
             n = len(ts)
             # Coverage of observation i: slice ends in (t_i, cov_i].
-            self._cov = cov = [min(ts[i + 1], ts[i] + valid) if i + 1 < n else ts[i] + valid for i in range(n)]
+            self._cov = cov = [
+                min(ts[i + 1], ts[i] + valid) if i + 1 < n else ts[i] + valid for i in range(n)
+            ]
             slices = [math.floor(cov[i] / length) - math.floor(ts[i] / length) for i in range(n)]
             good = [s * g for s, g in zip(slices, good, strict=True)]
             bad = [s * b for s, b in zip(slices, bad, strict=True)]
@@ -164,7 +182,12 @@ class EventSeries:
 
     @classmethod
     def from_columns(
-        cls, times: Sequence[float], goods: Sequence[bool | None], spec: SLOSpec, now: datetime, *,
+        cls,
+        times: Sequence[float],
+        goods: Sequence[bool | None],
+        spec: SLOSpec,
+        now: datetime,
+        *,
         lookback: timedelta | None = None,
     ) -> EventSeries:
         """Like ``from_observations`` for plain columns (Unix seconds ascending, ``good``), with no
@@ -172,7 +195,11 @@ class EventSeries:
         older than ``lookback`` (default: the SLO window) are bisected away.  The caller
         dedupes reruns (one row per partition under ``occurrences``).
         """
-        span = (lookback if lookback is not None else spec.window) + spec.cadence + (spec.slice_length or timedelta(0))
+        span = (
+            (lookback if lookback is not None else spec.window)
+            + spec.cadence
+            + (spec.slice_length or timedelta(0))
+        )
         end = now.timestamp()
         hi = bisect_right(times, end)
         lo = max(bisect_right(times, end - span.total_seconds(), hi=hi) - 1, 0)
@@ -181,7 +208,11 @@ class EventSeries:
 
     @classmethod
     def from_observations(
-        cls, observations: Sequence[SLIObservation], spec: SLOSpec, now: datetime, *,
+        cls,
+        observations: Sequence[SLIObservation],
+        spec: SLOSpec,
+        now: datetime,
+        *,
         lookback: timedelta | None = None,
     ) -> tuple[EventSeries, SLIObservation | None]:
         """Prepare the observations of ``spec.dataset`` and ``spec.kind`` made at or before ``now``.
@@ -198,8 +229,12 @@ class EventSeries:
         span = lookback if lookback is not None else spec.window
         dataset, kind = spec.dataset, spec.kind
         hi = bisect_right(observations, now, key=_observed_at)
-        lo = bisect_right(observations, now - span - spec.cadence - (spec.slice_length or timedelta(0)),
-                          key=_observed_at, hi=hi)
+        lo = bisect_right(
+            observations,
+            now - span - spec.cadence - (spec.slice_length or timedelta(0)),
+            key=_observed_at,
+            hi=hi,
+        )
         lo = max(lo - 1, 0)  # keep the observation that may cover the start of the window
         first: float | None = None
         for o in observations[:lo]:  # normally the very first one matches
@@ -261,7 +296,7 @@ class EventSeries:
         floor = math.floor
         slots = floor(end / length) - floor(start / length)
         j = bisect_right(times, start)  # first observation after start
-        k = bisect_left(times, end)     # observations before end: [0, k)
+        k = bisect_left(times, end)  # observations before end: [0, k)
         good = bad = unknown = 0
         if k - 1 > j:  # observations j .. k-2 lie wholly inside the window
             good = self._good[k - 1] - self._good[j]
@@ -285,7 +320,9 @@ class EventSeries:
         return good, bad, unknown, slots
 
 
-def _latest_per_partition(picked: list[SLIObservation], times: list[float]) -> tuple[list[SLIObservation], list[float]]:
+def _latest_per_partition(
+    picked: list[SLIObservation], times: list[float]
+) -> tuple[list[SLIObservation], list[float]]:
     seen: set[str] = set()
     keep_obs: list[SLIObservation] = []
     keep_times: list[float] = []
@@ -348,10 +385,19 @@ def report_from_count(count: WindowCount, spec: SLOSpec, start: datetime, end: d
     total = count.good + count.bad
     consumed = count.bad / (total * budget) if total else None
     return BudgetReport(
-        dataset=spec.dataset, kind=spec.kind, objective=spec.objective, error_budget=budget,
-        window_start=start, window_end=end, total_events=total, good_events=count.good,
-        bad_events=count.bad, missing_events=count.missing, unknown_events=count.unknown,
-        observations=count.observations, consumed=consumed,
+        dataset=spec.dataset,
+        kind=spec.kind,
+        objective=spec.objective,
+        error_budget=budget,
+        window_start=start,
+        window_end=end,
+        total_events=total,
+        good_events=count.good,
+        bad_events=count.bad,
+        missing_events=count.missing,
+        unknown_events=count.unknown,
+        observations=count.observations,
+        consumed=consumed,
         remaining=None if consumed is None else 1.0 - consumed,
     )
 
@@ -375,7 +421,9 @@ def compute_budget(observations: Sequence[SLIObservation], spec: SLOSpec, now: d
     return report_from_count(series.count(start, end), spec, now - spec.window, now)
 
 
-def budget_status(report: BudgetReport, *, page_firing: bool = False, at_risk_below: float = 0.25) -> BudgetStatus:
+def budget_status(
+    report: BudgetReport, *, page_firing: bool = False, at_risk_below: float = 0.25
+) -> BudgetStatus:
     """``no_data`` without observations; ``breached`` when the budget is exhausted or a
     page alert fires; ``at_risk`` below ``at_risk_below`` of the budget left; else ``healthy``.
     """

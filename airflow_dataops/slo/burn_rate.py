@@ -229,8 +229,9 @@ def _burn(series: EventSeries, start: float, end: float, objective: float) -> fl
     return None if fraction is None else fraction / (1.0 - objective)
 
 
-def _decide(series: EventSeries, spec: SLOSpec, end: float,
-            burns: dict[str, float | None]) -> list[AlertDecision]:
+def _decide(
+    series: EventSeries, spec: SLOSpec, end: float, burns: dict[str, float | None]
+) -> list[AlertDecision]:
     decisions = []
     for w in alert_windows(spec):
         pair = []
@@ -247,8 +248,16 @@ def _decide(series: EventSeries, spec: SLOSpec, end: float,
             fired = long_burn >= thr and short_burn >= thr
         else:
             fired = long_burn > thr and short_burn > thr
-        decisions.append(AlertDecision(window=w, severity=w.severity, long_burn=long_burn,
-                                       short_burn=short_burn, threshold=thr, fired=fired))
+        decisions.append(
+            AlertDecision(
+                window=w,
+                severity=w.severity,
+                long_burn=long_burn,
+                short_burn=short_burn,
+                threshold=thr,
+                fired=fired,
+            )
+        )
     return decisions
 
 
@@ -257,7 +266,9 @@ def alert_lookback(spec: SLOSpec) -> timedelta:
     return max(spec.window, *(w.long for w in alert_windows(spec)))
 
 
-def evaluate_alerts(observations: Sequence[SLIObservation], spec: SLOSpec, now: datetime) -> list[AlertDecision]:
+def evaluate_alerts(
+    observations: Sequence[SLIObservation], spec: SLOSpec, now: datetime
+) -> list[AlertDecision]:
     """Evaluate every alert rule of ``spec`` at ``now`` over observations sorted by ``observed_at``."""
     now = _check_now(now, spec)
     series, _ = EventSeries.from_observations(observations, spec, now, lookback=alert_lookback(spec))
@@ -315,7 +326,9 @@ def evaluate_dataset(observations: Sequence[SLIObservation], spec: SLOSpec, now:
     return evaluate_series(series, spec, now, sli_value=None if latest is None else latest.value)
 
 
-def evaluate_series(series: EventSeries, spec: SLOSpec, now: datetime, *, sli_value: float | None = None) -> SLOEvaluation:
+def evaluate_series(
+    series: EventSeries, spec: SLOSpec, now: datetime, *, sli_value: float | None = None
+) -> SLOEvaluation:
     """``evaluate_dataset`` over a prepared ``EventSeries``.
 
     The fast path for a store that reads plain columns: build the series with
@@ -335,9 +348,19 @@ def evaluate_series(series: EventSeries, spec: SLOSpec, now: datetime, *, sli_va
     page = any(a.fired and a.severity is AlertSeverity.PAGE for a in alerts)
     status = budget_status(report, page_firing=page, at_risk_below=spec.at_risk_below)
     return SLOEvaluation(
-        dataset=spec.dataset, kind=spec.kind, status=status, objective=spec.objective,
-        window_days=spec.window_days, evaluated_at=now, sli_value=sli_value,
-        good_events=report.good_events, total_events=report.total_events, bad_events=report.bad_events,
-        missing_events=report.missing_events, budget_remaining=report.remaining,
-        burn_rates=burns, alerts=tuple(alerts), no_data=report.no_data,
+        dataset=spec.dataset,
+        kind=spec.kind,
+        status=status,
+        objective=spec.objective,
+        window_days=spec.window_days,
+        evaluated_at=now,
+        sli_value=sli_value,
+        good_events=report.good_events,
+        total_events=report.total_events,
+        bad_events=report.bad_events,
+        missing_events=report.missing_events,
+        budget_remaining=report.remaining,
+        burn_rates=burns,
+        alerts=tuple(alerts),
+        no_data=report.no_data,
     )

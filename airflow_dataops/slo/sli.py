@@ -186,7 +186,9 @@ def correctness_score(
             weight = weights[name]
         except KeyError:
             known = ", ".join(sorted(weights))
-            raise ValueError(f"correctness_score: severity {severity!r} has no weight; known: {known}") from None
+            raise ValueError(
+                f"correctness_score: severity {severity!r} has no weight; known: {known}"
+            ) from None
         total_weight += weight
         if passed:
             passed_weight += weight

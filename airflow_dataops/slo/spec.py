@@ -75,18 +75,32 @@ class BudgetingMethod(str, enum.Enum):
 class MissingDataPolicy(str, enum.Enum):
     """What an expected but missing (or unknown) SLI counts as."""
 
-    BAD = "bad"        # a missing partition burns budget (default for freshness and completeness)
-    GOOD = "good"      # missing data is given the benefit of the doubt
+    BAD = "bad"  # a missing partition burns budget (default for freshness and completeness)
+    GOOD = "good"  # missing data is given the benefit of the doubt
     IGNORE = "ignore"  # missing data is neither good nor bad: it leaves the event count
 
 
 # unit name -> (canonical unit, factor to canonical).  Durations are canonical in seconds,
 # shares in ratio (percent / 100).
 _DURATION_UNITS: dict[str, float] = {
-    "s": 1.0, "sec": 1.0, "secs": 1.0, "second": 1.0, "seconds": 1.0,
-    "m": 60.0, "min": 60.0, "mins": 60.0, "minute": 60.0, "minutes": 60.0,
-    "h": 3600.0, "hr": 3600.0, "hrs": 3600.0, "hour": 3600.0, "hours": 3600.0,
-    "d": 86400.0, "day": 86400.0, "days": 86400.0,
+    "s": 1.0,
+    "sec": 1.0,
+    "secs": 1.0,
+    "second": 1.0,
+    "seconds": 1.0,
+    "m": 60.0,
+    "min": 60.0,
+    "mins": 60.0,
+    "minute": 60.0,
+    "minutes": 60.0,
+    "h": 3600.0,
+    "hr": 3600.0,
+    "hrs": 3600.0,
+    "hour": 3600.0,
+    "hours": 3600.0,
+    "d": 86400.0,
+    "day": 86400.0,
+    "days": 86400.0,
 }
 _SHARE_UNITS: dict[str, float] = {"ratio": 1.0, "percent": 0.01, "%": 0.01, "pct": 0.01}
 _COUNT_UNITS: dict[str, float] = {"rows": 1.0, "row": 1.0}
@@ -246,11 +260,17 @@ class SLOSpec:
         put(self, "window_days", _positive(self.window_days, dataset=ds, field="slo.window_days"))
         put(self, "threshold", _number(self.threshold, dataset=ds, field=f"{field}.threshold"))
         if self.unit is None or self.unit == "":
-            raise _fail(ds, f"{field}.unit", f"is required for threshold {self.threshold!r}; use one of {_UNIT_HELP}")
+            raise _fail(
+                ds, f"{field}.unit", f"is required for threshold {self.threshold!r}; use one of {_UNIT_HELP}"
+            )
         canonical, _ = parse_unit(self.unit, dataset=ds, field=f"{field}.unit")
         if canonical not in _UNITS_BY_KIND[kind]:
             allowed = ", ".join(sorted(_UNITS_BY_KIND[kind]))
-            raise _fail(ds, f"{field}.unit", f"{self.unit!r} does not fit a {kind.value} SLI; use a unit in: {allowed}")
+            raise _fail(
+                ds,
+                f"{field}.unit",
+                f"{self.unit!r} does not fit a {kind.value} SLI; use a unit in: {allowed}",
+            )
         put(self, "unit", self.unit.strip().lower())
         budgeting = _enum(BudgetingMethod, self.budgeting, dataset=ds, field="slo.budgeting")
         put(self, "budgeting", budgeting)
@@ -258,12 +278,18 @@ class SLOSpec:
             length = timedelta(minutes=5) if self.slice_length is None else self.slice_length
             put(self, "slice_length", parse_duration(length, dataset=ds, field="slo.slice"))
         elif self.slice_length is not None:
-            raise _fail(ds, "slo.slice", f"is only meaningful with budgeting timeslices, got {self.slice_length!r}")
+            raise _fail(
+                ds, "slo.slice", f"is only meaningful with budgeting timeslices, got {self.slice_length!r}"
+            )
         if self.missing_data is None:
             default = MissingDataPolicy.BAD if kind in _DEFAULT_MISSING_BAD else MissingDataPolicy.IGNORE
             put(self, "missing_data", default)
         else:
-            put(self, "missing_data", _enum(MissingDataPolicy, self.missing_data, dataset=ds, field="slo.missing_data"))
+            put(
+                self,
+                "missing_data",
+                _enum(MissingDataPolicy, self.missing_data, dataset=ds, field="slo.missing_data"),
+            )
         put(self, "cadence", parse_duration(self.cadence, dataset=ds, field="slo.cadence"))
         at_risk = _number(self.at_risk_below, dataset=ds, field="slo.at_risk_below")
         if not 0.0 <= at_risk <= 1.0:
@@ -298,14 +324,22 @@ class SLOSpec:
         canonical, factor = parse_unit(unit, dataset=self.dataset, field="observation.unit")
         threshold, spec_canonical = self.canonical_threshold
         if canonical != spec_canonical:
-            raise _fail(self.dataset, "observation.unit", f"{unit!r} cannot be compared with threshold unit {self.unit!r}")
+            raise _fail(
+                self.dataset,
+                "observation.unit",
+                f"{unit!r} cannot be compared with threshold unit {self.unit!r}",
+            )
         return judge(self.kind, _convert(value, factor), threshold)
 
 
 # ---------------------------------------------------------------- reading a contract
 
-_SLO_KEYS = frozenset({"objective", "window_days", "budgeting", "slice", "cadence", "missing_data", "at_risk_below", "slis"})
-_SLI_KEYS = frozenset({"objective", "window_days", "budgeting", "slice", "missing_data", "threshold", "unit", "at_risk_below"})
+_SLO_KEYS = frozenset(
+    {"objective", "window_days", "budgeting", "slice", "cadence", "missing_data", "at_risk_below", "slis"}
+)
+_SLI_KEYS = frozenset(
+    {"objective", "window_days", "budgeting", "slice", "missing_data", "threshold", "unit", "at_risk_below"}
+)
 _FRESHNESS_SLA = ("latency", "freshness")  # ODCS prefers latency; freshness is the older name
 
 
@@ -328,7 +362,9 @@ def load_slo_sidecar(path: str | Path, *, dataset: str) -> Mapping[str, Any]:
     except (OSError, yaml.YAMLError) as e:
         raise SLODefinitionError(f"dataset {dataset!r}: cannot read SLO sidecar {str(path)!r}: {e}") from e
     if not isinstance(data, Mapping) or not isinstance(data.get("slo"), Mapping):
-        raise SLODefinitionError(f"dataset {dataset!r}: SLO sidecar {str(path)!r} must hold a mapping with an 'slo' key")
+        raise SLODefinitionError(
+            f"dataset {dataset!r}: SLO sidecar {str(path)!r} must hold a mapping with an 'slo' key"
+        )
     return data["slo"]
 
 
@@ -346,7 +382,9 @@ def _contract_dict(contract: Any, dataset: str) -> Mapping[str, Any]:
 def _slo_block_from_custom_properties(contract: Mapping[str, Any], dataset: str) -> Mapping[str, Any] | None:
     props = contract.get("customProperties") or []
     if not isinstance(props, list):
-        raise _fail(dataset, "customProperties", f"must be a list of {{property, value}}, got {type(props).__name__}")
+        raise _fail(
+            dataset, "customProperties", f"must be a list of {{property, value}}, got {type(props).__name__}"
+        )
     for i, prop in enumerate(props):
         if not isinstance(prop, Mapping) or prop.get("property") != "dataops":
             continue
@@ -356,12 +394,16 @@ def _slo_block_from_custom_properties(contract: Mapping[str, Any], dataset: str)
 
             value = yaml.safe_load(value)
         if not isinstance(value, Mapping) or not isinstance(value.get("slo"), Mapping):
-            raise _fail(dataset, f"customProperties[{i}].value", "(dataops) must be a mapping with an 'slo' mapping")
+            raise _fail(
+                dataset, f"customProperties[{i}].value", "(dataops) must be a mapping with an 'slo' mapping"
+            )
         return value["slo"]
     return None
 
 
-def _sla_for(contract: Mapping[str, Any], dataset: str, names: tuple[str, ...]) -> tuple[str, Mapping[str, Any]] | None:
+def _sla_for(
+    contract: Mapping[str, Any], dataset: str, names: tuple[str, ...]
+) -> tuple[str, Mapping[str, Any]] | None:
     """The first ``slaProperties`` entry named in ``names`` that applies to ``dataset``, with its path."""
     sla = contract.get("slaProperties") or []
     short = dataset.rsplit(".", 1)[-1]
@@ -379,7 +421,9 @@ def _sla_for(contract: Mapping[str, Any], dataset: str, names: tuple[str, ...]) 
 def _check_keys(block: Mapping[str, Any], allowed: frozenset[str], *, dataset: str, field: str) -> None:
     unknown = sorted(set(block) - allowed)
     if unknown:
-        raise _fail(dataset, field, f"has unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+        raise _fail(
+            dataset, field, f"has unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
+        )
 
 
 def slo_specs_from_contract(
@@ -422,11 +466,15 @@ def slo_specs_from_contract(
     if not isinstance(slis, Mapping):
         raise _fail(dataset, "slo.slis", f"must be a mapping of SLI kind to settings, got {slis!r}")
     if not slis:
-        raise _fail(dataset, "slo.slis", "is empty and slaProperties has no latency or freshness for this dataset")
+        raise _fail(
+            dataset, "slo.slis", "is empty and slaProperties has no latency or freshness for this dataset"
+        )
     cadence: Any = block.get("cadence")
     if cadence is None and (found := _sla_for(data, dataset, ("frequency",))):
         path, entry = found
-        cadence = parse_duration({"value": entry.get("value"), "unit": entry.get("unit")}, dataset=dataset, field=path)
+        cadence = parse_duration(
+            {"value": entry.get("value"), "unit": entry.get("unit")}, dataset=dataset, field=path
+        )
     specs = [_one_spec(data, dataset, name, sli, block, cadence) for name, sli in slis.items()]
     order = list(SLIKind)
     return sorted(specs, key=lambda s: order.index(s.kind))
@@ -478,7 +526,9 @@ def _one_spec(
         "window_days": _positive(window, dataset=dataset, field=window_field),
         "budgeting": _enum(BudgetingMethod, budgeting, dataset=dataset, field=budgeting_field),
         "at_risk_below": _number(at_risk, dataset=dataset, field=at_risk_field),
-        "cadence": parse_duration(cadence if cadence is not None else "1d", dataset=dataset, field="slo.cadence"),
+        "cadence": parse_duration(
+            cadence if cadence is not None else "1d", dataset=dataset, field="slo.cadence"
+        ),
     }
     if slice_length is not None:
         values["slice_length"] = parse_duration(slice_length, dataset=dataset, field=slice_field)

@@ -30,7 +30,11 @@ def flights() -> pd.DataFrame:
     df = f.copy()
     df["time_hour"] = pd.to_datetime(df["time_hour"], utc=True).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     df["flight_date"] = (
-        df["year"].astype(str) + "-" + df["month"].astype(str).str.zfill(2) + "-" + df["day"].astype(str).str.zfill(2)
+        df["year"].astype(str)
+        + "-"
+        + df["month"].astype(str).str.zfill(2)
+        + "-"
+        + df["day"].astype(str).str.zfill(2)
     )
     return df[df["flight_date"].isin(DAYS)].reset_index(drop=True)
 
@@ -40,15 +44,21 @@ def loaded(store_url, flights, monkeypatch):
     engine = sa.create_engine(store_url)
     bad = flights.copy()
     day2 = bad.index[bad["flight_date"] == DAYS[1]]
-    bad.loc[day2[:7], "origin"] = "BOS"      # 7 rows break nycAirport
+    bad.loc[day2[:7], "origin"] = "BOS"  # 7 rows break nycAirport
     bad.loc[day2[5:9], "carrier"] = "united"  # 4 rows break carrierCode, 2 of them both rules
     bad.to_sql("flights", engine, index=False)
     url = engine.url
     if url.get_backend_name() == "sqlite":
         conn = {"conn_type": "sqlite", "host": url.database}
     else:
-        conn = {"conn_type": "postgres", "host": url.host, "port": url.port, "login": url.username,
-                "password": url.password or "", "schema": url.database}
+        conn = {
+            "conn_type": "postgres",
+            "host": url.host,
+            "port": url.port,
+            "login": url.username,
+            "password": url.password or "",
+            "schema": url.database,
+        }
     conn_id = f"flights_{uuid.uuid4().hex[:8]}"
     monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
     yield SimpleNamespace(engine=engine, conn_id=conn_id, rows=len(bad), day2=len(day2))
@@ -61,7 +71,9 @@ def ctx(run_id):
 
 def counts(engine, day):
     with engine.connect() as conn:
-        kept = conn.execute(sa.text("SELECT COUNT(*) FROM flights WHERE flight_date = :d"), {"d": day}).scalar()
+        kept = conn.execute(
+            sa.text("SELECT COUNT(*) FROM flights WHERE flight_date = :d"), {"d": day}
+        ).scalar()
         moved = conn.execute(
             sa.text("SELECT COUNT(*) FROM flights__quarantine WHERE _dataops_partition_key = :d"), {"d": day}
         ).scalar()
@@ -71,8 +83,13 @@ def counts(engine, day):
 def test_gx_and_sql_agree_on_the_flights_contract(loaded):
     contract = load_contract(CONTRACT)
     for day in DAYS:
-        kw = dict(engine_or_connection=loaded.engine, table="flights", partition_column="flight_date",
-                  partition_value=day, now=NOW)
+        kw = dict(
+            engine_or_connection=loaded.engine,
+            table="flights",
+            partition_column="flight_date",
+            partition_value=day,
+            now=NOW,
+        )
         sql, gx = evaluate_sql(contract, **kw), evaluate_gx(contract, **kw)
         assert [(r.name, r.passed, r.actual, r.failing_rows) for r in gx.results] == [
             (r.name, r.passed, r.actual, r.failing_rows) for r in sql.results
@@ -82,9 +99,16 @@ def test_gx_and_sql_agree_on_the_flights_contract(loaded):
 
 def test_quarantine_a_day_then_the_day_is_clean(loaded, use_store):
     def gate(day, run_id, mode="quarantine"):
-        return ContractGateOperator(task_id="gate", contract=str(CONTRACT), conn_id=loaded.conn_id, table="flights",
-                                    partition_column="flight_date", partition=day, mode=mode,
-                                    now=NOW.isoformat()).execute(ctx(run_id))
+        return ContractGateOperator(
+            task_id="gate",
+            contract=str(CONTRACT),
+            conn_id=loaded.conn_id,
+            table="flights",
+            partition_column="flight_date",
+            partition=day,
+            mode=mode,
+            now=NOW.isoformat(),
+        ).execute(ctx(run_id))
 
     assert gate(DAYS[0], "r0")["verdict"] == "passed"
     out = gate(DAYS[1], "r1")
@@ -95,9 +119,11 @@ def test_quarantine_a_day_then_the_day_is_clean(loaded, use_store):
     assert q["rows_published"] + q["rows_quarantined"] == q["rows_in"]
     assert counts(loaded.engine, DAYS[1]) == (loaded.day2 - 9, 9)
     with loaded.engine.connect() as conn:
-        rules = dict(conn.execute(sa.text(
-            "SELECT _dataops_rules, COUNT(*) FROM flights__quarantine GROUP BY _dataops_rules"
-        )).all())
+        rules = dict(
+            conn.execute(
+                sa.text("SELECT _dataops_rules, COUNT(*) FROM flights__quarantine GROUP BY _dataops_rules")
+            ).all()
+        )
     assert rules == {
         "flights.origin.nycAirport;": 5,
         "flights.carrier.carrierCode;": 2,

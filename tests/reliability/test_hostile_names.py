@@ -45,7 +45,7 @@ NAMES = [
     "semi;colon",
     "comma,name",
     "dot.name",
-    "quote\"inside",
+    'quote"inside',
     "apos'inside",
     "back\\slash",
     "percent%s",
@@ -73,7 +73,7 @@ NAMES = [
     "true",
     "0x41",
     "e'escape'",
-    "U&\"d0061t\"",
+    'U&"d0061t"',
 ]
 
 
@@ -94,7 +94,11 @@ def _contract(column: str, table: str) -> str:
                         "logicalType": "string",
                         "required": True,
                         "quality": [
-                            {"metric": "invalidValues", "mustBe": 0, "arguments": {"validValues": ["ok", "fine"]}}
+                            {
+                                "metric": "invalidValues",
+                                "mustBe": 0,
+                                "arguments": {"validValues": ["ok", "fine"]},
+                            }
                         ],
                     },
                     {"name": "k", "logicalType": "string", "required": True},
@@ -105,7 +109,9 @@ def _contract(column: str, table: str) -> str:
     return json.dumps(doc)
 
 
-@pytest.mark.parametrize("store_url", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+@pytest.mark.parametrize(
+    "store_url", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
 def test_hostile_names_round_trip_and_never_inject(warehouse_url: str) -> None:
     engine = create_engine(warehouse_url)
     with engine.begin() as conn:
@@ -116,7 +122,11 @@ def test_hostile_names_round_trip_and_never_inject(warehouse_url: str) -> None:
         table = f"t{i}_{name}"[:40]
         frame = pd.DataFrame({name: ["ok", "fine", "bad", None], "k": [name] * 4})
         stage = stage_frame(engine, frame, table=table, partition_key=name)
-        report = evaluate_sql(parse_contract(_contract(name, table), source="hostile.json"), engine_or_connection=engine, table=stage.name)
+        report = evaluate_sql(
+            parse_contract(_contract(name, table), source="hostile.json"),
+            engine_or_connection=engine,
+            table=stage.name,
+        )
         failed = {r.name.rsplit(".", 1)[-1]: r.failing_rows for r in report.failed}
         assert failed == {"required": 1, "invalidValues": 1}, (name, failed)
         target = ensure_target(engine, stage, table=table)
@@ -125,7 +135,9 @@ def test_hostile_names_round_trip_and_never_inject(warehouse_url: str) -> None:
         back = Table(table, MetaData(), autoload_with=engine)
         with engine.connect() as conn:
             rows = conn.execute(select(back.c[name], back.c.k).where(back.c.k == name)).all()
-        expected = [tuple(None if pd.isna(v) else v for v in row) for row in frame.itertuples(index=False, name=None)]
+        expected = [
+            tuple(None if pd.isna(v) else v for v in row) for row in frame.itertuples(index=False, name=None)
+        ]
         assert sorted(map(tuple, rows), key=repr) == sorted(expected, key=repr), name
         assert [c["name"] for c in inspect(engine).get_columns(table)] == [name, "k"], name
         checked += 1

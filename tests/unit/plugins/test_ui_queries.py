@@ -26,11 +26,21 @@ def store(tmp_path: object) -> Iterator[StateStore]:
 
 def _daily(store: StateStore, dataset: str, goods: list[bool], *, end: datetime = NOW) -> None:
     n = len(goods)
-    record_slis(store, [
-        SLIRecord(dataset=dataset, kind="freshness", value=3600.0 if g else 90000.0, unit="s", good=g,
-                  observed_at=end - timedelta(days=n - i), partition_key=(end - timedelta(days=n - i)).strftime("%F"))
-        for i, g in enumerate(goods)
-    ])
+    record_slis(
+        store,
+        [
+            SLIRecord(
+                dataset=dataset,
+                kind="freshness",
+                value=3600.0 if g else 90000.0,
+                unit="s",
+                good=g,
+                observed_at=end - timedelta(days=n - i),
+                partition_key=(end - timedelta(days=n - i)).strftime("%F"),
+            )
+            for i, g in enumerate(goods)
+        ],
+    )
 
 
 def test_statuses_budget_and_burn_rates(store: StateStore) -> None:
@@ -58,8 +68,20 @@ def test_a_rerun_partition_counts_once_with_its_latest_verdict(store: StateStore
     _daily(store, "ds", [True] * 10)
     before = queries.overview(store, now=NOW)[0].slos[0]
     key = (NOW - timedelta(days=2)).strftime("%F")
-    record_slis(store, [SLIRecord(dataset="ds", kind="freshness", value=9e5, unit="s", good=False,
-                                  observed_at=NOW - timedelta(days=1, hours=1), partition_key=key)])
+    record_slis(
+        store,
+        [
+            SLIRecord(
+                dataset="ds",
+                kind="freshness",
+                value=9e5,
+                unit="s",
+                good=False,
+                observed_at=NOW - timedelta(days=1, hours=1),
+                partition_key=key,
+            )
+        ],
+    )
     after = queries.overview(store, now=NOW)[0].slos[0]
     assert (after.good_events, after.bad_events) == (before.good_events - 1, before.bad_events + 1)
 
@@ -89,8 +111,9 @@ def test_the_snapshot_follows_new_slis_registrations_and_removals(store: StateSt
     assert sorted(s.dataset for s in queries.overview(store)) == ["b", "c"]
 
 
-def test_the_snapshot_is_reevaluated_in_the_background_after_its_ttl(store: StateStore,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_snapshot_is_reevaluated_in_the_background_after_its_ttl(
+    store: StateStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     upsert_dataset(store, "a", slo={"objective": 0.9})
     queries.overview(store)
     old = queries._SNAPSHOTS[store.url]
@@ -108,7 +131,12 @@ def test_dataset_detail_without_slis(store: StateStore) -> None:
     upsert_dataset(store, "empty", slo={"objective": 0.99})
     detail = queries.dataset_detail(store, "empty", now=NOW)
     assert detail is not None
-    assert (detail.partitions, detail.breaches, detail.contract_result, detail.sli_history) == ([], [], None, {})
+    assert (detail.partitions, detail.breaches, detail.contract_result, detail.sli_history) == (
+        [],
+        [],
+        None,
+        {},
+    )
     assert queries.dataset_detail(store, "missing", now=NOW) is None
 
 
@@ -137,8 +165,17 @@ def test_charts_escape_their_labels_and_handle_no_data() -> None:
     burn = svg.burndown_chart([(NOW - timedelta(days=d), 1 - d / 10) for d in range(10, 0, -1)], label="b")
     assert "at risk" in burn and "90% left" in burn
     timeline = svg.breach_timeline(
-        [{"slo": "<i>f</i>", "severity": "page", "opened_at": (NOW - timedelta(days=3)).isoformat(),
-          "resolved_at": None}], start=start, end=end)
+        [
+            {
+                "slo": "<i>f</i>",
+                "severity": "page",
+                "opened_at": (NOW - timedelta(days=3)).isoformat(),
+                "resolved_at": None,
+            }
+        ],
+        start=start,
+        end=end,
+    )
     assert "&lt;i&gt;f&lt;/i&gt;" in timeline and 'class="bad"' in timeline
 
 

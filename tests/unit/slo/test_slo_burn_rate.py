@@ -274,8 +274,15 @@ def test_one_bad_day_tickets_and_two_page_a_daily_dataset():
     assert page.long_burn == pytest.approx((1 / 12) / 0.01)  # 8.3x: above the page factor 6x at 99%
     assert page.fired and ticket.fired
     one_bad_long_ago = [
-        SLIObservation(dataset="flights", kind="freshness", observed_at=NOW - (59 - i) * DAY, value=0.0,
-                       good=i != 50, unit="s", partition=f"d{i}")
+        SLIObservation(
+            dataset="flights",
+            kind="freshness",
+            observed_at=NOW - (59 - i) * DAY,
+            value=0.0,
+            good=i != 50,
+            unit="s",
+            partition=f"d{i}",
+        )
         for i in range(60)
     ]
     page, ticket = evaluate_alerts(one_bad_long_ago, s, NOW)
