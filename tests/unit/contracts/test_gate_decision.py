@@ -43,21 +43,21 @@ GOOD = [("JFK", 1.0, "N1")] * 10
     [
         pytest.param(GOOD, "fail", Verdict.PASSED, (), id="all-pass"),
         pytest.param(
-            GOOD[:9] + [("XXX", 1.0, "N1")],
+            [*GOOD[:9], ("XXX", 1.0, "N1")],
             "quarantine",
             Verdict.QUARANTINED,
             ("flights.origin.nycAirport",),
             id="zero-tolerance-rule-quarantines",
         ),
         pytest.param(
-            GOOD[:9] + [("XXX", 1.0, "N1")],
+            [*GOOD[:9], ("XXX", 1.0, "N1")],
             "fail",
             Verdict.FAILED,
             ("flights.origin.nycAirport",),
             id="fail-mode-blocks",
         ),
         pytest.param(
-            GOOD[:9] + [("XXX", 1.0, "N1")],
+            [*GOOD[:9], ("XXX", 1.0, "N1")],
             "warn",
             Verdict.WARNED,
             ("flights.origin.nycAirport",),
@@ -71,7 +71,7 @@ GOOD = [("JFK", 1.0, "N1")] * 10
             id="threshold-rule-blocks-not-quarantines",
         ),
         pytest.param(
-            GOOD[:9] + [("JFK", 1.0, None)], "fail", Verdict.WARNED, (), id="warning-severity-never-blocks"
+            [*GOOD[:9], ("JFK", 1.0, None)], "fail", Verdict.WARNED, (), id="warning-severity-never-blocks"
         ),
     ],
 )
