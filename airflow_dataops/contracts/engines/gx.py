@@ -1,0 +1,536 @@
+"""Check a table (or partition) or a DataFrame against a contract with Great Expectations 1.x.
+
+For teams that already run GX: the contract's rules are compiled into a GX
+``ExpectationSuite`` (in an ephemeral context, nothing written to disk), run through a
+``ValidationDefinition``, and GX's results are mapped back into the same
+:class:`~airflow_dataops.contracts.report.GateReport` the SQL and pandas engines return,
+with the same rule names.  GX only *measures*: the counts it reports become the
+:class:`~airflow_dataops.contracts.rules.Measure` values, and :func:`rules.judge` decides,
+so a rule gets the same verdict and the same number from every engine.
+
+=====================  ==============================================================
+measure                GX expectation(s)
+=====================  ==============================================================
+rows                   ``ExpectTableRowCountToBeBetween`` (observed value)
+nulls                  ``ExpectColumnValuesToNotBeNull`` (unexpected count)
+missing (markers)      not-null + ``ExpectColumnValuesToNotBeInSet`` (markers)
+invalid, set           ``ExpectColumnValuesToBeInSet`` (nulls are never invalid)
+invalid, pattern       ``ExpectColumnValuesToMatchRegex``
+invalid, set+pattern   ``UnexpectedRowsExpectation`` (SQL only)
+duplicates             not-null count - ``ExpectColumnUniqueValueCountToBeBetween``
+tuple duplicates       ``UnexpectedRowsExpectation`` with ``ROW_NUMBER()`` (SQL only)
+max (latency)          ``ExpectColumnMaxToBeBetween`` (observed value)
+=====================  ==============================================================
+
+ODCS ``sql`` rules are left to the SQL engine (a warning says so).  A ``custom`` rule with
+``engine: greatExpectations`` runs its ``implementation``: one expectation or a list, each
+``{type: expect_..., kwargs: {...}}`` (or the kwargs inline), YAML text or a mapping::
+
+    quality:
+      - type: custom
+        engine: greatExpectations
+        name: plausibleDelay
+        implementation:
+          type: expect_column_values_to_be_between
+          kwargs: {min_value: -120, max_value: 1800}   # column: the property's, unless given
+
+GX costs ~8 s to import: it is imported inside :func:`evaluate_gx`, never at module import.
+Values never leave GX's results: partial unexpected lists are turned off, and only counts
+(and, for columns not classified sensitive, observed numbers) reach the report.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from airflow_dataops.contracts import rules as R
+from airflow_dataops.contracts.model import Contract, QualityRule, SchemaObject
+from airflow_dataops.contracts.report import GateReport, RuleResult
+from airflow_dataops.exceptions import ContractError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from sqlalchemy.engine import Connection, Engine
+
+#: Spellings of ``engine`` on a custom rule that mean Great Expectations.
+GX_ENGINE_NAMES = frozenset({"greatexpectations", "great_expectations", "great-expectations", "gx"})
+_RESULT_FORMAT = {"result_format": "BASIC", "partial_unexpected_count": 0, "include_unexpected_rows": False}
+_names = itertools.count()
+
+
+def is_gx_rule(rule: QualityRule) -> bool:
+    """True for a ``custom`` rule whose ``engine`` is Great Expectations."""
+    return rule.type == "custom" and str(rule.engine or "").replace(" ", "").lower() in GX_ENGINE_NAMES
+
+
+def evaluate_gx(
+    contract: Contract,
+    *,
+    engine_or_connection: Engine | Connection | None = None,
+    dataframe: pd.DataFrame | None = None,
+    table: str | None = None,
+    schema_object: str | None = None,
+    partition_column: str | None = None,
+    partition_value: str | None = None,
+    db_schema: str | None = None,
+    dataset: str | None = None,
+    now: dt.datetime | None = None,
+) -> GateReport:
+    """Evaluate ``contract``'s rules with a Great Expectations suite.
+
+    Give either ``engine_or_connection`` and ``table`` (checked where it lives; one partition
+    when ``partition_column``/``partition_value`` are given) or a pandas ``dataframe``.
+
+    :raises ContractError: both or neither data source given, the table does not exist, a custom
+        GX rule's implementation is not a valid expectation, or GX raised while evaluating a rule.
+    """
+    if (engine_or_connection is None) == (dataframe is None):
+        raise ContractError(
+            "evaluate_gx needs exactly one of engine_or_connection= (with table=) or dataframe=",
+            file=contract.source,
+        )
+    obj = contract.schema_object(schema_object)
+    if dataframe is not None:
+        from airflow_dataops.contracts.engines.pandas import _family as pandas_family
+
+        columns = {str(c): pandas_family(dataframe[c]) for c in dataframe.columns}
+        source: _Source = _Source(kind="pandas", dataframe=dataframe)
+        name = dataset or obj.table
+        if partition_column and partition_value is not None:
+            dataframe = dataframe[dataframe[partition_column].astype(str) == str(partition_value)]
+            source = _Source(kind="pandas", dataframe=dataframe)
+    else:
+        if not table:
+            raise ContractError(
+                "evaluate_gx: table= is required with engine_or_connection=", file=contract.source
+            )
+        columns, source = _sql_source(
+            contract, obj, engine_or_connection, table, db_schema, partition_column, partition_value
+        )
+        name = dataset or (f"{db_schema}.{table}" if db_schema else table)
+    return _evaluate(contract, obj, columns, source, name, partition_value, now)
+
+
+# -- internals ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Source:
+    kind: str  # "sql" or "pandas"
+    dataframe: Any = None
+    url: str | None = None
+    dialect: str | None = None
+    query: str | None = None
+
+
+@dataclass
+class _Suite:
+    """Expectations to run, deduplicated, and what each one measures."""
+
+    expectations: list[Any] = field(default_factory=list)
+    keys: dict[tuple[Any, ...], str] = field(default_factory=dict)
+
+    def add(self, cls: Any, **kwargs: Any) -> str:
+        key = (cls.__name__, tuple(sorted((k, repr(v)) for k, v in kwargs.items())))
+        if key not in self.keys:
+            ident = f"e{len(self.keys)}"
+            self.keys[key] = ident
+            self.expectations.append(cls(**kwargs, meta={"dataops_id": ident}))
+        return self.keys[key]
+
+
+def _sql_source(
+    contract: Contract,
+    obj: SchemaObject,
+    engine_or_connection: Any,
+    table: str,
+    db_schema: str | None,
+    partition_column: str | None,
+    partition_value: str | None,
+) -> tuple[dict[str, str | None], _Source]:
+    import sqlalchemy as sa
+
+    from airflow_dataops.contracts.engines.sql import _family as sql_family
+
+    engine = (
+        engine_or_connection if isinstance(engine_or_connection, sa.Engine) else engine_or_connection.engine
+    )
+    if engine.url.database in (None, "", ":memory:") and engine.dialect.name == "sqlite":
+        raise ContractError(
+            "the gx engine opens its own connection and cannot reach an in-memory SQLite database; "
+            "use a file database or the sql engine",
+            file=contract.source,
+        )
+    try:
+        found = sa.inspect(engine_or_connection).get_columns(table, schema=db_schema)
+    except sa.exc.NoSuchTableError as e:
+        where = f"{db_schema}.{table}" if db_schema else table
+        raise ContractError(
+            f"table {where!r} does not exist; create it or pass the right table= / db_schema=",
+            file=contract.source,
+            path=obj.path,
+        ) from e
+    columns = {c["name"]: sql_family(c["type"]) for c in found}
+    t = sa.table(table, *(sa.column(n) for n in columns), schema=db_schema)
+    stmt = sa.select(t)
+    if partition_column:
+        if partition_column not in columns:
+            raise ContractError(
+                f"partition column {partition_column!r} is not a column of table {table!r} "
+                f"(columns: {', '.join(columns)}); pass the right partition_column=",
+                file=contract.source,
+                path=obj.path,
+            )
+        stmt = stmt.where(t.c[partition_column] == partition_value)
+    # GX takes a query text: the partition value is rendered as a quoted literal by the dialect
+    query = str(stmt.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
+    return columns, _Source(
+        kind="sql",
+        url=engine.url.render_as_string(hide_password=False),
+        dialect=engine.dialect.name,
+        query=query,
+    )
+
+
+def _evaluate(
+    contract: Contract,
+    obj: SchemaObject,
+    columns: Mapping[str, str | None],
+    source: _Source,
+    dataset: str,
+    partition: str | None,
+    now: dt.datetime | None,
+) -> GateReport:
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    gx_log = logging.getLogger("great_expectations")
+    if gx_log.level == logging.NOTSET:  # GX logs connections and docs sites at INFO: keep task logs to ours
+        gx_log.setLevel(logging.WARNING)
+    import great_expectations as gx  # ~8 s: only when this engine is used
+
+    E = gx.expectations
+    sql = source.kind == "sql"
+    results: list[RuleResult] = [
+        R.schema_result(obj, p, columns.get(p.column), p.column in columns) for p in obj.properties
+    ]
+    warnings = [w for w in contract.warnings if not _is_gx_custom_warning(w, obj)]
+    suite = _Suite()
+    rows_id = suite.add(E.ExpectTableRowCountToBeBetween)
+    plan: list[tuple[R.Check, dict[str, str]]] = []
+    checks = R.plan(contract, obj)
+    for check in checks:
+        m = check.measure
+        if m.kind == "sql":
+            warnings.append(f"{check.name}: sql rules are not evaluated by the gx engine (use engine sql)")
+            continue
+        if not all(c in columns for c in m.columns):
+            plan.append((check, {}))
+            continue
+        ids = _expectations_for(m, suite, E, sql, source)
+        if ids is None:
+            warnings.append(
+                f"{check.name}: a {m.kind} measure with both validValues and pattern, or a duplicate check "
+                f"over several columns, needs SQL; not evaluated by the gx engine on a DataFrame"
+            )
+            continue
+        plan.append((check, ids))
+    custom: list[tuple[str, str | None, QualityRule, list[str]]] = []
+    for prefix, prop_column, rule in _gx_rules(obj):
+        custom_ids = [
+            suite.add(cls, **kwargs) for cls, kwargs in _custom_expectations(contract, rule, prop_column, E)
+        ]
+        custom.append((prefix, prop_column, rule, custom_ids))
+
+    outcome = _run(gx, suite, source)
+    rows = int(_observed(outcome, rows_id, contract, "rowCount") or 0)
+    values: dict[R.Measure, Any] = {R.ROWS: rows}
+    for check, measured_by in plan:
+        if not measured_by:
+            results.append(R.missing_column_result(check))
+            continue
+        if check.measure not in values:
+            values[check.measure] = _value(check, measured_by, outcome, rows, contract)
+        results.append(R.judge(check, values, now=now))
+    sensitive = {p.column for p in obj.properties if p.is_sensitive}
+    for prefix, column, rule, expectation_ids in custom:
+        results.append(_custom_result(prefix, column, rule, expectation_ids, outcome, contract, sensitive))
+    return GateReport(
+        contract_id=contract.id,
+        contract_version=contract.version,
+        dataset=dataset,
+        partition=partition,
+        engine="gx",
+        row_count=rows,
+        results=tuple(results),
+        warnings=tuple(warnings),
+    )
+
+
+def _expectations_for(
+    m: R.Measure, suite: _Suite, E: Any, sql: bool, source: _Source
+) -> dict[str, str] | None:
+    col = m.column if m.columns else None
+    if m.kind in ("nulls", "missing") or (m.kind == "duplicates"):
+        ids = {"nulls": suite.add(E.ExpectColumnValuesToNotBeNull, column=col)}
+        if m.kind == "missing" and m.markers:
+            ids["markers"] = suite.add(
+                E.ExpectColumnValuesToNotBeInSet, column=col, value_set=list(m.markers)
+            )
+        if m.kind == "duplicates":
+            ids["distinct"] = suite.add(E.ExpectColumnUniqueValueCountToBeBetween, column=col)
+        return ids
+    if m.kind == "invalid":
+        if m.valid_values is None and not m.pattern:
+            return {"zero": ""}
+        if m.valid_values is not None and not m.pattern:
+            return {
+                "unexpected": suite.add(
+                    E.ExpectColumnValuesToBeInSet, column=col, value_set=list(m.valid_values)
+                )
+            }
+        if m.pattern and m.valid_values is None:
+            return {"unexpected": suite.add(E.ExpectColumnValuesToMatchRegex, column=col, regex=m.pattern)}
+        if not sql:
+            return None
+        from airflow_dataops.contracts.engines.sql import _predicate
+
+        # GX formats the query with str.format: braces of a regex quantifier must be doubled
+        where = _compile(_predicate(m), source).replace("{", "{{").replace("}", "}}")
+        query = f"SELECT 1 AS dataops_row FROM {{batch}} WHERE {where}"
+        return {"observed": suite.add(E.UnexpectedRowsExpectation, unexpected_rows_query=query)}
+    if m.kind == "tuple_duplicates":
+        if not sql:
+            return None
+        import sqlalchemy as sa
+
+        cols = (
+            ", ".join(_compile(sa.column(c), source) for c in m.columns).replace("{", "{{").replace("}", "}}")
+        )
+        query = (
+            "SELECT 1 AS dataops_row FROM (SELECT ROW_NUMBER() OVER (PARTITION BY "
+            f"{cols}) AS dataops_rn FROM {{batch}}) AS dataops_numbered WHERE dataops_rn > 1"
+        )
+        return {"observed": suite.add(E.UnexpectedRowsExpectation, unexpected_rows_query=query)}
+    if m.kind == "max":
+        return {"observed": suite.add(E.ExpectColumnMaxToBeBetween, column=col)}
+    if m.kind == "rows":
+        return {"rows": ""}
+    return None
+
+
+def _compile(expr: Any, source: _Source) -> str:
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect: Any = {"postgresql": postgresql.dialect(), "sqlite": sqlite.dialect()}.get(source.dialect or "")
+    if dialect is None:
+        from sqlalchemy import create_engine
+
+        dialect = create_engine(source.url or "sqlite://").dialect
+    return str(expr.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+
+
+def _run(gx: Any, suite: _Suite, source: _Source) -> dict[str, Any]:
+    """Run the suite once; return expectation id -> its ``ExpectationValidationResult``."""
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    n = next(_names)
+    batch_parameters: dict[str, Any] | None = None
+    if source.kind == "sql":
+        if source.dialect == "sqlite":
+            ds = context.data_sources.add_sqlite(f"dataops_{n}", connection_string=source.url)
+        elif source.dialect == "postgresql":
+            ds = context.data_sources.add_postgres(f"dataops_{n}", connection_string=source.url)
+        else:
+            ds = context.data_sources.add_sql(f"dataops_{n}", connection_string=source.url)
+        asset = ds.add_query_asset(f"dataops_asset_{n}", query=source.query)
+        batch = asset.add_batch_definition_whole_table("all")
+    else:
+        ds = context.data_sources.add_pandas(f"dataops_{n}")
+        asset = ds.add_dataframe_asset(f"dataops_asset_{n}")
+        batch = asset.add_batch_definition_whole_dataframe("all")
+        batch_parameters = {"dataframe": source.dataframe}
+    gx_suite = context.suites.add(gx.ExpectationSuite(f"dataops_suite_{n}", expectations=suite.expectations))
+    definition = context.validation_definitions.add(
+        gx.ValidationDefinition(name=f"dataops_validation_{n}", data=batch, suite=gx_suite)
+    )
+    run = definition.run(batch_parameters=batch_parameters, result_format=_RESULT_FORMAT)
+    return {r.expectation_config.meta.get("dataops_id"): r for r in run.results}
+
+
+def _raise_if_errored(result: Any, contract: Contract, rule: str, path: str | None = None) -> None:
+    info = result.exception_info or {}
+    if isinstance(info, dict) and "raised_exception" not in info:
+        info = next(iter(info.values()), {}) if info else {}
+    if isinstance(info, dict) and info.get("raised_exception"):
+        message = str(info.get("exception_message") or "unknown error").splitlines()[0][:300]
+        raise ContractError(
+            f"Great Expectations could not evaluate rule {rule!r} "
+            f"({result.expectation_config.type}): {message}",
+            file=contract.source,
+            path=path,
+        )
+
+
+def _observed(outcome: Mapping[str, Any], ident: str, contract: Contract, rule: str) -> Any:
+    result = outcome[ident]
+    _raise_if_errored(result, contract, rule)
+    return (result.result or {}).get("observed_value")
+
+
+def _unexpected(outcome: Mapping[str, Any], ident: str, contract: Contract, rule: str) -> int:
+    result = outcome[ident]
+    _raise_if_errored(result, contract, rule)
+    return int((result.result or {}).get("unexpected_count") or 0)
+
+
+def _value(
+    check: R.Check, ids: Mapping[str, str], outcome: Mapping[str, Any], rows: int, contract: Contract
+) -> Any:
+    m = check.measure
+    name = check.name
+    path = check.rule.path if check.rule else None
+    for ident in ids.values():
+        if ident:
+            _raise_if_errored(outcome[ident], contract, name, path)
+    if "zero" in ids:
+        return 0
+    if m.kind in ("nulls", "missing", "duplicates"):
+        nulls = _unexpected(outcome, ids["nulls"], contract, name)
+        if m.kind == "nulls":
+            return nulls
+        if m.kind == "missing":
+            return nulls + (_unexpected(outcome, ids["markers"], contract, name) if "markers" in ids else 0)
+        distinct = int(_observed(outcome, ids["distinct"], contract, name) or 0)
+        return rows - nulls - distinct
+    if "unexpected" in ids:
+        return _unexpected(outcome, ids["unexpected"], contract, name)
+    observed = _observed(outcome, ids["observed"], contract, name)
+    if m.kind == "max":
+        return observed
+    return int(observed or 0)
+
+
+def _gx_rules(obj: SchemaObject) -> list[tuple[str, str | None, QualityRule]]:
+    out: list[tuple[str, str | None, QualityRule]] = [
+        (f"{obj.name}.{p.name}", p.column, r) for p in obj.properties for r in p.quality if is_gx_rule(r)
+    ]
+    out += [(obj.name, None, r) for r in obj.quality if is_gx_rule(r)]
+    return out
+
+
+def _is_gx_custom_warning(warning: str, obj: SchemaObject) -> bool:
+    return any(warning.startswith(f"{r.path}: custom rule") for _, _, r in _gx_rules(obj))
+
+
+def _custom_expectations(
+    contract: Contract, rule: QualityRule, column: str | None, E: Any
+) -> list[tuple[type, dict[str, Any]]]:
+    """The ``(expectation class, kwargs)`` pairs of a custom GX rule's ``implementation``."""
+    import yaml
+    from great_expectations.expectations.registry import get_expectation_impl
+
+    path = f"{rule.path}.implementation"
+    impl = rule.implementation
+    if isinstance(impl, str):
+        try:
+            impl = yaml.safe_load(impl)
+        except yaml.YAMLError as e:
+            raise ContractError(
+                f"custom GX rule {rule.label!r}: implementation is not valid YAML: {e}",
+                file=contract.source,
+                path=path,
+            ) from e
+    items = impl if isinstance(impl, list) else [impl]
+    if not items or not all(isinstance(i, dict) for i in items):
+        raise ContractError(
+            f"custom GX rule {rule.label!r}: implementation must be an expectation "
+            "({type: expect_..., kwargs: {...}}) or a list of them",
+            file=contract.source,
+            path=path,
+        )
+    out = []
+    for i, item in enumerate(items):
+        kind = item.get("type") or item.get("expectation_type")
+        if not isinstance(kind, str):
+            raise ContractError(
+                f"custom GX rule {rule.label!r}: expectation {i} has no type (e.g. expect_column_values_to_be_between)",
+                file=contract.source,
+                path=path,
+            )
+        kwargs = dict(
+            item.get("kwargs")
+            or {k: v for k, v in item.items() if k not in ("type", "expectation_type", "meta")}
+        )
+        try:
+            cls = get_expectation_impl(kind)
+        except Exception as e:
+            raise ContractError(
+                f"custom GX rule {rule.label!r}: {kind!r} is not a Great Expectations expectation type",
+                file=contract.source,
+                path=path,
+            ) from e
+        fields = getattr(cls, "__fields__", None) or getattr(
+            cls, "model_fields", {}
+        )  # GX models are pydantic v1
+        if column is not None and "column" in fields and "column" not in kwargs:
+            kwargs["column"] = column
+        try:
+            cls(**kwargs)
+        except Exception as e:
+            raise ContractError(
+                f"custom GX rule {rule.label!r}: invalid arguments for {kind}: {str(e).splitlines()[0]}",
+                file=contract.source,
+                path=path,
+            ) from e
+        out.append((cls, kwargs))
+    return out
+
+
+def _custom_result(
+    prefix: str,
+    column: str | None,
+    rule: QualityRule,
+    ids: list[str],
+    outcome: Mapping[str, Any],
+    contract: Contract,
+    sensitive: set[str],
+) -> RuleResult:
+    name = f"{prefix}.{rule.label}"
+    passed = True
+    unexpected: int | None = 0
+    observed: Any = None
+    for ident in ids:
+        result = outcome[ident]
+        _raise_if_errored(result, contract, name, f"{rule.path}.implementation")
+        passed = passed and bool(result.success)
+        body = result.result or {}
+        if "unexpected_count" in body and unexpected is not None:
+            unexpected += int(body["unexpected_count"] or 0)
+        else:
+            unexpected = None
+            observed = body.get("observed_value")
+    hide = column is not None and column in sensitive
+    if unexpected is not None:
+        actual: Any = unexpected
+    elif isinstance(observed, (int, float)) and not isinstance(observed, bool) and len(ids) == 1:
+        actual = observed
+    else:
+        actual = "passed" if passed else "failed"
+    return RuleResult(
+        name=name,
+        dimension=rule.dimension or "accuracy",
+        severity=R.severity_of(rule.severity),
+        expected=f"GX {', '.join(outcome[i].expectation_config.type for i in ids)}",
+        actual=None if hide else actual,
+        passed=passed,
+        failing_rows=unexpected,
+        column=column,
+        row_level=False,
+    )

@@ -1,0 +1,149 @@
+"""``airflow dataops contract test``: the per-rule report and the exit code."""
+
+from __future__ import annotations
+
+import json
+from argparse import Namespace
+
+import pytest
+import test_gate_operator  # this folder is on sys.path under pytest
+
+from airflow_dataops.cli.contract_test import contract_test
+
+warehouse = test_gate_operator.warehouse  # the fixture, shared
+write_contract = test_gate_operator.write_contract
+
+
+def args(path, conn_id, **kw):
+    base = dict(
+        file=path,
+        conn_id=conn_id,
+        table="orders",
+        partition=None,
+        partition_column=None,
+        engine="sql",
+        output="table",
+    )
+    return Namespace(**{**base, **kw})
+
+
+def test_blocking_failures_exit_1_with_a_table(warehouse, tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        contract_test(
+            args(write_contract(tmp_path), warehouse.conn_id, partition="d1", partition_column="day")
+        )
+    assert e.value.code == 1
+    out = capsys.readouterr().out
+    assert "urn:test:gate v2.0.0 on orders partition 'd1': 4 rows, engine sql" in out
+    assert "orders.status.knownStatus" in out and "FAIL" in out
+    assert "blocking: orders.status.knownStatus, orders.ssn.ssnFormat" in out or "2 blocking" in out
+    assert "SECRET" not in out
+
+
+def test_json_output_with_another_engine(warehouse, tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        contract_test(
+            args(
+                write_contract(tmp_path),
+                warehouse.conn_id,
+                partition="d2",
+                partition_column="day",
+                output="json",
+                engine="pandas",
+            )
+        )
+    assert e.value.code == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["rows"] == 2 and data["engine"] == "pandas"
+    assert data["failed"] == ["orders.status.knownStatus"]  # d2 has "bogus"
+
+
+def test_only_warnings_exit_0(warehouse, tmp_path, capsys):
+    schema = """\
+- name: orders
+  properties:
+    - name: amount
+      logicalType: number
+      quality:
+        - {name: noNulls, metric: nullValues, mustBe: 0, severity: warning}
+"""
+    contract_test(args(write_contract(tmp_path, schema), warehouse.conn_id))
+    out = capsys.readouterr().out
+    assert "orders.amount.noNulls" in out and "warn" in out and "0 blocking" in out
+
+
+def test_bad_contract_exits_2(warehouse, tmp_path, capsys):
+    path = tmp_path / "bad.odcs.yaml"
+    path.write_text("apiVersion: v3.1.0\nkind: DataContract\n")
+    with pytest.raises(SystemExit) as e:
+        contract_test(args(str(path), warehouse.conn_id))
+    assert e.value.code == 2
+    assert "bad.odcs.yaml" in capsys.readouterr().err
+
+
+def test_partition_without_column_exits_2(warehouse, tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        contract_test(args(write_contract(tmp_path), warehouse.conn_id, partition="d1"))
+    assert e.value.code == 2
+
+
+def proposed_command():
+    """The ActionCommand proposed for cli/definition.py (kept in sync with the report)."""
+    from airflow.cli.cli_config import ActionCommand, Arg, lazy_load_command
+
+    return ActionCommand(
+        name="test",
+        help="Run a contract's rules against a table (or one partition) and print every rule's result",
+        description="Stores and moves nothing. Exits 1 when an error-severity rule fails, 2 when the contract "
+        "cannot be read or evaluated. Example: airflow dataops contract test dags/contracts/flights.odcs.yaml "
+        "--conn-id warehouse --table flights --partition 2013-01-01 --partition-column flight_date",
+        func=lazy_load_command("airflow_dataops.cli.contract_test.contract_test"),
+        args=(
+            Arg(("file",), help="Path of an ODCS v3 contract (YAML)."),
+            Arg(
+                ("--conn-id",),
+                required=True,
+                help="Airflow connection of the warehouse (any common-sql hook).",
+            ),
+            Arg(("--table",), required=True, help="The table to check."),
+            Arg(("--partition",), help="Check only this partition: the value of --partition-column."),
+            Arg(("--partition-column",), help="The column holding the partition key."),
+            Arg(
+                ("--engine",),
+                choices=("sql", "pandas", "gx"),
+                default="sql",
+                help="Engine that evaluates the rules.",
+            ),
+            Arg(("--schema-object",), help="The contract's schema object describing the table (if several)."),
+            Arg(("--db-schema",), help="The database schema of the table."),
+            Arg(("-o", "--output"), choices=("table", "json"), default="table", help="Output format."),
+        ),
+    )
+
+
+def test_the_proposed_cli_definition_parses_into_what_contract_test_reads(warehouse, tmp_path, capsys):
+    import argparse
+
+    command = proposed_command()
+    parser = argparse.ArgumentParser()
+    for arg in command.args:
+        arg.add_to_parser(parser)
+    ns = parser.parse_args(
+        [
+            write_contract(tmp_path),
+            "--conn-id",
+            warehouse.conn_id,
+            "--table",
+            "orders",
+            "--partition",
+            "d1",
+            "--partition-column",
+            "day",
+            "-o",
+            "json",
+        ]
+    )
+    with pytest.raises(SystemExit) as e:
+        command.func(ns)
+    assert e.value.code == 1
+    assert json.loads(capsys.readouterr().out)["partition"] == "d1"

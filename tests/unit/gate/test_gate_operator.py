@@ -1,0 +1,462 @@
+"""ContractGateOperator on SQLite and PostgreSQL: modes, quarantine, sensitive values, bad contracts."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import textwrap
+import uuid
+from pathlib import Path
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from airflow_dataops.exceptions import ContractError, ContractViolation
+from airflow_dataops.operators.gate import ContractGateOperator
+
+HEADER = "apiVersion: v3.1.0\nkind: DataContract\nid: urn:test:gate\nversion: 2.0.0\nstatus: active\n"
+SCHEMA = """\
+- name: orders
+  properties:
+    - name: id
+      logicalType: integer
+      required: true
+      primaryKey: true
+    - name: day
+      logicalType: string
+      required: true
+    - name: status
+      logicalType: string
+      quality:
+        - name: knownStatus
+          metric: invalidValues
+          mustBe: 0
+          arguments: {validValues: [new, paid, shipped]}
+    - name: ssn
+      logicalType: string
+      classification: restricted
+      quality:
+        - name: ssnFormat
+          metric: invalidValues
+          mustBe: 0
+          arguments: {pattern: "^[0-9]{3}-[0-9]{2}-[0-9]{4}$"}
+    - name: amount
+      logicalType: number
+      quality:
+        - name: fewNulls
+          metric: nullValues
+          mustBeLessOrEqualTo: 50
+          unit: percent
+          severity: warning
+  quality:
+    - metric: rowCount
+      mustBeGreaterThan: 0
+"""
+SECRET = "SECRET-987-65-4321"
+ROWS = [
+    # id, day, status, ssn, amount
+    (1, "d1", "new", "123-45-6789", 10.0),
+    (2, "d1", "lost", "123-45-6780", 11.0),
+    (3, "d1", "paid", SECRET, None),
+    (4, "d1", "paid", "123-45-6781", 12.0),
+    (5, "d2", "shipped", "123-45-6782", 13.0),
+    (6, "d2", "bogus", "123-45-6783", 14.0),
+]
+
+
+def write_contract(tmp_path: Path, schema: str = SCHEMA, name: str = "orders") -> str:
+    path = tmp_path / f"{name}.odcs.yaml"
+    path.write_text(HEADER + "schema:\n" + textwrap.indent(textwrap.dedent(schema), "  "))
+    return str(path)
+
+
+@pytest.fixture
+def warehouse(store_url, tmp_path, monkeypatch):
+    """A warehouse DB of the same kind as the store (SQLite file or a fresh PostgreSQL database)."""
+    engine = sa.create_engine(store_url)
+    url = engine.url
+    if url.get_backend_name() == "sqlite":
+        conn = {"conn_type": "sqlite", "host": url.database}
+    else:
+        conn = {
+            "conn_type": "postgres",
+            "host": url.host,
+            "port": url.port,
+            "login": url.username,
+            "password": url.password or "",
+            "schema": url.database,
+        }
+    conn_id = f"wh_{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
+    pd.DataFrame(ROWS, columns=["id", "day", "status", "ssn", "amount"]).to_sql("orders", engine, index=False)
+    yield SimpleNamespace(engine=engine, conn_id=conn_id)
+    engine.dispose()
+
+
+def context(run_id: str = "manual__1"):
+    ti = SimpleNamespace(dag_id="d", task_id="gate", run_id=run_id, try_number=1, xcom_pull=lambda **kw: None)
+    return {"ti": ti}
+
+
+def stored(store_url):
+    from airflow_dataops.store import StateStore
+    from airflow_dataops.store.records import latest_contract_results
+
+    return latest_contract_results(StateStore.from_settings(), "orders")
+
+
+def count(engine, table, where=""):
+    with engine.connect() as conn:
+        return conn.execute(sa.text(f'SELECT COUNT(*) FROM "{table}" {where}')).scalar()
+
+
+def test_fail_mode_fails_stores_the_report_and_leaves_the_data(warehouse, use_store, tmp_path, caplog):
+    op = ContractGateOperator(
+        task_id="gate",
+        contract=write_contract(tmp_path),
+        conn_id=warehouse.conn_id,
+        table="orders",
+        partition_column="day",
+        partition="d1",
+        mode="fail",
+    )
+    with pytest.raises(ContractViolation) as e:
+        op.execute(context())
+    assert "orders.status.knownStatus: expected mustBe 0 rows, got 1, 1 failing rows" in str(e.value)
+    assert count(warehouse.engine, "orders") == 6
+    [row] = stored(use_store)
+    assert (row["verdict"], row["mode"], row["partition_key"], row["engine"]) == (
+        "failed",
+        "fail",
+        "d1",
+        "sql",
+    )
+    by = {r["name"]: r for r in row["report"]["results"]}
+    assert (
+        by["orders.status.knownStatus"].items()
+        >= {
+            "name": "orders.status.knownStatus",
+            "dimension": "conformity",
+            "severity": "error",
+            "expected": "mustBe 0 rows",
+            "actual": 1,
+            "passed": False,
+            "failing_rows": 1,
+            "column": "status",
+            "row_level": True,
+        }.items()
+    )
+    assert by["orders.amount.fewNulls"]["passed"] is True
+
+
+def test_warn_mode_records_and_passes(warehouse, use_store, tmp_path):
+    op = ContractGateOperator(
+        task_id="gate",
+        contract=write_contract(tmp_path),
+        conn_id=warehouse.conn_id,
+        table="orders",
+        mode="warn",
+    )
+    out = op.execute(context())
+    assert out["verdict"] == "warned" and out["rows"] == 6 and out["partition"] is None
+    assert set(out["blocking"]) == {"orders.status.knownStatus", "orders.ssn.ssnFormat"}
+    assert count(warehouse.engine, "orders") == 6
+    assert stored(use_store)[0]["verdict"] == "warned"
+
+
+def test_quarantine_moves_failing_rows_of_one_partition_in_one_transaction(warehouse, use_store, tmp_path):
+    op = ContractGateOperator(
+        task_id="gate",
+        contract=write_contract(tmp_path),
+        conn_id=warehouse.conn_id,
+        table="orders",
+        partition_column="day",
+        partition="d1",
+        mode="quarantine",
+    )
+    out = op.execute(context("run_q"))
+    assert out["verdict"] == "quarantined"
+    q = out["quarantine"]
+    assert (q["rows_in"], q["rows_published"], q["rows_quarantined"]) == (4, 2, 2)
+    assert q["rows_published"] + q["rows_quarantined"] == q["rows_in"]
+    assert count(warehouse.engine, "orders", "WHERE day = 'd1'") == 2
+    assert count(warehouse.engine, "orders", "WHERE day = 'd2'") == 2  # other partition untouched
+    with warehouse.engine.connect() as conn:
+        moved = conn.execute(
+            sa.text(
+                'SELECT id, _dataops_partition_key, _dataops_rules, _dataops_run_id FROM "orders__quarantine" ORDER BY id'
+            )
+        ).all()
+    assert [tuple(r) for r in moved] == [
+        (2, "d1", "orders.status.knownStatus;", "run_q"),
+        (3, "d1", "orders.ssn.ssnFormat;", "run_q"),
+    ]
+    assert stored(use_store)[0]["report"]["quarantine"]["rows_quarantined"] == 2
+    # a second run finds the partition clean
+    again = ContractGateOperator(
+        task_id="gate",
+        contract=write_contract(tmp_path),
+        conn_id=warehouse.conn_id,
+        table="orders",
+        partition_column="day",
+        partition="d1",
+        mode="quarantine",
+    )
+    assert again.execute(context("run_q2"))["verdict"] == "passed"
+
+
+def test_quarantine_rolls_back_when_it_would_not_balance(warehouse, use_store, tmp_path, monkeypatch):
+    from airflow_dataops.contracts.loader import load_contract
+    from airflow_dataops.operators import gate
+
+    contract = load_contract(write_contract(tmp_path))
+    real = sa.engine.Connection.execute
+    calls = {"n": 0}
+
+    def lying_execute(self, stmt, *args, **kwargs):
+        result = real(self, stmt, *args, **kwargs)
+        if isinstance(stmt, sa.sql.dml.Delete):
+            calls["n"] += 1
+            return SimpleNamespace(rowcount=result.rowcount + 1)
+        return result
+
+    monkeypatch.setattr(sa.engine.Connection, "execute", lying_execute)
+    with pytest.raises(RuntimeError, match="would not balance"):
+        gate.quarantine_rows(
+            warehouse.engine,
+            contract=contract,
+            table="orders",
+            rules=["orders.status.knownStatus"],
+            partition_column="day",
+            partition_value="d1",
+        )
+    monkeypatch.setattr(sa.engine.Connection, "execute", real)
+    assert calls["n"] == 1
+    assert count(warehouse.engine, "orders") == 6
+    assert count(warehouse.engine, "orders__quarantine") == 0
+
+
+def test_an_aggregate_error_rule_still_fails_in_quarantine_mode(warehouse, use_store, tmp_path):
+    op = ContractGateOperator(
+        task_id="gate",
+        contract=write_contract(tmp_path),
+        conn_id=warehouse.conn_id,
+        table="orders",
+        partition_column="day",
+        partition="d9",
+        mode="quarantine",
+    )
+    with pytest.raises(
+        ContractViolation, match=re.escape("orders.rowCount: expected mustBeGreaterThan 0 rows, got 0")
+    ):
+        op.execute(context())
+    assert count(warehouse.engine, "orders") == 6
+
+
+def test_sensitive_values_appear_nowhere(warehouse, use_store, tmp_path, caplog, capsys):
+    caplog.set_level(logging.DEBUG)
+    op = ContractGateOperator(
+        task_id="gate",
+        contract=write_contract(tmp_path),
+        conn_id=warehouse.conn_id,
+        table="orders",
+        partition_column="day",
+        partition="d1",
+        mode="quarantine",
+    )
+    out = op.execute(context())
+    assert "orders.ssn.ssnFormat" in out["blocking"]
+    lineage = op.get_openlineage_facets_on_complete(None)
+    from openlineage.client.serde import Serde
+
+    texts = {
+        "xcom": json.dumps(out, default=str),
+        "store": json.dumps(stored(use_store), default=str),
+        # the task logger is structlog: it writes to the captured output, stdlib loggers to caplog
+        "log": caplog.text + "".join(capsys.readouterr()),
+        "lineage": "".join(
+            Serde.to_json(d) for d in [*lineage.inputs, *lineage.outputs, *lineage.run_facets.values()]
+        ),
+    }
+    assert "orders.ssn.ssnFormat: expected mustBe 0 rows, got None, 1 failing rows" in texts["log"]
+    for where, text in texts.items():
+        assert SECRET not in text, where
+        assert "987-65" not in text, where
+    ssn = next(r for r in stored(use_store)[0]["report"]["results"] if r["name"] == "orders.ssn.ssnFormat")
+    assert ssn["actual"] is None and ssn["failing_rows"] == 1 and ssn["passed"] is False
+    assertions = lineage.inputs[0].inputFacets["dataQualityAssertions"].assertions
+    ssn_assertion = next(a for a in assertions if a.name == "orders.ssn.ssnFormat")
+    assert ssn_assertion.actual is None and ssn_assertion.success is False
+    assert lineage.run_facets["dataops_gate"].verdict == "quarantined"
+    assert {o.name.rsplit(".", 1)[-1] for o in lineage.outputs} == {"orders", "orders__quarantine"}
+
+
+def test_lineage_on_failure_and_errors_never_fail(warehouse, use_store, tmp_path, capsys):
+    op = ContractGateOperator(
+        task_id="gate",
+        contract=write_contract(tmp_path),
+        conn_id=warehouse.conn_id,
+        table="orders",
+        mode="fail",
+    )
+    with pytest.raises(ContractViolation):
+        op.execute(context())
+    lineage = op.get_openlineage_facets_on_failure(None)
+    assert lineage.run_facets["dataops_gate"].verdict == "failed"
+    assert lineage.inputs[0].facets["schema"].fields[0].name == "id"
+    op.conn_id = "no_such_connection"
+    empty = op.get_openlineage_facets_on_failure(None)
+    assert empty.inputs == [] and empty.run_facets == {}
+    assert "lineage skipped" in "".join(capsys.readouterr())
+
+
+@pytest.mark.parametrize("engine", ["pandas", "gx"])
+def test_a_dataframe_gate(engine, use_store, tmp_path):
+    frame = pd.DataFrame(ROWS, columns=["id", "day", "status", "ssn", "amount"])
+    op = ContractGateOperator(
+        task_id="gate",
+        contract=write_contract(tmp_path),
+        dataframe_callable=lambda: frame,
+        engine=engine,
+        mode="warn",
+        partition_column="day",
+        partition="d2",
+    )
+    out = op.execute(context())
+    assert (out["engine"], out["rows"], out["verdict"], out["blocking"]) == (
+        engine,
+        2,
+        "warned",
+        ["orders.status.knownStatus"],
+    )
+
+
+def test_a_dataframe_from_xcom(use_store, tmp_path):
+    frame = pd.DataFrame(ROWS[:1], columns=["id", "day", "status", "ssn", "amount"])
+    ctx = context()
+    ctx["ti"].xcom_pull = lambda task_ids: frame if task_ids == "extract" else None
+    op = ContractGateOperator(task_id="gate", contract=write_contract(tmp_path), dataframe_task_id="extract")
+    assert op.execute(ctx)["verdict"] == "passed"
+
+
+@pytest.mark.parametrize("engine", ["sql", "pandas", "gx"])
+def test_every_engine_gives_the_same_verdicts_on_a_table(engine, warehouse, use_store, tmp_path):
+    op = ContractGateOperator(
+        task_id="gate",
+        contract=write_contract(tmp_path),
+        conn_id=warehouse.conn_id,
+        table="orders",
+        partition_column="day",
+        partition="d1",
+        mode="warn",
+        engine=engine,
+    )
+    out = op.execute(context())
+    assert out["engine"] == engine
+    assert sorted(out["blocking"]) == ["orders.ssn.ssnFormat", "orders.status.knownStatus"]
+
+
+# ------------------------------------------------------------------------------- bad contracts
+BAD = [
+    pytest.param(
+        SCHEMA.replace("- name: status\n", "- name: state\n"),
+        [
+            "urn:test:gate",
+            "rule 'orders.state.knownStatus' needs column 'state'",
+            "schema[0].properties[2].quality[0]",
+        ],
+        id="rule-on-missing-column",
+    ),
+    pytest.param(
+        SCHEMA.replace(
+            "- name: amount\n      logicalType: number", "- name: amount\n      logicalType: string"
+        ),
+        [
+            "urn:test:gate",
+            "type mismatch on field 'amount'",
+            "logicalType 'string'",
+            "is number",
+            "orders.amount.fewNulls",
+            "schema[0].properties[4].logicalType",
+        ],
+        id="type-mismatch",
+    ),
+    pytest.param(
+        SCHEMA.replace("validValues: [new, paid, shipped]", "validValues: [1, 2]"),
+        [
+            "urn:test:gate",
+            "type mismatch in rule 'orders.status.knownStatus' on field 'status'",
+            "numbers for a text column",
+        ],
+        id="values-of-the-wrong-type",
+    ),
+    pytest.param(
+        SCHEMA.replace("metric: nullValues", "metric: nullCount"),
+        [
+            "orders.odcs.yaml",
+            "quality rule 'fewNulls' has unknown metric 'nullCount'",
+            "schema[0].properties[4].quality[0].metric",
+        ],
+        id="unknown-metric",
+    ),
+]
+
+
+@pytest.mark.parametrize("mode", ["warn", "quarantine"])
+@pytest.mark.parametrize(("schema", "needles"), BAD)
+def test_a_contract_that_cannot_be_evaluated_fails_closed(
+    schema, needles, mode, warehouse, use_store, tmp_path
+):
+    op = ContractGateOperator(
+        task_id="gate",
+        contract=write_contract(tmp_path, schema),
+        conn_id=warehouse.conn_id,
+        table="orders",
+        partition_column="day",
+        partition="d1",
+        mode=mode,
+    )
+    with pytest.raises(ContractError) as e:
+        op.execute(context())
+    assert not isinstance(e.value, ContractViolation)
+    for needle in needles:
+        assert needle in str(e.value)
+    assert count(warehouse.engine, "orders") == 6
+
+
+def test_a_missing_table_fails_closed(warehouse, use_store, tmp_path):
+    op = ContractGateOperator(
+        task_id="gate",
+        contract=write_contract(tmp_path),
+        conn_id=warehouse.conn_id,
+        table="nope",
+        mode="warn",
+    )
+    with pytest.raises(ContractError, match=re.escape("urn:test:gate v2.0.0: table 'nope' does not exist")):
+        op.execute(context())
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        pytest.param({"mode": "maybe"}, "mode='maybe'; use one of fail, quarantine, warn", id="mode"),
+        pytest.param({"engine": "spark"}, "engine='spark'; use one of auto, sql, pandas, gx", id="engine"),
+        pytest.param({"conn_id": None}, "give conn_id and table", id="no-data"),
+        pytest.param({"partition": "d1"}, "partition= needs partition_column=", id="partition"),
+        pytest.param(
+            {"dataframe_callable": lambda: None, "mode": "quarantine"},
+            "a DataFrame gate can only fail or warn",
+            id="df-quarantine",
+        ),
+        pytest.param(
+            {"dataframe_callable": lambda: None, "engine": "sql"}, "engine='sql' checks a table", id="df-sql"
+        ),
+    ],
+)
+def test_constructor_refuses_bad_arguments(kwargs, message):
+    base = {"task_id": "g", "contract": "c.yaml", "conn_id": "wh", "table": "t"}
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        ContractGateOperator(**{**base, **kwargs})
