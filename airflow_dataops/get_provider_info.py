@@ -14,9 +14,20 @@ def get_provider_info() -> dict[str, Any]:
         "name": "DataOps",
         "description": "Contract gates, idempotent partition writes, dataset SLOs and lineage for Airflow 3.",
         "versions": ["0.1.0"],
+        "integrations": [{"integration-name": "DataOps", "tags": ["software"]}],
         "cli": ["airflow_dataops.cli.definition.get_dataops_cli_commands"],
         "plugins": [{"name": "dataops", "plugin-class": "airflow_dataops.plugins.plugin.DataOpsPlugin"}],
         "notifications": ["airflow_dataops.notifications.slo.SLOBreachNotifier"],
+        "operators": [
+            {
+                "integration-name": "DataOps",
+                "python-modules": [
+                    "airflow_dataops.operators.partitioned",
+                    "airflow_dataops.operators.gate",
+                    "airflow_dataops.operators.slo",
+                ],
+            }
+        ],
         "sensors": [{"integration-name": "DataOps", "python-modules": ["airflow_dataops.sensors.dataset"]}],
         "triggers": [{"integration-name": "DataOps", "python-modules": ["airflow_dataops.triggers.dataset"]}],
         "config": {

@@ -34,7 +34,6 @@ os.environ.setdefault(
     "AIRFLOW__OPENLINEAGE__TRANSPORT",
     json.dumps({"type": "file", "log_file_path": str(LINEAGE_FILE), "append": True}),
 )
-os.environ.setdefault("AIRFLOW__OPENLINEAGE__NAMESPACE", "dataops-tests")
 Path(os.environ["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "dags"))  # DAG modules importable as in Airflow (dags folder on sys.path)

@@ -66,7 +66,7 @@ def get_dataops_cli_commands() -> list[Any]:
     )
     contract = GroupCommand(
         name="contract",
-        help="Lint and diff ODCS data contracts (no Airflow metadata database needed)",
+        help="Lint, diff and test ODCS data contracts (lint and diff need no Airflow metadata database)",
         subcommands=(
             ActionCommand(
                 name="lint",
@@ -84,6 +84,37 @@ def get_dataops_cli_commands() -> list[Any]:
                 args=(
                     Arg(("old",), help="The contract as it was."),
                     Arg(("new",), help="The contract as proposed."),
+                    output,
+                ),
+            ),
+            ActionCommand(
+                name="test",
+                help="Run a contract's rules against a table (or one partition) and print every rule's result",
+                description="Stores and moves nothing. Exits 1 when an error-severity rule fails, 2 when the contract "
+                "cannot be read or evaluated. Example: airflow dataops contract test dags/contracts/flights.odcs.yaml "
+                "--conn-id warehouse --table flights --partition 2013-01-01 --partition-column flight_date",
+                func=lazy_load_command("airflow_dataops.cli.contract_test.contract_test"),
+                args=(
+                    contract_file,
+                    Arg(
+                        ("--conn-id",),
+                        required=True,
+                        help="Airflow connection of the warehouse (any common-sql hook).",
+                    ),
+                    Arg(("--table",), required=True, help="The table to check."),
+                    Arg(("--partition",), help="Check only this partition: the value of --partition-column."),
+                    Arg(("--partition-column",), help="The column holding the partition key."),
+                    Arg(
+                        ("--engine",),
+                        choices=("sql", "pandas", "gx"),
+                        default="sql",
+                        help="Engine that evaluates the rules.",
+                    ),
+                    Arg(
+                        ("--schema-object",),
+                        help="The contract's schema object describing the table (if several).",
+                    ),
+                    Arg(("--db-schema",), help="The database schema of the table."),
                     output,
                 ),
             ),

@@ -335,12 +335,15 @@ def to_utc(value: Any) -> dt.datetime | None:
     if value is None:
         return None
     if isinstance(value, str):
-        import pandas as pd
+        try:  # ISO 8601 (with "Z" on Python 3.11+) without importing pandas in a task process
+            value = dt.datetime.fromisoformat(value.strip())
+        except ValueError:
+            import pandas as pd
 
-        try:
-            value = pd.Timestamp(value).to_pydatetime()
-        except (ValueError, TypeError):
-            return None  # not a timestamp: the rule fails; the text is data, never echoed
+            try:
+                value = pd.Timestamp(value).to_pydatetime()
+            except (ValueError, TypeError):
+                return None  # not a timestamp: the rule fails; the text is data, never echoed
     elif hasattr(value, "to_pydatetime"):
         value = value.to_pydatetime()
     if isinstance(value, dt.datetime):
