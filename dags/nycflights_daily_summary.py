@@ -3,8 +3,10 @@
 A partitioned downstream DAG: each asset event of ``dataops://warehouse/flights`` carries the
 partition key of the day just published, so this DAG runs for exactly that day.  It first waits
 for the ``flights`` dataset's SLOs to be healthy (``SLOHealthySensor``: no breach, data present),
-then aggregates the day in the warehouse (``PartitionedSQLOperator``: the SQL runs where the data
-lives, the partition key is a bound parameter) and publishes it through its own contract.
+checks its input day against the producer's contract itself (``ContractGateOperator``: a
+consumer does not have to trust the producer's gate), then aggregates the day in the warehouse
+(``PartitionedSQLOperator``: the SQL runs where the data lives, the partition key is a bound
+parameter) and publishes it through its own contract.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ from pathlib import Path
 
 from airflow.sdk import DAG, Asset, PartitionedAssetTimetable
 
+from airflow_dataops.operators.gate import ContractGateOperator
 from airflow_dataops.operators.partitioned import PartitionedSQLOperator
 from airflow_dataops.sensors.dataset import SLOHealthySensor
 
 CONTRACT = Path(__file__).parent / "contracts" / "flights_daily_summary.odcs.yaml"
+FLIGHTS_CONTRACT = Path(__file__).parent / "contracts" / "flights.odcs.yaml"
 FLIGHTS = Asset("dataops://warehouse/flights")
 
 with DAG(
@@ -49,4 +53,13 @@ with DAG(
         contract=str(CONTRACT),
         mode="fail",
     )
-    healthy >> summarise
+    check_input = ContractGateOperator(
+        task_id="check_input_day",
+        contract=str(FLIGHTS_CONTRACT),
+        conn_id="dataops_warehouse",
+        table="flights",
+        partition_column="flight_date",
+        partition="{{ partition_key or ds }}",
+        mode="fail",
+    )
+    healthy >> check_input >> summarise

@@ -422,15 +422,16 @@ def compute_budget(observations: Sequence[SLIObservation], spec: SLOSpec, now: d
 
 
 def budget_status(
-    report: BudgetReport, *, page_firing: bool = False, at_risk_below: float = 0.25
+    report: BudgetReport, *, page_firing: bool = False, ticket_firing: bool = False, at_risk_below: float = 0.25
 ) -> BudgetStatus:
     """``no_data`` without observations; ``breached`` when the budget is exhausted or a
-    page alert fires; ``at_risk`` below ``at_risk_below`` of the budget left; else ``healthy``.
+    page alert fires; ``at_risk`` below ``at_risk_below`` of the budget left or while a ticket
+    alert fires (a slow burn never shows as ``healthy``); else ``healthy``.
     """
     if report.no_data or report.remaining is None:
         return BudgetStatus.NO_DATA
     if report.remaining <= 0.0 or page_firing:
         return BudgetStatus.BREACHED
-    if report.remaining < at_risk_below:
+    if report.remaining < at_risk_below or ticket_firing:
         return BudgetStatus.AT_RISK
     return BudgetStatus.HEALTHY

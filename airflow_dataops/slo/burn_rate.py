@@ -346,7 +346,8 @@ def evaluate_series(
     fraction = count.bad_fraction
     burns[_label(window)] = None if fraction is None else fraction / (1.0 - spec.objective)
     page = any(a.fired and a.severity is AlertSeverity.PAGE for a in alerts)
-    status = budget_status(report, page_firing=page, at_risk_below=spec.at_risk_below)
+    ticket = any(a.fired and a.severity is AlertSeverity.TICKET for a in alerts)
+    status = budget_status(report, page_firing=page, ticket_firing=ticket, at_risk_below=spec.at_risk_below)
     return SLOEvaluation(
         dataset=spec.dataset,
         kind=spec.kind,

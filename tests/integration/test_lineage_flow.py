@@ -152,3 +152,63 @@ def test_a_forced_breach_lands_on_the_published_dataset(warehouse: Path, use_sto
     assert (inp["namespace"], inp["name"]) == (f"sqlite://{warehouse}", "flights")
     facet = event["run"]["facets"]["dataops_sloEvaluation"]
     assert (facet["breachState"], facet["sliKind"], facet["objective"]) == ("open", "freshness", 0.99)
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_a_breach_episode_emits_one_open_and_one_resolved_event(warehouse: Path, use_store: str) -> None:
+    """Five days without a publish open a ticket; a day of fresh publishes resolves it: one event each."""
+    from datetime import timedelta
+
+    from airflow_dataops.operators.slo import SLOEvaluationOperator
+    from airflow_dataops.slo.evaluator import run_evaluation
+    from airflow_dataops.store import StateStore
+    from airflow_dataops.store.records import SLIRecord, record_slis, upsert_dataset
+
+    store = StateStore.from_settings()
+    dataset = "flights_outage"
+    slo = {
+        "objective": 0.9,
+        "window_days": 90,
+        "cadence": "1d",
+        "slis": {"freshness": {"threshold": 2, "unit": "d"}},
+    }
+    upsert_dataset(store, dataset, conn_id="dataops_warehouse", target_table="flights", slo=slo)
+    t0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
+
+    def publish(at: datetime, key: str) -> None:
+        record_slis(
+            store,
+            [
+                SLIRecord(
+                    dataset=dataset,
+                    kind="freshness",
+                    value=0.0,
+                    unit="s",
+                    good=True,
+                    observed_at=at,
+                    partition_key=key,
+                )
+            ],
+        )
+
+    for day in range(90):
+        publish(t0 - timedelta(days=day), f"p{day}")
+    announcer = SLOEvaluationOperator(task_id="evaluate", datasets=[dataset])
+    states = []
+    for hours, fresh in ((120, False), (121, True), (145, True), (169, True)):
+        if fresh:
+            publish(t0 + timedelta(hours=hours), f"n{hours}")
+        for transition in run_evaluation(
+            store, datasets=[dataset], now=t0 + timedelta(hours=hours, minutes=5)
+        ).transitions:
+            announcer.announce(transition, {})
+            states.append((hours, transition.state))
+    assert states == [(120, "open"), (145, "resolved")]
+    events = [e for e in _events() if e["job"]["name"] == f"dataops_slo.{dataset}"]
+    assert [e["run"]["facets"]["dataops_sloEvaluation"]["breachState"] for e in events] == [
+        "open",
+        "resolved",
+    ]
+    assert {(e["inputs"][0]["namespace"], e["inputs"][0]["name"]) for e in events} == {
+        (f"sqlite://{warehouse}", "flights")
+    }

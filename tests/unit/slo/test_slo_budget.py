@@ -235,3 +235,11 @@ def test_series_length_mismatch():
     with pytest.raises(ValueError) as e:
         EventSeries([1.0, 2.0], [True], spec())
     assert str(e.value) == "EventSeries of 'flights': 2 times but 1 states"
+
+
+
+def test_a_firing_ticket_is_never_reported_healthy():
+    report = compute_budget(daily([True] * 30), spec(), NOW)
+    assert budget_status(report) is BudgetStatus.HEALTHY
+    assert budget_status(report, ticket_firing=True) is BudgetStatus.AT_RISK
+    assert budget_status(report, page_firing=True) is BudgetStatus.BREACHED
