@@ -108,13 +108,7 @@ def _partition_write(operator: Any, state: dict[str, Any], *, succeeded: bool) -
         builders.output_dataset(ds.namespace, ds.name, facets=dataset_facets, output_facets=output_facets)
     ]
     if ledger.get("partition"):
-        from airflow.sdk import get_current_context
-
-        try:
-            ti = get_current_context()["ti"]
-            run_id, attempt = ti.run_id, ti.try_number
-        except Exception:
-            run_id, attempt = "unknown", 1
+        run_id, attempt = state.get("run_id") or "unknown", state.get("attempt") or 1
         decision = {"applied": "applied", "rerun": "rerun", "refused": "refused"}.get(
             ledger.get("decision", ""), "skipped"
         )

@@ -108,6 +108,10 @@ class PartitionWriteOperator(BaseOperator):
         from airflow_dataops.partitions.ledger import PartitionLedger
         from airflow_dataops.store import StateStore
 
+        # Fresh per run: an operator object outlives one run in dag.test() and in-process executors,
+        # and lineage must never describe the previous run.
+        ti = context.get("ti")
+        self._lineage = {"run_id": getattr(ti, "run_id", None), "attempt": getattr(ti, "try_number", None)}
         settings = DataOpsSettings.from_airflow()
         mode = self.mode or settings.default_gate_mode
         contract = load_contract(self.contract) if self.contract else None

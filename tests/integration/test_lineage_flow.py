@@ -212,3 +212,26 @@ def test_a_breach_episode_emits_one_open_and_one_resolved_event(warehouse: Path,
     assert {(e["inputs"][0]["namespace"], e["inputs"][0]["name"]) for e in events} == {
         (f"sqlite://{warehouse}", "flights")
     }
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_a_refused_rerun_reports_its_own_run_not_the_previous_one(
+    airflow_db, warehouse: Path, use_store: str
+) -> None:
+    """The same operator object runs twice in one process (dag.test): the refusal's lineage must not carry
+    the first run's gate result, and must name its own run."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    dag = DagBag(dag_folder=str(ROOT / "dags" / "nycflights_daily.py")).get_dag("nycflights_daily")
+    dag.test(logical_date=datetime(2026, 6, 2, tzinfo=timezone.utc))
+    second = dag.test(logical_date=datetime(2026, 6, 2, tzinfo=timezone.utc))
+    [refused] = [
+        e
+        for e in _events()
+        if e["eventType"] == "COMPLETE"
+        and e["run"]["facets"].get("dataops_partitionLedger", {}).get("decision") == "refused"
+        and e["run"]["facets"]["dataops_partitionLedger"]["partitionKey"] == "2026-06-02"
+    ]
+    facets = refused["run"]["facets"]
+    assert "dataops_gate" not in facets
+    assert facets["dataops_partitionLedger"]["runId"] == second.run_id
