@@ -1,4 +1,4 @@
-"""SLIs measured when a partition is published: freshness, correctness, completeness, cost.
+"""SLIs measured when a partition is published: freshness, correctness, consistency, cost.
 
 Everything is computed where the data lives (one ``MAX()`` over the published partition
 for freshness) or from what the publish already knows (the gate report, row counts, time).
@@ -95,15 +95,21 @@ def slis_for_publish(
                 )
             )
     if report is not None and report.results:
-        score = correctness_score((r.severity, r.passed) for r in report.results)
-        if not math.isnan(score):
+        # Reconciliation rules between tables (ODCS dimension "consistency", usually `sql` rules that
+        # compare this table with another) make the consistency SLI; every other rule, correctness.
+        consistency = [r for r in report.results if (r.dimension or "").lower() == "consistency"]
+        correctness = [r for r in report.results if (r.dimension or "").lower() != "consistency"]
+        for kind, rules in (("correctness", correctness), ("consistency", consistency)):
+            score = correctness_score((r.severity, r.passed) for r in rules) if rules else math.nan
+            if math.isnan(score):
+                continue
             records.append(
                 SLIRecord(
-                    kind="correctness",
+                    kind=kind,
                     value=score,
                     unit="ratio",
-                    good=not report.blocking,
-                    details={"rules": len(report.results), "failed": [r.name for r in report.failed]},
+                    good=not any(r in report.blocking for r in rules),
+                    details={"rules": len(rules), "failed": [r.name for r in rules if not r.passed]},
                     **common,
                 )
             )

@@ -83,8 +83,18 @@ def test_every_route_answers_401_without_a_token(server: AirflowServer, path: st
 
 
 def test_a_forged_token_is_refused(server: AirflowServer) -> None:
+    from reliability_report import record
+
     status, _, _ = server.get("/dataops/api/datasets", token="not-a-jwt")
     assert status in (401, 403)
+    statuses = {path: server.get(path)[0] for path in PROTECTED}
+    assert set(statuses.values()) == {401}
+    record(
+        "security-ui",
+        scenario="UI JSON API and pages without a token / with a forged token (real api-server)",
+        runs=len(PROTECTED) + 1,
+        result=f"{len(PROTECTED)} routes answered 401 without a token; forged token answered {status}",
+    )
 
 
 def test_the_bearer_header_and_the_ui_cookie_are_both_accepted(server: AirflowServer, token: str) -> None:

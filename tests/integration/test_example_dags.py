@@ -81,6 +81,8 @@ def test_daily_summary_waits_for_healthy_flights_then_aggregates_that_day(
             (KEY,),
         ).fetchall()
     assert summary == per_origin and [o for o, _ in summary] == ["EWR", "JFK", "LGA"]
+    [consistency] = sli_history(StateStore.from_settings(), "flights_daily_summary", kind="consistency")
+    assert (consistency.value, consistency.good, consistency.partition_key) == (1.0, True, KEY)
 
 
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)

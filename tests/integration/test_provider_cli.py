@@ -94,3 +94,24 @@ def test_contract_lint_accepts_the_flights_contract() -> None:
     result = airflow("dataops", "contract", "lint", "dags/contracts/flights.odcs.yaml")
     assert result.returncode == 0, result.stderr
     assert "valid ODCS v3.1.0 contract urn:dataops:nycflights13:flights v1.0.0" in result.stdout
+
+
+def test_contract_lint_and_diff_need_no_airflow_metadata_database(tmp_path: Path) -> None:
+    """CI of a DAG repository lints and diffs contracts with no Airflow database at all."""
+    env = {
+        "AIRFLOW_HOME": str(tmp_path / "empty-home"),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "sqlite:////nonexistent-dir/airflow.db",
+    }
+    lint = airflow("dataops", "contract", "lint", "dags/contracts/flights.odcs.yaml", env=env)
+    assert lint.returncode == 0, lint.stderr
+    diff = airflow(
+        "dataops",
+        "contract",
+        "diff",
+        "docs/examples/orders.v1.odcs.yaml",
+        "docs/examples/orders.v2.odcs.yaml",
+        env=env,
+    )
+    assert diff.returncode in (0, 1), diff.stderr
+    assert "breaking" in diff.stdout or "compatible" in diff.stdout
+    assert not (tmp_path / "empty-home" / "airflow.db").exists()
