@@ -460,17 +460,11 @@ class ContractGateOperator(BaseOperator):
         self._lineage: dict[str, Any] = {}
 
     def _sql_engine(self) -> Engine:
-        from airflow.providers.common.sql.hooks.sql import DbApiHook
-        from airflow.sdk import BaseHook
+        from airflow_dataops.operators._common import sql_hook
 
         if not self.conn_id:
             raise ValueError(f"{self.task_id}: checking a table needs conn_id")
-        hook = BaseHook.get_connection(self.conn_id).get_hook()
-        if not isinstance(hook, DbApiHook):
-            raise TypeError(
-                f"connection {self.conn_id!r} gives a {type(hook).__name__}, not a SQL (common-sql DbApiHook) hook"
-            )
-        return hook.get_sqlalchemy_engine()
+        return sql_hook(self.conn_id).get_sqlalchemy_engine()
 
     def _dataframe(self, context: Context) -> pd.DataFrame | None:
         import pandas as pd
@@ -494,9 +488,8 @@ class ContractGateOperator(BaseOperator):
         from airflow_dataops.contracts import gate
         from airflow_dataops.contracts.loader import load_contract
         from airflow_dataops.contracts.report import Verdict
-        from airflow_dataops.exceptions import ContractViolation
+        from airflow_dataops.operators._common import record_and_enforce
         from airflow_dataops.store import StateStore
-        from airflow_dataops.store.records import record_contract_result
 
         settings = DataOpsSettings.from_airflow()
         mode = self.mode or settings.default_gate_mode
@@ -547,19 +540,16 @@ class ContractGateOperator(BaseOperator):
         stored = report.to_dict()
         if moved is not None:
             stored["quarantine"] = moved.to_dict()
-        record_contract_result(
+        record_and_enforce(
             store,
-            report=stored,
+            report,
+            stored,
+            verdict=verdict,
             mode=mode,
-            verdict=verdict.value,
-            dag_id=ti.dag_id,
-            task_id=ti.task_id,
-            run_id=ti.run_id,
+            ti=ti,
+            log=self.log,
+            when_failed="The gate failed; the data was left as it is.",
         )
-        message = gate.explain(report, verdict, mode=mode)
-        if verdict is Verdict.FAILED:
-            raise ContractViolation(message + "\nThe gate failed; the data was left as it is.")
-        (self.log.info if verdict is Verdict.PASSED else self.log.warning)("%s", message)
         if moved is not None:
             self.log.warning(
                 "moved %d of %d rows to %s (%s); %d rows remain",

@@ -91,15 +91,9 @@ class PartitionWriteOperator(BaseOperator):
     # ------------------------------------------------------------------ the pipeline
     @cached_property
     def _hook(self) -> Any:
-        from airflow.providers.common.sql.hooks.sql import DbApiHook
-        from airflow.sdk import BaseHook
+        from airflow_dataops.operators._common import sql_hook
 
-        hook = BaseHook.get_connection(self.conn_id).get_hook()
-        if not isinstance(hook, DbApiHook):
-            raise TypeError(
-                f"connection {self.conn_id!r} gives a {type(hook).__name__}, not a SQL (common-sql DbApiHook) hook"
-            )
-        return hook
+        return sql_hook(self.conn_id)
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_dataops.config import DataOpsSettings
@@ -237,9 +231,8 @@ class PartitionWriteOperator(BaseOperator):
     ) -> dict[str, Any]:
         from airflow_dataops.contracts import gate
         from airflow_dataops.contracts.report import Verdict
-        from airflow_dataops.exceptions import ContractViolation
+        from airflow_dataops.operators._common import record_and_enforce
         from airflow_dataops.partitions.writer import RowRule, ensure_target, publish
-        from airflow_dataops.store.records import record_contract_result
 
         ti = context["ti"]
         key = claim.partition_key
@@ -247,19 +240,16 @@ class PartitionWriteOperator(BaseOperator):
         self._lineage.update(report=report, verdict=verdict.value, mode=mode, partition=key)
         rules: list[RowRule] = []
         if report is not None:
-            record_contract_result(
+            record_and_enforce(
                 store,
-                report=report.to_dict(),
+                report,
+                report.to_dict(),
+                verdict=verdict,
                 mode=mode,
-                verdict=verdict.value,
-                dag_id=ti.dag_id,
-                task_id=ti.task_id,
-                run_id=ti.run_id,
+                ti=ti,
+                log=self.log,
+                when_failed="Nothing was published; the partition is unchanged.",
             )
-            message = gate.explain(report, verdict, mode=mode)
-            if verdict is Verdict.FAILED:
-                raise ContractViolation(message + "\nNothing was published; the partition is unchanged.")
-            (self.log.info if verdict is Verdict.PASSED else self.log.warning)("%s", message)
             if verdict is Verdict.QUARANTINED:
                 from airflow_dataops.contracts.engines.sql import row_predicates
 

@@ -1,0 +1,59 @@
+"""What the gate and the write-audit-publish operators share: the warehouse hook, and recording
+and enforcing a gate verdict (store the whole report, then log or raise, worded the same way)."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow_dataops.contracts.report import GateReport, Verdict
+
+
+def sql_hook(conn_id: str) -> Any:
+    """The common-sql hook of ``conn_id``; a clear error for a connection that is not a SQL database."""
+    from airflow.providers.common.sql.hooks.sql import DbApiHook
+    from airflow.sdk import BaseHook
+
+    hook = BaseHook.get_connection(conn_id).get_hook()
+    if not isinstance(hook, DbApiHook):
+        raise TypeError(
+            f"connection {conn_id!r} gives a {type(hook).__name__}, not a SQL (common-sql DbApiHook) hook"
+        )
+    return hook
+
+
+def record_and_enforce(
+    store: Any,
+    report: GateReport,
+    stored: dict[str, Any],
+    *,
+    verdict: Verdict,
+    mode: str,
+    ti: Any,
+    log: logging.Logger | Any,
+    when_failed: str,
+) -> None:
+    """Store the report with its verdict, then raise ``ContractViolation`` if it failed, else log it.
+
+    :param stored: the report as stored (``report.to_dict()`` plus anything the caller adds).
+    :param when_failed: what the failure left behind, appended to the message (e.g. "Nothing was published").
+    """
+    from airflow_dataops.contracts import gate
+    from airflow_dataops.contracts.report import Verdict
+    from airflow_dataops.exceptions import ContractViolation
+    from airflow_dataops.store.records import record_contract_result
+
+    record_contract_result(
+        store,
+        report=stored,
+        mode=mode,
+        verdict=verdict.value,
+        dag_id=ti.dag_id,
+        task_id=ti.task_id,
+        run_id=ti.run_id,
+    )
+    message = gate.explain(report, verdict, mode=mode)
+    if verdict is Verdict.FAILED:
+        raise ContractViolation(f"{message}\n{when_failed}")
+    (log.info if verdict is Verdict.PASSED else log.warning)("%s", message)
