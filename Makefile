@@ -8,13 +8,14 @@ PGDIR := $(CURDIR)/.pgtest
 ARTIFACTS := $(CURDIR)/.test-artifacts
 PYTEST_ARGS ?=
 
-.PHONY: help install demo test test-fast lint typecheck bench clean system-deps docs
+.PHONY: help install demo test test-fast lint typecheck bench clean system-deps docs soak
 
 help:
 	@echo "make demo   - install, then run the nycflights DAG for three partitions and print a summary"
 	@echo "make test   - install, start a throwaway PostgreSQL, lint, type-check and run the whole suite"
 	@echo "make bench  - run the benchmarks and write docs/benchmarks.md"
 	@echo "make docs   - regenerate docs/cli.md from the airflow dataops parser"
+	@echo "make soak   - the reliability suite with 10x the crash runs and concurrency rounds"
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -49,6 +50,14 @@ test: $(STAMP) system-deps lint
 
 test-fast: $(STAMP)
 	@$(PY) -m pytest -m "not scheduler and not slow" $(PYTEST_ARGS)
+
+# A longer soak of the reliability suite (10x the crash runs and concurrency rounds of `make test`).
+soak: $(STAMP) system-deps
+	@set -e; \
+	url=$$(bash scripts/pg.sh start $(PGDIR)); \
+	trap 'bash scripts/pg.sh stop $(PGDIR)' EXIT; \
+	DATAOPS_TEST_PG_URL="$$url" DATAOPS_REQUIRE_PG=1 DATAOPS_CRASH_RUNS=1000 DATAOPS_CONCURRENCY_ROUNDS=200 \
+	$(PY) -m pytest tests/reliability $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	@$(PY) -m bench.bench_contracts

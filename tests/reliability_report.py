@@ -32,6 +32,7 @@ def write(exitstatus: int) -> Path | None:
         "",
         "Written by the reliability suite (`tests/reliability/`, run by `make test`) at the end of its run:",
         "each row is a scenario that ran, how many times, and what was measured. Nothing here is typed by hand.",
+        "`make soak` runs the same suite with 10x the crash runs and concurrency rounds (it does not rewrite this page).",
         "",
         "| scenario | runs | result |",
         "|---|---|---|",
