@@ -422,7 +422,11 @@ def compute_budget(observations: Sequence[SLIObservation], spec: SLOSpec, now: d
 
 
 def budget_status(
-    report: BudgetReport, *, page_firing: bool = False, ticket_firing: bool = False, at_risk_below: float = 0.25
+    report: BudgetReport,
+    *,
+    page_firing: bool = False,
+    ticket_firing: bool = False,
+    at_risk_below: float = 0.25,
 ) -> BudgetStatus:
     """``no_data`` without observations; ``breached`` when the budget is exhausted or a
     page alert fires; ``at_risk`` below ``at_risk_below`` of the budget left or while a ticket

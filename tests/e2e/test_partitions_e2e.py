@@ -101,7 +101,9 @@ def test_three_partitions_corrupt_one_verify_then_rerun_through_the_scheduler(tm
 
         # downstream partitioned DAGs are fed by asset events that carry each published partition key
         events = af.api("GET", "/api/v2/assets/events", params={"source_dag_id": DAG_ID, "limit": 100})
-        keyed = {e["partition_key"] for e in events["asset_events"] if e["uri"] == "dataops://warehouse/flights"}
+        keyed = {
+            e["partition_key"] for e in events["asset_events"] if e["uri"] == "dataops://warehouse/flights"
+        }
         assert keyed >= set(KEYS), events
 
         # 2. corrupt one partition behind the ledger's back: delete 7 rows, duplicate 3

@@ -237,7 +237,6 @@ def test_series_length_mismatch():
     assert str(e.value) == "EventSeries of 'flights': 2 times but 1 states"
 
 
-
 def test_a_firing_ticket_is_never_reported_healthy():
     report = compute_budget(daily([True] * 30), spec(), NOW)
     assert budget_status(report) is BudgetStatus.HEALTHY
