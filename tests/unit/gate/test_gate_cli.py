@@ -87,44 +87,20 @@ def test_partition_without_column_exits_2(warehouse, tmp_path, capsys):
     assert e.value.code == 2
 
 
-def proposed_command():
-    """The ActionCommand proposed for cli/definition.py (kept in sync with the report)."""
-    from airflow.cli.cli_config import ActionCommand, Arg, lazy_load_command
+def registered_command():
+    """The `airflow dataops contract test` command as the provider registers it."""
+    from airflow_dataops.cli.definition import get_dataops_cli_commands
 
-    return ActionCommand(
-        name="test",
-        help="Run a contract's rules against a table (or one partition) and print every rule's result",
-        description="Stores and moves nothing. Exits 1 when an error-severity rule fails, 2 when the contract "
-        "cannot be read or evaluated. Example: airflow dataops contract test dags/contracts/flights.odcs.yaml "
-        "--conn-id warehouse --table flights --partition 2013-01-01 --partition-column flight_date",
-        func=lazy_load_command("airflow_dataops.cli.contract_test.contract_test"),
-        args=(
-            Arg(("file",), help="Path of an ODCS v3 contract (YAML)."),
-            Arg(
-                ("--conn-id",),
-                required=True,
-                help="Airflow connection of the warehouse (any common-sql hook).",
-            ),
-            Arg(("--table",), required=True, help="The table to check."),
-            Arg(("--partition",), help="Check only this partition: the value of --partition-column."),
-            Arg(("--partition-column",), help="The column holding the partition key."),
-            Arg(
-                ("--engine",),
-                choices=("sql", "pandas", "gx"),
-                default="sql",
-                help="Engine that evaluates the rules.",
-            ),
-            Arg(("--schema-object",), help="The contract's schema object describing the table (if several)."),
-            Arg(("--db-schema",), help="The database schema of the table."),
-            Arg(("-o", "--output"), choices=("table", "json"), default="table", help="Output format."),
-        ),
-    )
+    [dataops] = get_dataops_cli_commands()
+    [contract] = [c for c in dataops.subcommands if c.name == "contract"]
+    [command] = [c for c in contract.subcommands if c.name == "test"]
+    return command
 
 
-def test_the_proposed_cli_definition_parses_into_what_contract_test_reads(warehouse, tmp_path, capsys):
+def test_the_registered_cli_command_parses_into_what_contract_test_reads(warehouse, tmp_path, capsys):
     import argparse
 
-    command = proposed_command()
+    command = registered_command()
     parser = argparse.ArgumentParser()
     for arg in command.args:
         arg.add_to_parser(parser)
