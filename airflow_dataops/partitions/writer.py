@@ -118,13 +118,29 @@ def _ddl_type(engine: Engine, table: str, column: str, type_: TypeEngine[Any]) -
     )
 
 
+def _create_if_missing(engine: Engine, table: Table, db_schema: str | None) -> None:
+    """CREATE TABLE, tolerating a concurrent writer that created it first.
+
+    Two first partitions of a new table written at once both see no table; on PostgreSQL the
+    loser's CREATE fails (DuplicateTable, or a unique violation on pg_type).  If the table now
+    exists, that is the outcome we wanted; anything else is a real error.
+    """
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        with engine.begin() as conn:
+            table.create(conn, checkfirst=True)
+    except DBAPIError:
+        if not inspect(engine).has_table(table.name, schema=db_schema):
+            raise
+
+
 def ensure_target(engine: Engine, stage: Table, *, table: str, db_schema: str | None = None) -> Table:
     """The target table, created with the staged columns if it does not exist yet."""
     if not inspect(engine).has_table(table, schema=db_schema):
         columns = [Column(c.name, _ddl_type(engine, table, c.name, c.type)) for c in stage.columns]
         target = Table(table, MetaData(), *columns, schema=db_schema)
-        with engine.begin() as conn:
-            target.create(conn, checkfirst=True)
+        _create_if_missing(engine, target, db_schema)
     return Table(table, MetaData(), schema=db_schema, autoload_with=engine)
 
 
@@ -141,8 +157,7 @@ def _ensure_quarantine(engine: Engine, target: Table, *, db_schema: str | None) 
             Column(Q_AT, DateTime(timezone=True)),
             schema=db_schema,
         )
-        with engine.begin() as conn:
-            q.create(conn, checkfirst=True)
+        _create_if_missing(engine, q, db_schema)
     return Table(name, MetaData(), schema=db_schema, autoload_with=engine)
 
 
