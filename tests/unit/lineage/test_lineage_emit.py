@@ -88,7 +88,7 @@ def slo_event_args():
 
 def test_success_returns_true_without_warning(caplog):
     calls = []
-    assert emit.emit_events_safely(calls.append, 1, timeout=2) is True
+    assert emit.emit_events_safely(calls.append, 1, timeout=10) is True
     assert calls == [1]
     assert our_warnings(caplog) == []
 
@@ -111,7 +111,8 @@ def test_slow_call_is_abandoned_within_the_bound(caplog):
     release = threading.Event()
     started = time.monotonic()
     assert emit.emit_events_safely(release.wait, 10, timeout=0.3, what="slow emission") is False
-    assert time.monotonic() - started < 1.5
+    # Not a timing goal: unbounded, the call would take the full 10 s; the margin absorbs a busy machine.
+    assert time.monotonic() - started < 5
     (warning,) = our_warnings(caplog)
     assert warning.getMessage() == "slow emission did not finish within 0.3 s and was abandoned"
     release.set()
@@ -171,7 +172,7 @@ def test_http_transport_to_closed_port_fails_fast_with_one_warning(ol_transport,
     )
     started = time.monotonic()
     assert emit.emit_run_event(**slo_event_args(), timeout=5) is False
-    assert time.monotonic() - started < 5.5
+    assert time.monotonic() - started < 8
     (warning,) = our_warnings(caplog)
     assert (
         "OpenLineage COMPLETE event for job 'dataops.slo.flights' failed and was skipped"
@@ -185,12 +186,13 @@ def test_http_transport_with_retries_is_bounded_by_the_timeout(ol_transport, cap
         {
             "type": "http",
             "url": f"http://127.0.0.1:{closed_port()}",
-            "retry": {"total": 2, "connect": 2, "backoff_factor": 1.0},
+            "retry": {"total": 2, "connect": 2, "backoff_factor": 2.5},
         }
     )
     started = time.monotonic()
     assert emit.emit_run_event(**slo_event_args(), timeout=0.5) is False
-    assert time.monotonic() - started < 2.0
+    # Unbounded, the retries back off for 5 s (urllib3: 0 s, then 2.5 x 2); the margin absorbs a busy machine.
+    assert time.monotonic() - started < 4
     (warning,) = our_warnings(caplog)
     assert warning.getMessage().endswith("did not finish within 0.5 s and was abandoned")
     # Let the abandoned daemon thread finish its retries so it does not log into later tests.
