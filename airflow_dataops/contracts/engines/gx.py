@@ -22,7 +22,9 @@ tuple duplicates       ``UnexpectedRowsExpectation`` with ``ROW_NUMBER()`` (SQL 
 max (latency)          ``ExpectColumnMaxToBeBetween`` (observed value)
 =====================  ==============================================================
 
-ODCS ``sql`` rules are left to the SQL engine (a warning says so).  A ``custom`` rule with
+ODCS ``sql`` rules have no GX expectation that returns their number: on a table they run as
+the SQL engine runs them (the same query, through the same connection, on the same partition);
+on a DataFrame they cannot run and a warning names them.  A ``custom`` rule with
 ``engine: greatExpectations`` runs its ``implementation``: one expectation or a list, each
 ``{type: expect_..., kwargs: {...}}`` (or the kwargs inline), YAML text or a mapping::
 
@@ -127,6 +129,8 @@ class _Source:
     url: str | None = None
     dialect: str | None = None
     query: str | None = None
+    # for ODCS sql rules: (engine or connection, table clause, partition column, partition value)
+    sql_target: tuple[Any, Any, str | None, str | None] | None = None
 
 
 @dataclass
@@ -195,6 +199,7 @@ def _sql_source(
         url=engine.url.render_as_string(hide_password=False),
         dialect=engine.dialect.name,
         query=query,
+        sql_target=(engine_or_connection, t, partition_column, partition_value),
     )
 
 
@@ -225,11 +230,17 @@ def _evaluate(
     checks = R.plan(contract, obj)
     for check in checks:
         m = check.measure
-        if m.kind == "sql":
-            warnings.append(f"{check.name}: sql rules are not evaluated by the gx engine (use engine sql)")
+        if m.kind == "sql" and source.sql_target is None:
+            warnings.append(
+                f"{check.name}: sql rules need a database; not evaluated on a DataFrame "
+                "(gate the table with engine sql or gx)"
+            )
             continue
         if not all(c in columns for c in m.columns):
             plan.append((check, {}))
+            continue
+        if m.kind == "sql":
+            plan.append((check, {"sql": "sql"}))  # measured after the GX run, by the SQL engine's runner
             continue
         ids = _expectations_for(m, suite, E, sql, source)
         if ids is None:
@@ -254,7 +265,10 @@ def _evaluate(
             results.append(R.missing_column_result(check))
             continue
         if check.measure not in values:
-            values[check.measure] = _value(check, measured_by, outcome, rows, contract)
+            if check.measure.kind == "sql":
+                values[check.measure] = _sql_rule_value(contract, check, source)
+            else:
+                values[check.measure] = _value(check, measured_by, outcome, rows, contract)
         results.append(R.judge(check, values, now=now))
     sensitive = {p.column for p in obj.properties if p.is_sensitive}
     for prefix, column, rule, expectation_ids in custom:
@@ -269,6 +283,22 @@ def _evaluate(
         results=tuple(results),
         warnings=tuple(warnings),
     )
+
+
+def _sql_rule_value(contract: Contract, check: R.Check, source: _Source) -> Any:
+    """An ODCS ``sql`` rule's number, by the SQL engine's own runner (same query, same partition)."""
+    import sqlalchemy as sa
+
+    from airflow_dataops.contracts.engines.sql import _run_sql_rule, register_sqlite_regexp
+
+    assert source.sql_target is not None
+    target, table, partition_column, partition_value = source.sql_target
+    if isinstance(target, sa.Engine):
+        with target.connect() as conn:
+            register_sqlite_regexp(conn)
+            return _run_sql_rule(contract, check, conn, table, partition_column, partition_value)
+    register_sqlite_regexp(target)
+    return _run_sql_rule(contract, check, target, table, partition_column, partition_value)
 
 
 def _expectations_for(

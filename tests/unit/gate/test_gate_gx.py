@@ -66,11 +66,20 @@ CONTRACT = contract(
         - name: g
           logicalType: string
           required: true
+          quality:
+            - type: sql
+              name: ys
+              query: "SELECT COUNT(*) FROM ${object} WHERE ${column} = 'y'"
+              mustBeLessOrEqualTo: 1
         - name: ts
           logicalType: timestamp
       quality:
         - metric: rowCount
           mustBeGreaterThan: 3
+        - type: sql
+          name: negativeKeys
+          query: "SELECT COUNT(*) FROM ${object} WHERE k < 0"
+          mustBe: 0
         - name: pairs
           metric: duplicateValues
           mustBe: 0
@@ -151,8 +160,8 @@ def test_gx_on_a_dataframe_agrees_with_sql_where_both_evaluate(sqlite_engine):
     }
     report = evaluate_gx(CONTRACT, dataframe=df, now=NOW)
     gx = {r.name: key(r) for r in report.results}
-    # set+pattern and multi-column duplicates need SQL: skipped with a warning, never silently
-    skipped = {"t.s.both", "t.primaryKey", "t.pairs"}
+    # set+pattern, multi-column duplicates and sql rules need SQL: skipped with a warning, never silently
+    skipped = {"t.s.both", "t.primaryKey", "t.pairs", "t.g.ys", "t.negativeKeys"}
     assert set(sql) - set(gx) == skipped
     assert all(any(w.startswith(name + ":") for w in report.warnings) for name in skipped)
     for name, value in gx.items():
@@ -174,9 +183,11 @@ def test_gx_partition_only_sees_its_rows(sqlite_engine):
             partition_value=day,
             now=NOW,
         )
-        assert [key(r) for r in evaluate_gx(CONTRACT, **kw).results] == [
-            key(r) for r in evaluate_sql(CONTRACT, **kw).results
-        ]
+        gx = evaluate_gx(CONTRACT, **kw)
+        assert [key(r) for r in gx.results] == [key(r) for r in evaluate_sql(CONTRACT, **kw).results]
+        # the sql rule ran on the partition, not the table (which has 2 'y' rows)
+        ys = next(r for r in gx.results if r.name == "t.g.ys")
+        assert (ys.actual, ys.passed) == ((0, True) if day == "d1" else (2, False))
 
 
 def test_a_quote_in_the_partition_value_is_a_literal(sqlite_engine):
