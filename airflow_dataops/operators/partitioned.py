@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -325,10 +325,12 @@ class PartitionWriteOperator(BaseOperator):
         started: float,
         result: Any,
     ) -> dict[str, Any]:
+        from airflow_dataops.slo.evaluator import current_lag
         from airflow_dataops.slo.publish_slis import slis_for_publish
         from airflow_dataops.store.records import record_slis
 
         ti = context["ti"]
+        now = datetime.now(timezone.utc)
         records = slis_for_publish(
             engine=engine,
             target=target,
@@ -343,6 +345,8 @@ class PartitionWriteOperator(BaseOperator):
             dag_id=ti.dag_id,
             task_id=ti.task_id,
             run_id=ti.run_id,
+            now=now,
+            lag_before=current_lag(store, dataset, now=now),
         )
         record_slis(store, records)
         return {r.kind: {"value": r.value, "unit": r.unit, "good": r.good} for r in records}

@@ -7,7 +7,7 @@ for freshness) or from what the publish already knows (the gate report, row coun
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, func, select
@@ -54,7 +54,15 @@ def slis_for_publish(
     task_id: str | None,
     run_id: str | None,
     now: datetime | None = None,
+    lag_before: float | None = None,
 ) -> list[SLIRecord]:
+    """The SLI records of one publish.
+
+    Freshness is the *dataset's* lag, not the partition's: the newest data of the partition just
+    published, or the dataset's newest before it (``lag_before``: its lag at ``now``, from the
+    store), whichever is newer.  So a rerun or backfill of an old partition never makes a
+    dataset look stale, never burns its freshness budget and never pages.
+    """
     now = now or datetime.now(timezone.utc)
     common: dict[str, Any] = {
         "dataset": dataset,
@@ -78,20 +86,20 @@ def slis_for_publish(
 
         newest_utc = to_utc(newest)
         if newest_utc is not None:
+            now_utc = now.astimezone(timezone.utc).replace(tzinfo=None)
             # Scheduled timestamps may lie ahead of now (a departure later today): no lag, not negative lag.
-            lag = max(0.0, (now.astimezone(timezone.utc).replace(tzinfo=None) - newest_utc).total_seconds())
+            partition_lag = max(0.0, (now_utc - newest_utc).total_seconds())
+            lag = partition_lag if lag_before is None else min(partition_lag, max(0.0, lag_before))
+            details: dict[str, Any] = {
+                "column": column,
+                "newest": (now_utc - timedelta(seconds=lag)).isoformat() + "Z",
+                "threshold_s": threshold,
+            }
+            if lag < partition_lag:  # an older partition: the dataset's newest data is elsewhere
+                details["partition_newest"] = newest_utc.isoformat() + "Z"
             records.append(
                 SLIRecord(
-                    kind="freshness",
-                    value=lag,
-                    unit="s",
-                    good=lag <= threshold,
-                    details={
-                        "column": column,
-                        "newest": newest_utc.isoformat() + "Z",
-                        "threshold_s": threshold,
-                    },
-                    **common,
+                    kind="freshness", value=lag, unit="s", good=lag <= threshold, details=details, **common
                 )
             )
     if report is not None and report.results:

@@ -73,6 +73,31 @@ def test_a_day_is_gated_published_ledgered_and_measured(flights_dag, warehouse: 
     assert 0 <= freshness.value < 3 * 86400
 
 
+def test_a_backfill_of_an_old_day_does_not_make_the_dataset_stale(
+    flights_dag, warehouse: Path, use_store: str
+) -> None:
+    from airflow_dataops.slo.evaluator import current_lag
+
+    today = datetime.now(timezone.utc)
+    recent, old = ((today - timedelta(days=d)).strftime("%Y-%m-%d") for d in (1, 20))
+    assert _run(flights_dag, recent).state == "success"
+    assert _run(flights_dag, old).state == "success"  # the on-call backfill, after the recent day
+
+    store = StateStore.from_settings()
+    first, second = sli_history(store, "flights", kind="freshness")
+    assert (first.partition_key, second.partition_key) == (recent, old)
+    # The dataset's newest data is still the recent day's: the backfill records the dataset's lag,
+    # good, and keeps its own partition's newest data in the details.
+    assert second.good is True and second.value < 3 * 86400
+    def at(text: str) -> datetime:
+        return datetime.fromisoformat(text.rstrip("Z"))
+
+    assert abs(at(second.details["newest"]) - at(first.details["newest"])) < timedelta(seconds=1)
+    partition_newest = at(second.details["partition_newest"])
+    assert (today.replace(tzinfo=None) - partition_newest) > timedelta(days=18)
+    assert current_lag(store, "flights") < 3 * 86400
+
+
 def test_a_second_run_of_the_same_day_is_refused_and_appends_nothing(
     flights_dag, warehouse: Path, use_store: str
 ) -> None:
