@@ -89,6 +89,7 @@ def test_a_backfill_of_an_old_day_does_not_make_the_dataset_stale(
     # The dataset's newest data is still the recent day's: the backfill records the dataset's lag,
     # good, and keeps its own partition's newest data in the details.
     assert second.good is True and second.value < 3 * 86400
+
     def at(text: str) -> datetime:
         return datetime.fromisoformat(text.rstrip("Z"))
 
