@@ -18,12 +18,10 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
-
-from sqlalchemy import Float, cast, extract, func, select
 
 from airflow_dataops.exceptions import ConfigError
 from airflow_dataops.partitions.ledger import rerun_command
@@ -32,9 +30,15 @@ from airflow_dataops.slo.burn_rate import alert_lookback, evaluate_series
 from airflow_dataops.slo.sli import SLIKind
 from airflow_dataops.slo.spec import SLOSpec
 from airflow_dataops.store import StateStore
-from airflow_dataops.store import tables as t
-from airflow_dataops.store.breaches import SLIColumns, list_breaches, open_breaches, read_sli_columns
-from airflow_dataops.store.ledger import _aware, list_partitions
+from airflow_dataops.store.breaches import (
+    SLIColumns,
+    list_breaches,
+    open_breaches,
+    read_sli_columns,
+    read_sli_columns_for,
+)
+from airflow_dataops.store.ledger import _aware, latest_partitions, list_partitions
+from airflow_dataops.store.marks import StoreMarks, changed_datasets, dataset_rows, read_marks
 from airflow_dataops.store.records import get_dataset, latest_contract_results, list_datasets
 
 log = logging.getLogger(__name__)
@@ -328,84 +332,13 @@ def _kinds_to_read(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     return sorted(kinds)
 
 
-def _epoch(store: StateStore, column: Any) -> Any:
-    if store.dialect == "sqlite":
-        return (func.julianday(column) - 2440587.5) * 86400.0
-    return cast(extract("epoch", column), Float)
-
-
-def read_columns(
-    store: StateStore,
-    *,
-    datasets: Collection[str],
-    since: datetime,
-    until: datetime,
-    kinds: Collection[str] | None = None,
-) -> dict[tuple[str, str], SLIColumns]:
-    """The SLI rows of a FEW datasets in ``(since, until]`` as columns, through the
-    ``(dataset, kind, observed_at)`` index (``read_sli_columns`` reads every dataset's rows).
-
-    Belongs in ``store`` beside ``read_sli_columns``; kept here until it moves.
-    """
-    names = sorted(set(datasets))
-    if not names:
-        return {}
-    c = t.sli_observations.c
-    query = select(
-        c.dataset, c.kind, _epoch(store, c.observed_at), c.value, c.good, c.unit, c.partition_key
-    ).where(c.dataset.in_(names), c.observed_at > since, c.observed_at <= until)
-    if kinds is not None:
-        query = query.where(c.kind.in_(sorted(set(kinds))))
-    out: dict[tuple[str, str], SLIColumns] = {}
-    with store.begin(write=False) as conn:
-        for dataset, kind, epoch, value, good, unit, part in conn.execute(
-            query.order_by(c.dataset, c.kind, c.observed_at, c.id)
-        ):
-            cols = out.get((dataset, kind))
-            if cols is None:
-                cols = out[(dataset, kind)] = SLIColumns()
-            cols.times.append(float(epoch))
-            cols.values.append(value)
-            cols.goods.append(None if good is None else bool(good))
-            cols.units.append(unit)
-            cols.partitions.append(part)
-    return out
-
-
-def _latest_partitions(
-    store: StateStore, datasets: Collection[str] | None = None
-) -> dict[str, dict[str, Any]]:
-    """Each dataset's highest partition key and its state: one aggregate query.
-
-    Belongs in ``store.ledger`` (``latest_partitions``); kept here until it moves.
-    """
-    p = t.partitions.c
-    newest = select(p.dataset, func.max(p.partition_key).label("key")).group_by(p.dataset)
-    if datasets is not None:
-        newest = newest.where(p.dataset.in_(sorted(datasets)))
-    sub = newest.subquery()
-    query = select(p.dataset, p.partition_key, p.state, p.updated_at, p.rows_published).join(
-        sub, (p.dataset == sub.c.dataset) & (p.partition_key == sub.c.key)
-    )
-    with store.begin(write=False) as conn:
-        return {
-            r.dataset: {
-                "key": r.partition_key,
-                "state": r.state,
-                "at": _aware(r.updated_at),
-                "rows": r.rows_published,
-            }
-            for r in conn.execute(query)
-        }
-
-
 def _summaries(store: StateStore, rows: Sequence[Mapping[str, Any]], now: datetime) -> list[DatasetSummary]:
     if not rows:
         return []
     since, kinds = _lookback_since(rows, now), _kinds_to_read(rows)
     if len(rows) <= _FEW:
         subset: list[str] | None = [r["dataset"] for r in rows]
-        columns = read_columns(store, datasets=subset, since=since, until=now, kinds=kinds)  # type: ignore[arg-type]
+        columns = read_sli_columns_for(store, datasets=subset, since=since, until=now, kinds=kinds)  # type: ignore[arg-type]
     else:
         subset = None
         columns = read_sli_columns(store, since=since, until=now, kinds=kinds)
@@ -413,7 +346,7 @@ def _summaries(store: StateStore, rows: Sequence[Mapping[str, Any]], now: dateti
     for (dataset, kind), cols in columns.items():
         by_dataset.setdefault(dataset, {})[kind] = cols
     fresh_kind = SLIKind.FRESHNESS.value
-    latest = _latest_partitions(store, subset)
+    latest = latest_partitions(store, subset)
     breaches_open: dict[str, int] = {}
     for dataset, _slo in open_breaches(store, datasets=subset):
         breaches_open[dataset] = breaches_open.get(dataset, 0) + 1
@@ -465,20 +398,8 @@ def _block_text(block: Mapping[str, Any]) -> str:
 
 # --------------------------------------------------------------------------- the pages
 @dataclass(frozen=True)
-class _Marks:
-    """High-water marks of everything the overview shows (SLIs and breaches are append-mostly)."""
-
-    sli_id: int | None
-    datasets: int
-    datasets_at: datetime | None
-    partitions_at: datetime | None
-    breach_id: int | None
-    resolved: int
-
-
-@dataclass(frozen=True)
 class _Snapshot:
-    marks: _Marks
+    marks: StoreMarks
     taken: float  # time.monotonic() of the full evaluation the snapshot started from
     evaluated_at: datetime
     summaries: Mapping[str, DatasetSummary]
@@ -492,61 +413,9 @@ SNAPSHOT_TTL = 60.0
 _FEW = 50  # up to this many datasets, read their SLIs through the index instead of all rows
 
 
-def _marks(store: StateStore) -> _Marks:
-    with store.begin(write=False) as conn:
-        sli = conn.execute(select(func.max(t.sli_observations.c.id))).scalar()
-        ds = conn.execute(select(func.count(), func.max(t.datasets.c.updated_at))).first()
-        parts = conn.execute(select(func.max(t.partitions.c.updated_at))).scalar()
-        br = conn.execute(select(func.max(t.breaches.c.id), func.count(t.breaches.c.resolved_at))).first()
-    return _Marks(
-        sli,
-        int(ds[0]) if ds else 0,
-        ds[1] if ds else None,
-        parts,
-        br[0] if br else None,
-        int(br[1]) if br else 0,
-    )
-
-
-def _changed_since(store: StateStore, old: _Marks, new: _Marks, evaluated_at: datetime) -> set[str]:
-    """The datasets with a new SLI, partition write, registration or breach change since ``old``."""
-    changed: set[str] = set()
-    sli, d, p, b = t.sli_observations.c, t.datasets.c, t.partitions.c, t.breaches.c
-    with store.begin(write=False) as conn:
-        if new.sli_id != old.sli_id:
-            changed.update(
-                conn.execute(select(sli.dataset).where(sli.id > (old.sli_id or 0)).distinct()).scalars()
-            )
-        if new.datasets_at != old.datasets_at and old.datasets_at is not None:
-            changed.update(conn.execute(select(d.dataset).where(d.updated_at > old.datasets_at)).scalars())
-        if new.partitions_at != old.partitions_at:
-            query = select(p.dataset).distinct()
-            if old.partitions_at is not None:
-                query = query.where(p.updated_at > old.partitions_at)
-            changed.update(conn.execute(query).scalars())
-        if (new.breach_id, new.resolved) != (old.breach_id, old.resolved):
-            since = evaluated_at - timedelta(minutes=5)
-            changed.update(
-                conn.execute(
-                    select(b.dataset)
-                    .where((b.id > (old.breach_id or 0)) | (b.resolved_at >= since))
-                    .distinct()
-                ).scalars()
-            )
-    return changed
-
-
-def _dataset_rows(store: StateStore, names: Collection[str]) -> list[dict[str, Any]]:
-    if not names:
-        return []
-    with store.begin(write=False) as conn:
-        query = select(t.datasets).where(t.datasets.c.dataset.in_(sorted(names)))
-        return [dict(r._mapping) for r in conn.execute(query)]
-
-
 def _full(store: StateStore) -> _Snapshot:
     marks, taken, now = (
-        _marks(store),
+        read_marks(store),
         time.monotonic(),
         utcnow(),
     )  # marks first: later writes show up next time
@@ -598,12 +467,12 @@ def all_summaries(store: StateStore, *, now: datetime | None = None) -> list[Dat
         return list(snap.summaries.values())
     if time.monotonic() - snap.taken >= SNAPSHOT_TTL:
         _refresh_in_background(store)
-    marks = _marks(store)
+    marks = read_marks(store)
     if marks == snap.marks:
         return list(snap.summaries.values())
-    changed = _changed_since(store, snap.marks, marks, snap.evaluated_at)
+    changed = changed_datasets(store, snap.marks, marks, snap.evaluated_at)
     if (marks.datasets, marks.datasets_at) == (snap.marks.datasets, snap.marks.datasets_at):
-        rows = _dataset_rows(store, changed)  # the same datasets: read only the changed ones
+        rows = dataset_rows(store, changed)  # the same datasets: read only the changed ones
         merged = dict(snap.summaries)
     else:  # registered, refreshed or removed: take the list again
         rows = list_datasets(store)
@@ -638,7 +507,7 @@ def overview(
     """
     if dag_id is not None:
         snap = _SNAPSHOTS.get(store.url)
-        if now is None and snap is not None and snap.marks == _marks(store):
+        if now is None and snap is not None and snap.marks == read_marks(store):
             summaries = [s for s in snap.summaries.values() if s.dag_id == dag_id]
         else:
             summaries = _summaries(store, list_datasets(store, dag_id=dag_id), now or utcnow())
@@ -704,7 +573,9 @@ def dataset_detail(store: StateStore, dataset: str, *, now: datetime | None = No
         return None
     summary = _summaries(store, [row], now)[0]
     block = _block(row)
-    columns = read_columns(store, datasets=[dataset], since=now - timedelta(days=_HISTORY_DAYS), until=now)
+    columns = read_sli_columns_for(
+        store, datasets=[dataset], since=now - timedelta(days=_HISTORY_DAYS), until=now
+    )
     history = {
         kind: [
             SeriesPoint(

@@ -497,3 +497,38 @@ def resolve_breach(
     change = BreachChange(dataset=dataset, slo=slo, open=False, burn_rates=burn_rates or {})
     done = apply_breach_changes(store, [change], now=now)
     return done[0][1] if done else None
+
+
+def read_sli_columns_for(
+    store: StateStore,
+    *,
+    datasets: Collection[str],
+    since: datetime,
+    until: datetime,
+    kinds: Collection[str] | None = None,
+) -> dict[tuple[str, str], SLIColumns]:
+    """The SLI rows of a FEW datasets in ``(since, until]`` as columns, through the
+    ``(dataset, kind, observed_at)`` index (``read_sli_columns`` reads every dataset's rows)."""
+    names = sorted(set(datasets))
+    if not names:
+        return {}
+    c = t.sli_observations.c
+    query = select(
+        c.dataset, c.kind, _epoch(store, c.observed_at), c.value, c.good, c.unit, c.partition_key
+    ).where(c.dataset.in_(names), c.observed_at > since, c.observed_at <= until)
+    if kinds is not None:
+        query = query.where(c.kind.in_(sorted(set(kinds))))
+    out: dict[tuple[str, str], SLIColumns] = {}
+    with store.begin(write=False) as conn:
+        for dataset, kind, epoch, value, good, unit, part in conn.execute(
+            query.order_by(c.dataset, c.kind, c.observed_at, c.id)
+        ):
+            cols = out.get((dataset, kind))
+            if cols is None:
+                cols = out[(dataset, kind)] = SLIColumns()
+            cols.times.append(float(epoch))
+            cols.values.append(value)
+            cols.goods.append(None if good is None else bool(good))
+            cols.units.append(unit)
+            cols.partitions.append(part)
+    return out

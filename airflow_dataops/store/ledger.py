@@ -7,12 +7,12 @@ each decision inside one write transaction so that two appliers cannot both win.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Connection, and_, select, update
+from sqlalchemy import Connection, and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from airflow_dataops.store import tables as t
@@ -506,3 +506,27 @@ def history(store: StateStore, dataset: str, key: str | None = None) -> list[His
         query = query.where(t.partition_history.c.partition_key == key)
     with store.begin(write=False) as conn:
         return [HistoryEntry.from_row(r) for r in conn.execute(query.order_by(t.partition_history.c.id))]
+
+
+def latest_partitions(
+    store: StateStore, datasets: Collection[str] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Each dataset's highest partition key and its state: one aggregate query."""
+    p = t.partitions.c
+    newest = select(p.dataset, func.max(p.partition_key).label("key")).group_by(p.dataset)
+    if datasets is not None:
+        newest = newest.where(p.dataset.in_(sorted(datasets)))
+    sub = newest.subquery()
+    query = select(p.dataset, p.partition_key, p.state, p.updated_at, p.rows_published).join(
+        sub, (p.dataset == sub.c.dataset) & (p.partition_key == sub.c.key)
+    )
+    with store.begin(write=False) as conn:
+        return {
+            r.dataset: {
+                "key": r.partition_key,
+                "state": r.state,
+                "at": _aware(r.updated_at),
+                "rows": r.rows_published,
+            }
+            for r in conn.execute(query)
+        }
