@@ -16,6 +16,10 @@ Patterns use ``ColumnOperators.regexp_match`` (``~`` on PostgreSQL, ``REGEXP`` o
 SQLite has no ``REGEXP`` of its own: SQLAlchemy's pysqlite dialect registers one on every
 new connection, and :func:`register_sqlite_regexp` registers ours (Python ``re.search``)
 on the DBAPI connection we are handed, so a raw or foreign connection works as well.
+A Python call per row is most of a SQLite scan's time, so on SQLite a fully anchored pattern
+made only of literals and character classes with fixed counts (``^[A-Z0-9]{2}$``, the common
+shape of codes) compiles to SQLite's native ``GLOB`` instead, with exactly ``re.search``'s
+verdicts (:func:`sqlite_glob`).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 
 from airflow_dataops.contracts import rules as R
@@ -200,6 +205,80 @@ def _values(values: Any) -> Any:
     return sa.bindparam("values", list(values), expanding=True, unique=True)
 
 
+class _PatternMatch(ColumnElement[bool]):
+    """``text`` matches ``pattern`` (``re.search`` semantics): ``regexp_match``, or ``GLOB`` on SQLite."""
+
+    type = sa.Boolean()
+    inherit_cache = False  # one statement per gate: no need to teach the statement cache this node
+
+    def __init__(self, text: ColumnElement[Any], pattern: str) -> None:
+        self.text = text
+        self.pattern = pattern
+
+
+@compiles(_PatternMatch)
+def _compile_pattern(element: _PatternMatch, compiler: Any, **kw: Any) -> str:
+    regexp = element.text.regexp_match(sa.bindparam("pattern", element.pattern, unique=True))
+    return compiler.process(regexp, **kw)
+
+
+@compiles(_PatternMatch, "sqlite")
+def _compile_pattern_sqlite(element: _PatternMatch, compiler: Any, **kw: Any) -> str:
+    glob = sqlite_glob(element.pattern)
+    if glob is None:
+        return _compile_pattern(element, compiler, **kw)
+    matches = element.text.op("GLOB", is_comparison=True)
+    # re.search's "$" also matches just before a final newline: the second GLOB says the same.
+    clause = sa.or_(
+        matches(sa.bindparam("glob", glob, unique=True)),
+        matches(sa.bindparam("glob", glob + "\n", unique=True)),
+    )
+    return compiler.process(clause.self_group(), **kw)
+
+
+_GLOB_SPECIAL = frozenset("*?[")
+_REGEX_PLAIN = frozenset(" -_:/@,;'\"=#%&!~<>")
+
+
+def sqlite_glob(pattern: str) -> str | None:
+    """The SQLite ``GLOB`` for a regular expression, or ``None`` when there is no exact one.
+
+    Translated: ``^`` + atoms + ``$``, where an atom is an ASCII letter or digit, a plain
+    punctuation mark, an escaped punctuation mark, or a class of ASCII characters and ranges
+    (not negated), each optionally repeated ``{n}`` times.  Anything else (``.``, ``*``, ``+``,
+    ``?``, ``|``, groups, ``\\d``, unanchored patterns) stays a regular expression.  GLOB is
+    case-sensitive and compares code points, as ``re`` does.
+    """
+    if len(pattern) < 2 or pattern[0] != "^" or pattern[-1] != "$" or pattern.endswith("\\$"):
+        return None
+    body, out, i = pattern[1:-1], [], 0
+    while i < len(body):
+        ch = body[i]
+        if ch == "[":
+            end = body.find("]", i + 1)
+            inner = body[i + 1 : end] if end > i else ""
+            if not inner or inner[0] in "^]" or any(c in "\\[" or not (" " < c <= "~") for c in inner):
+                return None
+            atom, i = f"[{inner}]", end + 1
+        elif ch == "\\":
+            nxt = body[i + 1 : i + 2]
+            if not nxt or nxt.isalnum() or not (" " < nxt <= "~"):
+                return None  # \d \w \s \b ... are classes or assertions, not literals
+            atom, i = (f"[{nxt}]" if nxt in _GLOB_SPECIAL else nxt), i + 2
+        elif (ch.isascii() and ch.isalnum()) or ch in _REGEX_PLAIN:
+            atom, i = ch, i + 1
+        else:
+            return None
+        if body[i : i + 1] == "{":
+            end = body.find("}", i)
+            count = body[i + 1 : end] if end > i else ""
+            if not count.isdigit() or not 0 < int(count) <= 64:
+                return None
+            atom, i = atom * int(count), end + 1
+        out.append(atom)
+    return "".join(out)
+
+
 def _predicate(m: R.Measure, col: ColumnElement[Any] | None = None) -> ColumnElement[bool]:
     col = sa.column(m.column) if col is None else col
     if m.kind == "nulls":
@@ -211,9 +290,7 @@ def _predicate(m: R.Measure, col: ColumnElement[Any] | None = None) -> ColumnEle
         if m.valid_values is not None:
             valid.append(col.in_(_values(m.valid_values)))
         if m.pattern:
-            valid.append(
-                sa.cast(col, sa.String).regexp_match(sa.bindparam("pattern", m.pattern, unique=True))
-            )
+            valid.append(_PatternMatch(sa.cast(col, sa.String), m.pattern))
         if not valid:
             return sa.false()
         return sa.and_(col.is_not(None), sa.not_(sa.and_(*valid)))
