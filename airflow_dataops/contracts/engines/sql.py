@@ -240,14 +240,13 @@ _GLOB_SPECIAL = frozenset("*?[")
 _REGEX_PLAIN = frozenset(" -_:/@,;'\"=#%&!~<>")
 
 
-def sqlite_glob(pattern: str) -> str | None:
-    """The SQLite ``GLOB`` for a regular expression, or ``None`` when there is no exact one.
+def simple_pattern(pattern: str) -> list[tuple[str, int, str]] | None:
+    """A regular expression as runs of ``(characters allowed, count, GLOB atom)``, or ``None``.
 
-    Translated: ``^`` + atoms + ``$``, where an atom is an ASCII letter or digit, a plain
-    punctuation mark, an escaped punctuation mark, or a class of ASCII characters and ranges
-    (not negated), each optionally repeated ``{n}`` times.  Anything else (``.``, ``*``, ``+``,
-    ``?``, ``|``, groups, ``\\d``, unanchored patterns) stays a regular expression.  GLOB is
-    case-sensitive and compares code points, as ``re`` does.
+    Understood: ``^`` + atoms + ``$``, where an atom is an ASCII letter or digit, a plain
+    punctuation mark, an escaped punctuation mark, or a class of printable ASCII characters and
+    ranges (not negated), each optionally repeated ``{n}`` times.  Anything else (``.``, ``*``,
+    ``+``, ``?``, ``|``, groups, ``\\d``, unanchored patterns) is left to the regex engine.
     """
     if len(pattern) < 2 or pattern[0] != "^" or pattern[-1] != "$" or pattern.endswith("\\$"):
         return None
@@ -259,24 +258,56 @@ def sqlite_glob(pattern: str) -> str | None:
             inner = body[i + 1 : end] if end > i else ""
             if not inner or inner[0] in "^]" or any(c in "\\[" or not (" " < c <= "~") for c in inner):
                 return None
-            atom, i = f"[{inner}]", end + 1
+            chars = _class_chars(inner)
+            if chars is None:
+                return None
+            glob, i = f"[{inner}]", end + 1  # the same bracket expression in GLOB
         elif ch == "\\":
             nxt = body[i + 1 : i + 2]
             if not nxt or nxt.isalnum() or not (" " < nxt <= "~"):
                 return None  # \d \w \s \b ... are classes or assertions, not literals
-            atom, i = (f"[{nxt}]" if nxt in _GLOB_SPECIAL else nxt), i + 2
+            chars, glob, i = nxt, (f"[{nxt}]" if nxt in _GLOB_SPECIAL else nxt), i + 2
         elif (ch.isascii() and ch.isalnum()) or ch in _REGEX_PLAIN:
-            atom, i = ch, i + 1
+            chars, glob, i = ch, ch, i + 1
         else:
             return None
+        count = 1
         if body[i : i + 1] == "{":
             end = body.find("}", i)
-            count = body[i + 1 : end] if end > i else ""
-            if not count.isdigit() or not 0 < int(count) <= 64:
+            digits = body[i + 1 : end] if end > i else ""
+            if not digits.isdigit() or not 0 < int(digits) <= 64:
                 return None
-            atom, i = atom * int(count), end + 1
-        out.append(atom)
-    return "".join(out)
+            count, i = int(digits), end + 1
+        out.append((chars, count, glob))
+    return out or None
+
+
+def _class_chars(inner: str) -> str | None:
+    """The characters of a bracket expression's inside (``A-Z0-9``, ``-_.``), in code point order."""
+    chars: set[str] = set()
+    i = 0
+    while i < len(inner):
+        if i + 2 < len(inner) and inner[i + 1] == "-":
+            low, high = inner[i], inner[i + 2]
+            if low > high:
+                return None  # re rejects it; leave the error to the regex engine
+            chars.update(chr(c) for c in range(ord(low), ord(high) + 1))
+            i += 3
+        else:
+            chars.add(inner[i])
+            i += 1
+    return "".join(sorted(chars))
+
+
+def sqlite_glob(pattern: str) -> str | None:
+    """The SQLite ``GLOB`` for a regular expression (see :func:`simple_pattern`), or ``None``.
+
+    GLOB is case-sensitive and compares code points, as ``re`` does.
+    """
+    atoms = simple_pattern(pattern)
+    if atoms is None:
+        return None
+    return "".join(glob * n for _, n, glob in atoms)
 
 
 def _predicate(m: R.Measure, col: ColumnElement[Any] | None = None) -> ColumnElement[bool]:
