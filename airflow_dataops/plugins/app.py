@@ -187,6 +187,7 @@ def create_app() -> FastAPI:
             text=q,
             status=status,
             theme=_theme(theme),
+            evaluated=queries.evaluated_at(store),
         )
         return HTMLResponse(html)
 

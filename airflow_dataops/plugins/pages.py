@@ -17,7 +17,7 @@ from html import escape
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from airflow_dataops.plugins import svg
+from airflow_dataops.plugins import queries, svg
 from airflow_dataops.plugins.queries import (
     SORT_FIELDS,
     STATUS_LABEL,
@@ -274,7 +274,9 @@ def overview_page(
     text: str,
     status: str,
     theme: str | None,
+    evaluated: datetime | None = None,
 ) -> str:
+    """:param evaluated: when the statuses were evaluated (the snapshot's time; default ``now``)."""
     options = ['<option value="">any status</option>'] + [
         f'<option value="{k}"{" selected" if k == status else ""}>{STATUS_LABEL[k]}</option>'
         for k in STATUS_ORDER
@@ -293,7 +295,10 @@ def overview_page(
     summary = " · ".join(f"{n} {STATUS_LABEL[k].lower()}" for k in STATUS_ORDER if (n := counts.get(k)))
     body = (
         f'<h1>Data SLOs <span class="count">{len(rows)} of {total} datasets</span></h1>'
-        f'<p class="sub">Worst first. {_e(summary)}. Evaluated {now:%Y-%m-%d %H:%M} UTC.</p>'
+        f'<p class="sub">Worst first. {_e(summary)}. Statuses evaluated '
+        f'<time datetime="{(evaluated or now).isoformat()}">{evaluated or now:%Y-%m-%d %H:%M:%S} UTC</time>'
+        f" (in full every {queries.SNAPSHOT_TTL:.0f} s; a dataset that records something new is re-evaluated "
+        "on the next request).</p>"
         f'<form class="filter" method="get" action="{_e(base)}/">'
         f'<input type="search" name="q" value="{_e(text)}" placeholder="filter by name, owner, DAG" '
         f'aria-label="filter">'

@@ -487,6 +487,13 @@ def all_summaries(store: StateStore, *, now: datetime | None = None) -> list[Dat
     return list(merged.values())
 
 
+def evaluated_at(store: StateStore) -> datetime:
+    """When the statuses :func:`all_summaries` returns were evaluated: the snapshot's full
+    evaluation (datasets that changed since were re-evaluated later, as they changed), else now."""
+    snap = _SNAPSHOTS.get(store.url)
+    return snap.evaluated_at if snap is not None else utcnow()
+
+
 def clear_snapshots() -> None:
     with _SNAPSHOT_LOCK:
         _SNAPSHOTS.clear()

@@ -259,3 +259,27 @@ def test_json_api_shapes(client: TestClient) -> None:
     assert list(slis) == ["correctness"] and len(slis["correctness"]) == 30
     assert client.get("/api/datasets/flights/slis?days=0").status_code == 422
     assert client.get(f"/api/datasets?dag_id={UI_DAG_ID}").json()["total_entries"] == 3
+
+
+def test_the_overview_says_when_its_statuses_were_evaluated(
+    client: TestClient, store: StateStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import re
+    from datetime import datetime, timedelta, timezone
+
+    from airflow_dataops.plugins import queries
+    from airflow_dataops.store.records import upsert_dataset
+
+    upsert_dataset(store, "orders", slo={"objective": 0.99})
+    queries.clear_snapshots()
+    client.get("/")  # the first request evaluates everything and keeps the snapshot
+    snapshot = queries._SNAPSHOTS[store.url]
+    # Later requests answer from the snapshot: the page shows its time, not the request's.
+    later = snapshot.evaluated_at + timedelta(seconds=42)
+    monkeypatch.setattr(queries, "utcnow", lambda: later)
+    html = client.get("/").text
+    shown = re.search(r'Statuses evaluated <time datetime="([^"]+)">', html)
+    assert shown, html
+    assert datetime.fromisoformat(shown.group(1)) == snapshot.evaluated_at
+    assert f"{snapshot.evaluated_at:%H:%M:%S} UTC</time> (in full every 60 s" in html
+    assert snapshot.evaluated_at.tzinfo == timezone.utc
