@@ -295,7 +295,7 @@ FRESH = textwrap.dedent(
     else:
         from airflow_dataops.contracts.loader import load_contract
         from airflow_dataops.contracts import gate
-        from airflow_dataops.operators.gate import evaluate
+        from airflow_dataops.contracts.evaluate import evaluate
         engine = sa.create_engine(url)
         report = evaluate(load_contract(contract_path), engine=kind, sql_engine=engine, table="flights",
                           partition_column="flight_date", partition_value=day,
@@ -444,7 +444,7 @@ def bench_database(name: str, url: str, contract_path: str, dc: str | None) -> d
 
     from airflow_dataops.contracts.engines.gx import evaluate_gx
     from airflow_dataops.contracts.loader import load_contract
-    from airflow_dataops.operators.gate import evaluate
+    from airflow_dataops.contracts.evaluate import evaluate
 
     contract = load_contract(contract_path)
     engine = sa.create_engine(url)

@@ -23,19 +23,28 @@ the field, in every mode: the gate fails closed, it never passes what it could n
 Values of columns the contract classifies as sensitive (``restricted``, ``confidential``,
 ``pii`` ...) never reach the stored report, the log, XCom or lineage: only counts leave.
 
-:func:`evaluate` and :func:`quarantine_rows` are the library functions under the operator
-(the ``airflow dataops contract test`` command uses the first).
+:func:`~airflow_dataops.contracts.evaluate.evaluate` and
+:func:`~airflow_dataops.contracts.evaluate.quarantine_rows` are the library functions under the
+operator (in :mod:`airflow_dataops.contracts.evaluate`; re-exported here).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from airflow_dataops.contracts.evaluate import (
+    ENGINES,
+    QuarantineResult,
+    check_evaluable,
+    evaluate,
+    quarantine_rows,
+    redact,
+    sensitive_columns,
+)
 from airflow_dataops.exceptions import ContractError
 
 if TYPE_CHECKING:
@@ -43,328 +52,9 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
     from sqlalchemy import Engine
 
-    from airflow_dataops.contracts.model import Contract, SchemaObject
     from airflow_dataops.contracts.report import GateReport
 
-ENGINES = ("auto", "sql", "pandas", "gx")
-_NUMERIC = ("integer", "number")
-_TIMELIKE = ("timestamp", "date", "string", None)
 
-
-# ============================================================================ library functions
-@dataclass(frozen=True, kw_only=True)
-class QuarantineResult:
-    """What a stand-alone quarantine moved: ``rows_published + rows_quarantined == rows_in``."""
-
-    table: str
-    quarantine_table: str
-    rows_in: int
-    rows_published: int
-    rows_quarantined: int
-    rules: tuple[str, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "table": self.table,
-            "quarantine_table": self.quarantine_table,
-            "rows_in": self.rows_in,
-            "rows_published": self.rows_published,
-            "rows_quarantined": self.rows_quarantined,
-            "rules": list(self.rules),
-        }
-
-
-def resolve_engine(engine: str, *, has_dataframe: bool) -> str:
-    """``auto`` -> ``pandas`` for a DataFrame, ``sql`` for a table; refuse ``sql`` on a DataFrame."""
-    if engine not in ENGINES:
-        raise ValueError(f"engine={engine!r} is not one of {', '.join(ENGINES)}")
-    if engine == "auto":
-        return "pandas" if has_dataframe else "sql"
-    if engine == "sql" and has_dataframe:
-        raise ValueError("engine='sql' checks a table where it lives; for a DataFrame use pandas, gx or auto")
-    return engine
-
-
-def evaluate(
-    contract: Contract,
-    *,
-    engine: str = "auto",
-    sql_engine: Engine | None = None,
-    table: str | None = None,
-    dataframe: pd.DataFrame | None = None,
-    schema_object: str | None = None,
-    partition_column: str | None = None,
-    partition_value: str | None = None,
-    db_schema: str | None = None,
-    dataset: str | None = None,
-    now: dt.datetime | None = None,
-) -> GateReport:
-    """Check the contract first, then the data: the report of ``engine`` with sensitive values removed.
-
-    :raises ContractError: the contract cannot be evaluated on this data (missing column, type
-        mismatch, a query that fails); the message names the contract, the rule and the field.
-    """
-    obj = contract.schema_object(schema_object)
-    name = engine
-    try:
-        name = resolve_engine(engine, has_dataframe=dataframe is not None)
-    except ValueError as e:
-        raise ContractError(str(e), file=contract.source) from e
-    if dataframe is None and (sql_engine is None or not table):
-        raise ContractError("a gate needs a table (conn_id and table) or a DataFrame", file=contract.source)
-    if dataframe is not None:
-        from airflow_dataops.contracts.engines.pandas import _family
-
-        if partition_column and partition_value is not None:
-            if partition_column not in dataframe.columns:
-                raise ContractError(
-                    f"partition column {partition_column!r} is not a column of the DataFrame "
-                    f"(columns: {', '.join(map(str, dataframe.columns))})",
-                    file=contract.source,
-                    path=obj.path,
-                )
-            dataframe = dataframe[dataframe[partition_column].astype(str) == str(partition_value)]
-        columns = {str(c): _family(dataframe[c]) for c in dataframe.columns}
-        where = "the DataFrame"
-    else:
-        columns = _table_columns(contract, obj, sql_engine, table, db_schema)  # type: ignore[arg-type]
-        where = f"table {table!r}"
-    check_evaluable(contract, obj, columns, where=where, engine=name)
-    try:
-        if name == "sql":
-            from airflow_dataops.contracts.engines.sql import evaluate_sql
-
-            report = evaluate_sql(
-                contract,
-                engine_or_connection=sql_engine,  # type: ignore[arg-type]
-                table=table,  # type: ignore[arg-type]
-                schema_object=schema_object,
-                partition_column=partition_column,
-                partition_value=partition_value,
-                db_schema=db_schema,
-                now=now,
-            )
-        elif name == "gx":
-            from airflow_dataops.contracts.engines.gx import evaluate_gx
-
-            report = evaluate_gx(
-                contract,
-                engine_or_connection=sql_engine if dataframe is None else None,
-                dataframe=dataframe,
-                table=table,
-                schema_object=schema_object,
-                partition_column=partition_column if dataframe is None else None,
-                partition_value=partition_value,
-                db_schema=db_schema,
-                dataset=dataset,
-                now=now,
-            )
-        else:
-            from airflow_dataops.contracts.engines.pandas import evaluate_dataframe
-
-            frame = dataframe
-            if frame is None:
-                frame = _read_table(sql_engine, table, db_schema, partition_column, partition_value)  # type: ignore[arg-type]
-            report = evaluate_dataframe(
-                contract,
-                frame,
-                schema_object=schema_object,
-                dataset=dataset,
-                partition=partition_value,
-                now=now,
-            )
-    except ContractError:
-        raise
-    except Exception as e:  # a driver error: say which contract and data, withhold data values
-        import sqlalchemy as sa
-
-        if not isinstance(e, (sa.exc.SQLAlchemyError, TypeError, ValueError)):
-            raise
-        sensitive = any(p.is_sensitive for p in obj.properties)
-        detail = (
-            "details withheld: the contract classifies columns as sensitive" if sensitive else _first_line(e)
-        )
-        raise ContractError(
-            f"contract {contract.id} v{contract.version} could not be evaluated on {where} with the {name} "
-            f"engine: {type(e).__name__} ({detail})",
-            file=contract.source,
-            path=obj.path,
-        ) from e
-    report = replace(report, dataset=dataset or report.dataset, partition=partition_value)
-    return redact(report, obj)
-
-
-def check_evaluable(
-    contract: Contract,
-    obj: SchemaObject,
-    columns: Mapping[str, str | None],
-    *,
-    where: str = "the data",
-    engine: str = "sql",
-) -> None:
-    """Refuse (``ContractError``) a contract that cannot be evaluated on data with ``columns``.
-
-    ``columns`` maps each column present to its logical family (``integer``, ``string`` ...,
-    or ``None`` when unknown).  Checked: every column a rule needs is present; every declared
-    column's type fits its ``logicalType``/``physicalType``; allowed values and missing markers
-    have the column's type; a latency/freshness column holds times.
-    """
-    from airflow_dataops.contracts import rules as R
-
-    head = f"contract {contract.id} v{contract.version}"
-    listing = ", ".join(columns) or "none"
-    checks = R.plan(contract, obj)
-    for check in checks:
-        if check.measure.kind == "sql" and engine != "sql":
-            continue
-        for col in check.measure.columns:
-            if col not in columns:
-                raise ContractError(
-                    f"{head}: rule {check.name!r} needs column {col!r}, which {where} does not have "
-                    f"(columns: {listing}); fix the property name (or physicalName) or the data",
-                    file=contract.source,
-                    path=_path(obj, check, col),
-                )
-    for prop in obj.properties:
-        if prop.column not in columns:
-            continue
-        actual = columns[prop.column]
-        for label, declared in (
-            ("logicalType", prop.logical_type),
-            ("physicalType", R.physical_family(prop.physical_type)),
-        ):
-            if declared and not R.compatible(declared, actual):
-                rules = [c.name for c in checks if prop.column in c.measure.columns] or [
-                    f"{obj.name}.{prop.name}.schema"
-                ]
-                raise ContractError(
-                    f"{head}: type mismatch on field {prop.name!r}: the contract declares {label} "
-                    f"{(prop.logical_type if label == 'logicalType' else prop.physical_type)!r} but column "
-                    f"{prop.column!r} of {where} is {actual}; rules that cannot be evaluated: {', '.join(rules)}",
-                    file=contract.source,
-                    path=f"{prop.path}.{label}",
-                )
-    for check in checks:
-        m = check.measure
-        if not m.columns or m.kind == "sql":
-            continue
-        actual = columns.get(m.column)
-        values = [*(m.valid_values or ()), *m.markers]
-        bad = None
-        if actual in _NUMERIC and any(isinstance(v, str) and not _numeric_text(v) for v in values):
-            bad = "text values for a numeric column"
-        elif actual == "string" and any(
-            isinstance(v, (int, float)) and not isinstance(v, bool) for v in values
-        ):
-            bad = "numbers for a text column"
-        elif m.kind == "max" and actual not in _TIMELIKE:
-            bad = f"a {actual} column where a timestamp is needed"
-        if bad:
-            raise ContractError(
-                f"{head}: type mismatch in rule {check.name!r} on field {m.column!r}: {bad} "
-                f"(column {m.column!r} of {where} is {actual})",
-                file=contract.source,
-                path=_path(obj, check, m.column),
-            )
-
-
-def redact(report: GateReport, obj: SchemaObject) -> GateReport:
-    """Drop measured values (``actual``) of rules on sensitive columns; counts of failing rows stay."""
-    sensitive = sensitive_columns(obj)
-    if not sensitive:
-        return report
-    results = tuple(replace(r, actual=None) if r.column in sensitive else r for r in report.results)
-    return replace(report, results=results)
-
-
-def sensitive_columns(obj: SchemaObject) -> set[str]:
-    return {p.column for p in obj.properties if p.is_sensitive} | {
-        p.name for p in obj.properties if p.is_sensitive
-    }
-
-
-def quarantine_rows(
-    engine: Engine,
-    *,
-    contract: Contract,
-    table: str,
-    rules: Sequence[str],
-    schema_object: str | None = None,
-    partition_column: str | None = None,
-    partition_value: str | None = None,
-    run_id: str | None = None,
-    db_schema: str | None = None,
-    now: dt.datetime | None = None,
-) -> QuarantineResult:
-    """Move the rows of ``table`` (one partition if given) that break ``rules`` to ``<table>__quarantine``.
-
-    ONE transaction: copy the failing rows (with partition key, the rules each broke, run id
-    and time) to the quarantine table and delete them from ``table``; it commits only if the
-    rows left plus the rows moved equal the rows before, else rolls back.
-    """
-    import sqlalchemy as sa
-
-    from airflow_dataops.contracts.engines.sql import register_sqlite_regexp, row_predicates
-    from airflow_dataops.partitions.writer import (
-        Q_AT,
-        Q_KEY,
-        Q_RULES,
-        Q_RUN,
-        RowRule,
-        _ensure_quarantine,
-        _rule_names,
-    )
-
-    register_sqlite_regexp(engine)
-    predicates = row_predicates(contract, schema_object)
-    unknown = [r for r in rules if r not in predicates]
-    if unknown:
-        raise ContractError(
-            f"rules {unknown} are not row-level rules of contract {contract.id}; row-level rules: "
-            f"{', '.join(predicates) or 'none'}",
-            file=contract.source,
-        )
-    target = sa.Table(table, sa.MetaData(), schema=db_schema, autoload_with=engine)
-    row_rules = [RowRule(name=n, failing=predicates[n]) for n in rules]
-    quarantine = _ensure_quarantine(engine, target, db_schema=db_schema)
-    part = target.c[partition_column] == partition_value if partition_column else sa.true()
-    failing = sa.or_(*(r.failing for r in row_rules)) if row_rules else sa.false()
-    columns = [c.name for c in target.columns]
-    count = sa.select(sa.func.count()).select_from(target)
-    with engine.begin() as conn:
-        if conn.dialect.name == "sqlite":
-            register_sqlite_regexp(conn)
-        if conn.dialect.name == "postgresql":  # no writer may slip rows in between count and move
-            conn.execute(
-                sa.text(
-                    f"LOCK TABLE {conn.dialect.identifier_preparer.format_table(target)} IN SHARE ROW EXCLUSIVE MODE"
-                )
-            )
-        rows_in = conn.execute(count.where(part)).scalar_one()
-        to_move = conn.execute(count.where(part, failing)).scalar_one()
-        source = sa.select(
-            *[target.c[n] for n in columns],
-            sa.literal(partition_value, sa.String()),
-            _rule_names(row_rules),
-            sa.literal(run_id, sa.String()),
-            sa.literal(now or dt.datetime.now().astimezone(), sa.DateTime(timezone=True)),
-        ).where(part, failing)
-        conn.execute(quarantine.insert().from_select([*columns, Q_KEY, Q_RULES, Q_RUN, Q_AT], source))
-        deleted = conn.execute(target.delete().where(part, failing)).rowcount
-        rows_left = conn.execute(count.where(part)).scalar_one()
-        if deleted != to_move or rows_left + to_move != rows_in:
-            raise RuntimeError(
-                f"quarantine of {table!r} would not balance (rows before {rows_in}, moved {to_move}, deleted "
-                f"{deleted}, left {rows_left}); rolled back, the table is unchanged"
-            )
-    return QuarantineResult(
-        table=table,
-        quarantine_table=quarantine.name,
-        rows_in=rows_in,
-        rows_published=rows_left,
-        rows_quarantined=to_move,
-        rules=tuple(rules),
-    )
 
 
 # ============================================================================ the operator
@@ -676,64 +366,6 @@ def _gate_lineage(operator: ContractGateOperator, state: dict[str, Any], *, succ
             )
         )
     return OperatorLineage(inputs=inputs, outputs=outputs, run_facets=run_facets)
-
-
-def _table_columns(
-    contract: Contract, obj: SchemaObject, engine: Engine, table: str, db_schema: str | None
-) -> dict[str, str | None]:
-    import sqlalchemy as sa
-
-    from airflow_dataops.contracts.engines.sql import _family
-
-    try:
-        found = sa.inspect(engine).get_columns(table, schema=db_schema)
-    except sa.exc.NoSuchTableError as e:
-        name = f"{db_schema}.{table}" if db_schema else table
-        raise ContractError(
-            f"contract {contract.id} v{contract.version}: table {name!r} does not exist; "
-            "create it or pass the right table= / db_schema=",
-            file=contract.source,
-            path=obj.path,
-        ) from e
-    return {c["name"]: _family(c["type"]) for c in found}
-
-
-def _read_table(
-    engine: Engine,
-    table: str,
-    db_schema: str | None,
-    partition_column: str | None,
-    partition_value: str | None,
-) -> pd.DataFrame:
-    import pandas as pd
-    import sqlalchemy as sa
-
-    t = sa.Table(table, sa.MetaData(), schema=db_schema, autoload_with=engine)
-    stmt = sa.select(t)
-    if partition_column:
-        stmt = stmt.where(t.c[partition_column] == partition_value)
-    with engine.connect() as conn:
-        return pd.read_sql(stmt, conn)
-
-
-def _path(obj: SchemaObject, check: Any, column: str) -> str:
-    if check.rule is not None and check.rule.path:
-        return check.rule.path
-    prop = obj.get_property(column)
-    return prop.path if prop is not None else obj.path
-
-
-def _numeric_text(value: str) -> bool:
-    try:
-        float(value)
-    except ValueError:
-        return False
-    return True
-
-
-def _first_line(e: BaseException) -> str:
-    text = str(getattr(e, "orig", None) or e).strip().splitlines()
-    return (text[0] if text else type(e).__name__)[:300]
 
 
 def _parse_now(value: str | dt.datetime | None) -> dt.datetime | None:
