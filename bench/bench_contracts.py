@@ -443,8 +443,8 @@ def bench_database(name: str, url: str, contract_path: str, dc: str | None) -> d
     import datetime as dt
 
     from airflow_dataops.contracts.engines.gx import evaluate_gx
-    from airflow_dataops.contracts.loader import load_contract
     from airflow_dataops.contracts.evaluate import evaluate
+    from airflow_dataops.contracts.loader import load_contract
 
     contract = load_contract(contract_path)
     engine = sa.create_engine(url)

@@ -16,8 +16,8 @@ from airflow_dataops.exceptions import DataOpsError
 
 def contract_test(args: Any) -> None:
     from airflow_dataops.cli.commands import _table
-    from airflow_dataops.contracts.loader import load_contract
     from airflow_dataops.contracts.evaluate import evaluate
+    from airflow_dataops.contracts.loader import load_contract
 
     partition = getattr(args, "partition", None)
     partition_column = getattr(args, "partition_column", None)

@@ -55,8 +55,6 @@ if TYPE_CHECKING:
     from airflow_dataops.contracts.report import GateReport
 
 
-
-
 # ============================================================================ the operator
 class ContractGateOperator(BaseOperator):
     """Gate a table, one partition of it, or a DataFrame with an ODCS contract.
