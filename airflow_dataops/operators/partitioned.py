@@ -400,7 +400,7 @@ class PartitionedSQLOperator(PartitionWriteOperator):
         self.parameters = dict(parameters or {})
 
     def stage(self, context: Context, engine: Engine, partition_key: str) -> Table:
-        from sqlalchemy import MetaData, Table, text
+        from sqlalchemy import text
 
         from airflow_dataops.partitions.writer import stage_table_name
 
@@ -418,7 +418,9 @@ class PartitionedSQLOperator(PartitionWriteOperator):
         with engine.begin() as conn:
             conn.execute(text(f"DROP TABLE IF EXISTS {qualified}"))
             conn.execute(stmt, used)
-        return Table(name, MetaData(), schema=self.db_schema, autoload_with=engine)
+        from airflow_dataops.partitions.writer import reflect_columns
+
+        return reflect_columns(engine, name, self.db_schema)
 
 
 class DataFramePartitionOperator(PartitionWriteOperator):

@@ -34,6 +34,7 @@ from sqlalchemy import (
     literal,
     select,
 )
+from sqlalchemy.exc import NoSuchTableError
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import NullType, TypeEngine, UserDefinedType
 
@@ -88,14 +89,43 @@ def stage_frame(
 ) -> Table:
     """Write ``frame`` to a fresh staging table and return it (reflected)."""
     name = stage_table_name(table, partition_key)
+    preparer = engine.dialect.identifier_preparer
+    qualified = (
+        preparer.quote(name)
+        if not db_schema
+        else f"{preparer.quote_schema(db_schema)}.{preparer.quote(name)}"
+    )
+    from pandas.io.sql import SQLDatabase, SQLTable
+
     with engine.begin() as conn:
-        frame.to_sql(name, conn, schema=db_schema, if_exists="replace", index=False, chunksize=5000)
-    return Table(name, MetaData(), schema=db_schema, autoload_with=engine)
+        # DROP ourselves: pandas' if_exists="replace" reflects the old table in full first (~20 ms on PostgreSQL)
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {qualified}")
+        staged = SQLTable(
+            name, SQLDatabase(conn, schema=db_schema), frame=frame, index=False, schema=db_schema
+        )
+        staged.create()
+        staged.insert(chunksize=5000)
+    # the Table pandas just created, as it created it: no need to ask the database for it again
+    return Table(name, MetaData(), *[Column(c.name, c.type) for c in staged.table.columns], schema=db_schema)
+
+
+def reflect_columns(engine: Engine, name: str, db_schema: str | None = None) -> Table:
+    """``name`` as a Table of its columns and their types, all a partition write needs.
+
+    Full reflection (``autoload_with``) also reads keys, indexes, constraints and comments: about
+    eight catalog queries on PostgreSQL, ~40 ms a table, paid twice per partition write.
+    """
+    found = inspect(engine).get_columns(name, schema=db_schema)
+    if not found:
+        raise NoSuchTableError(f"{db_schema}.{name}" if db_schema else name)
+    columns = [Column(c["name"], c["type"], nullable=c.get("nullable", True)) for c in found]
+    return Table(name, MetaData(), *columns, schema=db_schema)
 
 
 def drop_stage(engine: Engine, stage: Table) -> None:
+    preparer = engine.dialect.identifier_preparer
     with engine.begin() as conn:
-        stage.drop(conn, checkfirst=True)
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {preparer.format_table(stage)}")
 
 
 class _Untyped(UserDefinedType):  # type: ignore[type-arg]
@@ -137,11 +167,13 @@ def _create_if_missing(engine: Engine, table: Table, db_schema: str | None) -> N
 
 def ensure_target(engine: Engine, stage: Table, *, table: str, db_schema: str | None = None) -> Table:
     """The target table, created with the staged columns if it does not exist yet."""
-    if not inspect(engine).has_table(table, schema=db_schema):
+    try:
+        return reflect_columns(engine, table, db_schema)
+    except NoSuchTableError:
         columns = [Column(c.name, _ddl_type(engine, table, c.name, c.type)) for c in stage.columns]
         target = Table(table, MetaData(), *columns, schema=db_schema)
         _create_if_missing(engine, target, db_schema)
-    return Table(table, MetaData(), schema=db_schema, autoload_with=engine)
+    return reflect_columns(engine, table, db_schema)
 
 
 def _ensure_quarantine(engine: Engine, target: Table, *, db_schema: str | None) -> Table:
@@ -158,7 +190,7 @@ def _ensure_quarantine(engine: Engine, target: Table, *, db_schema: str | None) 
             schema=db_schema,
         )
         _create_if_missing(engine, q, db_schema)
-    return Table(name, MetaData(), schema=db_schema, autoload_with=engine)
+    return reflect_columns(engine, name, db_schema)
 
 
 def publish(
