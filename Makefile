@@ -63,6 +63,7 @@ bench: $(STAMP)
 	@$(PY) -m bench.bench_contracts
 	@$(PY) -m bench.bench_slo
 	@$(PY) -m bench.bench_ui
+	@$(PY) -m bench.bench_partitions
 
 docs: $(STAMP)
 	@$(PY) scripts/gen_cli_docs.py --write

@@ -333,6 +333,7 @@ def render(results: list[dict[str, Any]]) -> str:
 def main() -> None:
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("OPENLINEAGE_DISABLED", "true")
+    os.environ.setdefault("AIRFLOW_HOME", str(BENCH_DIR / "airflow"))  # the operator reads Airflow's config
     started = time.perf_counter()
     pg_url, pg_dir = os.environ.get("DATAOPS_TEST_PG_URL"), None
     if not pg_url:
