@@ -87,7 +87,11 @@ class RowRule:
 def stage_frame(
     engine: Engine, frame: pd.DataFrame, *, table: str, partition_key: str, db_schema: str | None = None
 ) -> Table:
-    """Write ``frame`` to a fresh staging table and return it (reflected)."""
+    """Write ``frame`` to a fresh staging table and return it (its columns, as pandas created them).
+
+    Built with pandas' own ``SQLTable`` (what ``DataFrame.to_sql`` uses; present from pandas 1 to 3)
+    so the Table it created is known without asking the database again.
+    """
     name = stage_table_name(table, partition_key)
     preparer = engine.dialect.identifier_preparer
     qualified = (
