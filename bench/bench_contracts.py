@@ -37,7 +37,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bench.harness import ROOT, median, table, timed, write_section
+from bench.harness import ROOT, median, postgres, table, timed, write_section
 
 BENCH_DIR = Path(os.environ.get("DATAOPS_BENCH_DIR", "/tmp/dataops-bench"))
 COPIES = 10
@@ -642,21 +642,7 @@ def main() -> None:
     contract_path = BENCH_DIR / "flights15.odcs.yaml"
     contract_path.write_text(CONTRACT)
     started = time.perf_counter()
-    pg_url, pg_dir = os.environ.get("DATAOPS_TEST_PG_URL"), None
-    if not pg_url:
-        pg_dir = Path(BENCH_DIR / "pg")
-        pg_url = (
-            subprocess.run(
-                [str(ROOT / "scripts" / "pg.sh"), "start", str(pg_dir)],
-                capture_output=True,
-                text=True,
-                check=True,
-                timeout=300,
-            )
-            .stdout.strip()
-            .splitlines()[-1]
-        )
-    try:
+    with postgres(Path(BENCH_DIR / "pg")) as pg_url:
         print("preparing data…", flush=True)
         lite, pg = sqlite_db(), pg_db(pg_url)
         print(f"data ready in {time.perf_counter() - started:.0f} s", flush=True)
@@ -674,10 +660,6 @@ def main() -> None:
         print(body)
         write_section("contracts", body, command="cd /work/main && .venv/bin/python -m bench.bench_contracts")
         print(f"done in {time.perf_counter() - started:.0f} s")
-    finally:
-        if pg_dir is not None:
-            subprocess.run([str(ROOT / "scripts" / "pg.sh"), "stop", str(pg_dir)], timeout=120, check=False)
-            shutil.rmtree(pg_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

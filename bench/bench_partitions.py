@@ -25,9 +25,7 @@ from __future__ import annotations
 import json
 import os
 import random
-import shutil
 import statistics
-import subprocess
 import sys
 import time
 import types
@@ -37,7 +35,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bench.harness import ROOT, median, table, write_section
+from bench.harness import median, postgres, table, write_section
 
 BENCH_DIR = Path(os.environ.get("DATAOPS_BENCH_DIR", "/tmp/dataops-bench"))
 DATASETS = int(os.environ.get("DATAOPS_BENCH_LEDGER_DATASETS", "1000"))  # x KEYS = 1,000,000 partitions
@@ -335,21 +333,7 @@ def main() -> None:
     os.environ.setdefault("OPENLINEAGE_DISABLED", "true")
     os.environ.setdefault("AIRFLOW_HOME", str(BENCH_DIR / "airflow"))  # the operator reads Airflow's config
     started = time.perf_counter()
-    pg_url, pg_dir = os.environ.get("DATAOPS_TEST_PG_URL"), None
-    if not pg_url:
-        pg_dir = BENCH_DIR / "pg-partitions"
-        pg_url = (
-            subprocess.run(
-                [str(ROOT / "scripts" / "pg.sh"), "start", str(pg_dir)],
-                capture_output=True,
-                text=True,
-                check=True,
-                timeout=300,
-            )
-            .stdout.strip()
-            .splitlines()[-1]
-        )
-    try:
+    with postgres(BENCH_DIR / "pg-partitions") as pg_url:
         admin = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             for db in ("dataops_bench_ledger", "dataops_bench_wh"):
@@ -396,10 +380,6 @@ def main() -> None:
             "partitions", body, command="cd /work/main && .venv/bin/python -m bench.bench_partitions"
         )
         print(f"done in {time.perf_counter() - started:.0f} s")
-    finally:
-        if pg_dir is not None:
-            subprocess.run([str(ROOT / "scripts" / "pg.sh"), "stop", str(pg_dir)], timeout=120, check=False)
-            shutil.rmtree(pg_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

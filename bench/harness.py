@@ -8,12 +8,15 @@ Figures are measured, never typed in: a section is only ever written by its benc
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import re
+import shutil
 import statistics
+import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -68,3 +71,22 @@ def write_section(name: str, body: str, *, command: str, path: Path = BENCHMARKS
         text = text.rstrip() + "\n\n" + block + "\n"
     path.write_text(text)
     return path
+
+
+@contextlib.contextmanager
+def postgres(folder: Path) -> Iterator[str]:
+    """A PostgreSQL server URL: ``DATAOPS_TEST_PG_URL`` if set, else a throwaway cluster in ``folder``
+    (``scripts/pg.sh``), stopped and removed on exit."""
+    url = os.environ.get("DATAOPS_TEST_PG_URL")
+    if url:
+        yield url
+        return
+    pg_sh = str(ROOT / "scripts" / "pg.sh")
+    started = subprocess.run(
+        [pg_sh, "start", str(folder)], capture_output=True, text=True, check=True, timeout=300
+    )
+    try:
+        yield started.stdout.strip().splitlines()[-1]
+    finally:
+        subprocess.run([pg_sh, "stop", str(folder)], timeout=120, check=False)
+        shutil.rmtree(folder, ignore_errors=True)
