@@ -350,21 +350,12 @@ def quarantine_rows(
 def _table_columns(
     contract: Contract, obj: SchemaObject, engine: Engine, table: str, db_schema: str | None
 ) -> dict[str, str | None]:
-    import sqlalchemy as sa
+    from airflow_dataops.contracts.engines.sql import _family, table_columns
 
-    from airflow_dataops.contracts.engines.sql import _family
-
-    try:
-        found = sa.inspect(engine).get_columns(table, schema=db_schema)
-    except sa.exc.NoSuchTableError as e:
-        name = f"{db_schema}.{table}" if db_schema else table
-        raise ContractError(
-            f"contract {contract.id} v{contract.version}: table {name!r} does not exist; "
-            "create it or pass the right table= / db_schema=",
-            file=contract.source,
-            path=obj.path,
-        ) from e
-    return {c["name"]: _family(c["type"]) for c in found}
+    found = table_columns(
+        contract, obj, engine, table, db_schema, context=f"contract {contract.id} v{contract.version}: "
+    )
+    return {name: _family(type_) for name, type_ in found.items()}
 
 
 def _read_table(

@@ -14,11 +14,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from airflow_dataops.contracts.report import RuleResult
+    from airflow_dataops.contracts.report import GateReport, RuleResult
 
 __all__ = [
     "SUBSET_FACET_KEY",
     "assertions_facet",
+    "gate_run_facet",
     "input_dataset",
     "metrics_facet",
     "output_dataset",
@@ -176,6 +177,22 @@ def metrics_facet(
         columnMetrics=columns,
         rowCount=None if row_count is None else int(row_count),
         bytes=None if size_bytes is None else int(size_bytes),
+    )
+
+
+def gate_run_facet(report: GateReport, *, mode: str, verdict: str, partition_key: str | None):
+    """Our ``dataops_gate`` run facet: the contract, the mode, the verdict and the rule counts."""
+    from airflow_dataops.lineage.facets import DataOpsGateRunFacet
+
+    return DataOpsGateRunFacet(
+        contractId=report.contract_id,
+        contractVersion=report.contract_version,
+        mode=mode,
+        verdict=verdict,
+        rulesTotal=len(report.results),
+        rulesFailed=len(report.failed),
+        dataset=report.dataset,
+        partitionKey=partition_key,
     )
 
 

@@ -88,15 +88,8 @@ def _partition_write(operator: Any, state: dict[str, Any], *, succeeded: bool) -
                 },
             )
         )
-        run_facets[facets.DataOpsGateRunFacet.FACET_KEY] = facets.DataOpsGateRunFacet(
-            contractId=report.contract_id,
-            contractVersion=report.contract_version,
-            mode=state.get("mode", "fail"),
-            verdict=state.get("verdict", "failed"),
-            rulesTotal=len(report.results),
-            rulesFailed=len(report.failed),
-            dataset=report.dataset,
-            partitionKey=key,
+        run_facets[facets.DataOpsGateRunFacet.FACET_KEY] = builders.gate_run_facet(
+            report, mode=state.get("mode", "fail"), verdict=state.get("verdict", "failed"), partition_key=key
         )
     output_facets: dict[str, Any] = {}
     result = ledger.get("result")

@@ -310,15 +310,11 @@ def _gate_lineage(operator: ContractGateOperator, state: dict[str, Any], *, succ
     sensitive = sensitive_columns(obj)
     run_facets: dict[str, Any] = {}
     if report is not None:
-        run_facets[facets.DataOpsGateRunFacet.FACET_KEY] = facets.DataOpsGateRunFacet(
-            contractId=report.contract_id,
-            contractVersion=report.contract_version,
+        run_facets[facets.DataOpsGateRunFacet.FACET_KEY] = builders.gate_run_facet(
+            report,
             mode=state.get("mode", "fail"),
             verdict=state.get("verdict", "failed"),
-            rulesTotal=len(report.results),
-            rulesFailed=len(report.failed),
-            dataset=report.dataset,
-            partitionKey=report.partition,
+            partition_key=report.partition,
         )
     if not operator.conn_id or not operator.table:
         return OperatorLineage(run_facets=run_facets)

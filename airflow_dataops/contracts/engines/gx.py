@@ -161,6 +161,7 @@ def _sql_source(
     import sqlalchemy as sa
 
     from airflow_dataops.contracts.engines.sql import _family as sql_family
+    from airflow_dataops.contracts.engines.sql import table_columns
 
     engine = (
         engine_or_connection if isinstance(engine_or_connection, sa.Engine) else engine_or_connection.engine
@@ -171,26 +172,13 @@ def _sql_source(
             "use a file database or the sql engine",
             file=contract.source,
         )
-    try:
-        found = sa.inspect(engine_or_connection).get_columns(table, schema=db_schema)
-    except sa.exc.NoSuchTableError as e:
-        where = f"{db_schema}.{table}" if db_schema else table
-        raise ContractError(
-            f"table {where!r} does not exist; create it or pass the right table= / db_schema=",
-            file=contract.source,
-            path=obj.path,
-        ) from e
-    columns = {c["name"]: sql_family(c["type"]) for c in found}
+    found = table_columns(
+        contract, obj, engine_or_connection, table, db_schema, partition_column=partition_column
+    )
+    columns = {name: sql_family(type_) for name, type_ in found.items()}
     t = sa.table(table, *(sa.column(n) for n in columns), schema=db_schema)
     stmt = sa.select(t)
     if partition_column:
-        if partition_column not in columns:
-            raise ContractError(
-                f"partition column {partition_column!r} is not a column of table {table!r} "
-                f"(columns: {', '.join(columns)}); pass the right partition_column=",
-                file=contract.source,
-                path=obj.path,
-            )
         stmt = stmt.where(t.c[partition_column] == partition_value)
     # GX takes a query text: the partition value is rendered as a quoted literal by the dialect
     query = str(stmt.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))

@@ -128,22 +128,7 @@ def _evaluate(
     now: dt.datetime | None,
 ) -> GateReport:
     register_sqlite_regexp(conn)
-    try:
-        columns = {c["name"]: c["type"] for c in sa.inspect(conn).get_columns(table, schema=db_schema)}
-    except sa.exc.NoSuchTableError as e:
-        name = f"{db_schema}.{table}" if db_schema else table
-        raise ContractError(
-            f"table {name!r} does not exist; create it or pass the right table= / db_schema=",
-            file=contract.source,
-            path=obj.path,
-        ) from e
-    if partition_column and partition_column not in columns:
-        raise ContractError(
-            f"partition column {partition_column!r} is not a column of table {table!r} "
-            f"(columns: {', '.join(columns)}); pass the right partition_column=",
-            file=contract.source,
-            path=obj.path,
-        )
+    columns = table_columns(contract, obj, conn, table, db_schema, partition_column=partition_column)
     results: list[RuleResult] = [
         R.schema_result(obj, p, _family(columns.get(p.column)), p.column in columns) for p in obj.properties
     ]
@@ -326,6 +311,40 @@ def _predicate(m: R.Measure, col: ColumnElement[Any] | None = None) -> ColumnEle
             return sa.false()
         return sa.and_(col.is_not(None), sa.not_(sa.and_(*valid)))
     raise ValueError(f"measure kind {m.kind!r} is not row-level")
+
+
+def table_columns(
+    contract: Contract,
+    obj: SchemaObject,
+    bind: Engine | Connection,
+    table: str,
+    db_schema: str | None,
+    *,
+    partition_column: str | None = None,
+    context: str = "",
+) -> dict[str, Any]:
+    """``table``'s columns and their SQLAlchemy types, or a :class:`ContractError` naming what is
+    wrong: the table does not exist, or ``partition_column`` is not one of its columns.
+
+    :param context: put before the message (e.g. the contract's id and version).
+    """
+    try:
+        columns = {c["name"]: c["type"] for c in sa.inspect(bind).get_columns(table, schema=db_schema)}
+    except sa.exc.NoSuchTableError as e:
+        name = f"{db_schema}.{table}" if db_schema else table
+        raise ContractError(
+            f"{context}table {name!r} does not exist; create it or pass the right table= / db_schema=",
+            file=contract.source,
+            path=obj.path,
+        ) from e
+    if partition_column and partition_column not in columns:
+        raise ContractError(
+            f"{context}partition column {partition_column!r} is not a column of table {table!r} "
+            f"(columns: {', '.join(columns)}); pass the right partition_column=",
+            file=contract.source,
+            path=obj.path,
+        )
+    return columns
 
 
 def _run_sql_rule(
