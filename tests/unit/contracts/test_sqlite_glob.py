@@ -4,6 +4,7 @@ our SQLite REGEXP runs), checked in a real SQLite. Other dialects keep their reg
 from __future__ import annotations
 
 import re
+import warnings
 
 import pytest
 import sqlalchemy as sa
@@ -103,7 +104,9 @@ def test_glob_gives_re_search_verdicts(engine, case):
 @given(pattern=st.text(alphabet="^$[]{}AZ09az-\\.*+?()|,23", max_size=12), value=st.text(max_size=6))
 def test_any_pattern_that_translates_agrees(engine, pattern, value):
     try:
-        re.compile(pattern)
+        with warnings.catch_warnings():  # random text: re warns about "[[" (possible nested set)
+            warnings.simplefilter("ignore", FutureWarning)
+            re.compile(pattern)
     except re.error:
         return
     if sqlite_glob(pattern) is None:
