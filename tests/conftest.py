@@ -5,7 +5,7 @@ Environment is set here, at import time, before any test module imports Airflow
 
 Every OpenLineage event emitted while the suite runs goes to one file (the provider's
 file transport); at the end of the session each one is validated against
-``../shared/spec/openlineage`` and our own facet schemas, and the session fails if any
+the OpenLineage spec vendored in ``tests/spec/openlineage`` and our own facet schemas, and the session fails if any
 is invalid.
 """
 

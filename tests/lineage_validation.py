@@ -1,11 +1,11 @@
-"""Validate OpenLineage events offline against the spec in ``shared/spec/openlineage/``.
+"""Validate OpenLineage events offline against the spec vendored in ``tests/spec/openlineage/``.
 
     errors = validate_event(Serde.to_dict(event))     # [] when valid
     errors = validate_file("/tmp/ol.jsonl")           # every event the file transport wrote
 
 Each event is checked against ``OpenLineage.json`` (RunEvent, DatasetEvent or JobEvent), then
 every facet in it (run, job, dataset, input and output facets) against the schema its
-``_schemaURL`` names: the file of that name in ``shared/spec/openlineage/facets/`` (or
+``_schemaURL`` names: the file of that name in ``tests/spec/openlineage/facets/`` (or
 ``OpenLineage.json`` itself), or for our own facets in ``airflow_dataops/lineage/schemas/``.
 A ``_schemaURL`` we cannot resolve, or whose version differs from the local file, is an
 error: nothing passes unchecked.  Every ``$ref`` resolves from local files (no network).
@@ -24,7 +24,7 @@ from referencing import Registry, Resource
 from referencing.exceptions import Unresolvable
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SPEC_DIR = REPO_ROOT.parent / "shared" / "spec" / "openlineage"
+SPEC_DIR = REPO_ROOT / "tests" / "spec" / "openlineage"  # source and version: tests/spec/README.md
 OUR_SCHEMA_DIR = REPO_ROOT / "airflow_dataops" / "lineage" / "schemas"
 OUR_SCHEMA_BASE_URL = "https://github.com/airflow-dataops/airflow-dataops/blob/main/docs/lineage-facets/"
 
@@ -43,7 +43,7 @@ def _schemas() -> tuple[Registry, dict[str, dict[str, Any]], dict[str, dict[str,
     """(registry of every local schema by ``$id``, spec docs by file name, our docs by file name)."""
     if not (SPEC_DIR / "OpenLineage.json").is_file():
         msg = (
-            f"OpenLineage spec not found at {SPEC_DIR} (expected the repo's sibling shared/spec/openlineage)"
+            f"OpenLineage spec not found at {SPEC_DIR} (vendored in the repository: see tests/spec/README.md)"
         )
         raise FileNotFoundError(msg)
     spec = {

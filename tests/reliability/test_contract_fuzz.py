@@ -22,9 +22,9 @@ from airflow_dataops.exceptions import ContractError
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = [
     ROOT / "dags" / "contracts" / "flights.odcs.yaml",
-    *sorted((ROOT.parent / "shared" / "spec" / "odcs" / "examples").glob("*.yaml")),
+    *sorted((ROOT / "tests" / "spec" / "odcs" / "examples").glob("*.yaml")),  # vendored: tests/spec/README.md
 ]
-BASES = [yaml.safe_load(p.read_text()) for p in SEEDS if p.exists()]
+BASES = [yaml.safe_load(p.read_text()) for p in SEEDS]
 
 junk = st.one_of(
     st.none(),

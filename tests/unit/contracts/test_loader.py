@@ -10,7 +10,8 @@ import pytest
 from airflow_dataops.contracts.loader import format_path, load_contract, parse_contract
 from airflow_dataops.exceptions import ContractError
 
-EXAMPLES = sorted(glob.glob("/work/shared/spec/odcs/examples/*.yaml"))
+ODCS_EXAMPLES = Path(__file__).parents[2] / "spec" / "odcs" / "examples"  # vendored: tests/spec/README.md
+EXAMPLES = sorted(glob.glob(str(ODCS_EXAMPLES / "*.yaml")))
 FLIGHTS = Path(__file__).parents[3] / "dags" / "contracts" / "flights.odcs.yaml"
 
 BASE = """\
@@ -88,7 +89,7 @@ def test_flights_contract_model():
 
 
 def test_custom_rule_is_kept_and_warned():
-    c = load_contract("/work/shared/spec/odcs/examples/column-custom.odcs.yaml")
+    c = load_contract(ODCS_EXAMPLES / "column-custom.odcs.yaml")
     rule = c.schema[0].properties[0].quality[1]
     assert (rule.type, rule.engine, rule.implementation["type"]) == ("custom", "soda", "duplicate_percent")
     assert any("custom rule" in w and "'soda'" in w and "quality[1]" in w for w in c.warnings)
@@ -108,7 +109,7 @@ def test_great_expectations_rule_is_warned(tmp_path):
 
 
 def test_sla_properties_not_evaluated_are_warned():
-    c = load_contract("/work/shared/spec/odcs/examples/database-table-sla.odcs.yaml")
+    c = load_contract(ODCS_EXAMPLES / "database-table-sla.odcs.yaml")
     assert "slaProperties[4]: SLA property 'retention' is not evaluated" in c.warnings
 
 
