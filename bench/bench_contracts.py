@@ -17,7 +17,7 @@ Workloads: the whole table in a warm process; one day's partition (~9k rows) gat
 process (a subprocess that imports the engine and gates one partition: the time added on top of
 a bare task process, measured inside the subprocess from before the import to the verdict).
 
-Run: ``cd /work/main && .venv/bin/python -m bench.bench_contracts``.  Data are cached under
+Run from the repository root: ``.venv/bin/python -m bench.bench_contracts``.  Data are cached under
 ``$DATAOPS_BENCH_DIR`` (default ``/tmp/dataops-bench``).  PostgreSQL: ``DATAOPS_TEST_PG_URL``,
 else a throwaway server started with ``scripts/pg.sh``.
 """
@@ -658,7 +658,7 @@ def main() -> None:
             results.append(bench_database(name, url, str(contract_path), dc))
         body = render(results, gx_import)
         print(body)
-        write_section("contracts", body, command="cd /work/main && .venv/bin/python -m bench.bench_contracts")
+        write_section("contracts", body, command=".venv/bin/python -m bench.bench_contracts")
         print(f"done in {time.perf_counter() - started:.0f} s")
 
 

@@ -376,9 +376,7 @@ def main() -> None:
             results.append({"name": name, "decision": decision, "wrapper": wrapper})
         body = render(results)
         print(body)
-        write_section(
-            "partitions", body, command="cd /work/main && .venv/bin/python -m bench.bench_partitions"
-        )
+        write_section("partitions", body, command=".venv/bin/python -m bench.bench_partitions")
         print(f"done in {time.perf_counter() - started:.0f} s")
 
 

@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    /work/main/.venv/bin/python -m bench.bench_slo
+    .venv/bin/python -m bench.bench_slo
 
 Setup (not timed): a fresh SQLite store in a temporary folder, 1,000 datasets registered with
 an SLO block (freshness <= 2 h, 99% over 30 days, hourly cadence), and one freshness SLI per

@@ -56,7 +56,17 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 
 def write_section(name: str, body: str, *, command: str, path: Path = BENCHMARKS_MD) -> Path:
-    """Replace (or add) the section ``name`` of docs/benchmarks.md with ``body``."""
+    """Replace (or add) the section ``name`` of docs/benchmarks.md with ``body``.
+
+    ``command`` is how a reader reproduces it, run from the repository root: a relative command
+    (``.venv/bin/python -m bench.NAME``), never an absolute path of the machine that measured it.
+    """
+    if any(word.startswith(("/", "~")) for word in command.split()):
+        msg = (
+            f"write_section({name!r}): command {command!r} names an absolute path; "
+            "give the command relative to the repository root, e.g. '.venv/bin/python -m bench.bench_x'"
+        )
+        raise ValueError(msg)
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     block = (
         f"<!-- bench:{name} -->\n{body.rstrip()}\n\n"
