@@ -285,14 +285,17 @@ class _Parser:
             self.build_property(p, [*parts, "properties", k])
             for k, p in enumerate(obj.get("properties") or [])
         )
-        if obj.get("relationships"):
-            self.warnings.append(f"{format_path([*parts, 'relationships'])}: relationships are not evaluated")
+        from airflow_dataops.contracts.options import object_relationships
+
+        relationships, warnings = object_relationships(obj.get("relationships"), parts=parts, fail=self.error)
+        self.warnings += warnings
         so = SchemaObject(
             name=obj["name"],
             physical_name=obj.get("physicalName"),
             physical_type=obj.get("physicalType"),
             description=obj.get("description"),
             properties=props,
+            relationships=relationships,
             path=format_path(parts),
         )
         quality = []
@@ -320,13 +323,21 @@ class _Parser:
         return SchemaObject(**{**so.__dict__, "quality": tuple(quality)})
 
     def build_property(self, prop: dict[str, Any], parts: list[str | int]) -> Property:
-        if prop.get("logicalTypeOptions"):
-            self.warnings.append(
-                f"{format_path([*parts, 'logicalTypeOptions'])}: logicalTypeOptions are not evaluated"
-            )
-        for key in ("items", "relationships"):
-            if prop.get(key):
-                self.warnings.append(f"{format_path([*parts, key])}: nested {key} are not evaluated")
+        from airflow_dataops.contracts.options import logical_type_options, property_relationships
+        from airflow_dataops.contracts.rules import physical_family
+
+        options, warnings = logical_type_options(
+            prop.get("logicalTypeOptions"),
+            family=prop.get("logicalType") or physical_family(prop.get("physicalType")),
+            parts=parts,
+            fail=self.error,
+        )
+        relationships, more = property_relationships(
+            prop.get("relationships"), column=prop["name"], parts=parts, fail=self.error
+        )
+        self.warnings += warnings + more
+        if prop.get("items"):
+            self.warnings.append(f"{format_path([*parts, 'items'])}: nested items are not evaluated")
         rules = []
         for j, rule in enumerate(prop.get("quality") or []):
             q = self.build_rule(rule, [*parts, "quality", j])
@@ -355,6 +366,8 @@ class _Parser:
             partitioned=bool(prop.get("partitioned", False)),
             description=prop.get("description"),
             quality=tuple(rules),
+            options=options,
+            relationships=relationships,
             path=format_path(parts),
         )
 

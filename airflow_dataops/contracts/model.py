@@ -90,6 +90,24 @@ class QualityRule:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Relationship:
+    """An ODCS ``relationships`` entry (a foreign key): ``columns`` of this object reference
+    ``to_columns`` of schema object (or table) ``to_object``.
+
+    :param columns: property names of the object that holds the relationship.
+    :param to_object: the referenced schema object's name (or a table name); ``None`` when the
+        reference cannot be resolved (``reason`` says why) and the relationship is not evaluated.
+    :param to_columns: the referenced columns, as many as ``columns``.
+    """
+
+    columns: tuple[str, ...]
+    to_object: str | None
+    to_columns: tuple[str, ...] = ()
+    reason: str | None = None
+    path: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
 class Property:
     """One column (ODCS ``property``) of a schema object."""
 
@@ -105,6 +123,11 @@ class Property:
     partitioned: bool = False
     description: str | None = None
     quality: tuple[QualityRule, ...] = ()
+    #: ``logicalTypeOptions`` we evaluate, validated at load: numbers as floats, date/time bounds as
+    #: normalised ISO text (naive UTC), ``pattern`` as given, ``format`` as a regular expression
+    #: (``format_pattern``) or absent when not evaluated.
+    options: dict[str, Any] = field(default_factory=dict)
+    relationships: tuple[Relationship, ...] = ()
     path: str = ""
 
     @property
@@ -128,6 +151,7 @@ class SchemaObject:
     description: str | None = None
     properties: tuple[Property, ...] = ()
     quality: tuple[QualityRule, ...] = ()
+    relationships: tuple[Relationship, ...] = ()
     path: str = ""
 
     @property
