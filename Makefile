@@ -4,7 +4,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
-PGDIR := $(CURDIR)/.pgtest
+# Where `scripts/pg.sh start` records its throwaway cluster (itself in a private dir under the system temp dir).
+PGSTATE := $(CURDIR)/.pgtest.state
 ARTIFACTS := $(CURDIR)/.test-artifacts
 PYTEST_ARGS ?=
 
@@ -43,8 +44,8 @@ typecheck: lint
 test: $(STAMP) system-deps lint
 	@mkdir -p $(ARTIFACTS)
 	@set -e; \
-	url=$$(bash scripts/pg.sh start $(PGDIR)); \
-	trap 'bash scripts/pg.sh stop $(PGDIR)' EXIT; \
+	trap 'bash scripts/pg.sh stop "$(PGSTATE)"' EXIT; \
+	url=$$(bash scripts/pg.sh start "$(PGSTATE)"); \
 	echo "throwaway PostgreSQL: $$url"; \
 	DATAOPS_TEST_PG_URL="$$url" DATAOPS_REQUIRE_PG=1 DATAOPS_WRITE_REPORTS=1 $(PY) -m pytest $(PYTEST_ARGS)
 
@@ -54,8 +55,8 @@ test-fast: $(STAMP)
 # A longer soak of the reliability suite (10x the crash runs and concurrency rounds of `make test`).
 soak: $(STAMP) system-deps
 	@set -e; \
-	url=$$(bash scripts/pg.sh start $(PGDIR)); \
-	trap 'bash scripts/pg.sh stop $(PGDIR)' EXIT; \
+	trap 'bash scripts/pg.sh stop "$(PGSTATE)"' EXIT; \
+	url=$$(bash scripts/pg.sh start "$(PGSTATE)"); \
 	DATAOPS_TEST_PG_URL="$$url" DATAOPS_REQUIRE_PG=1 DATAOPS_CRASH_RUNS=1000 DATAOPS_CONCURRENCY_ROUNDS=200 \
 	$(PY) -m pytest tests/reliability $(PYTEST_ARGS)
 
@@ -69,4 +70,5 @@ docs: $(STAMP)
 	@$(PY) scripts/gen_cli_docs.py --write
 
 clean:
-	rm -rf $(VENV) .demo .pgtest .test-artifacts .pytest_cache .mypy_cache .ruff_cache
+	@test ! -f $(PGSTATE) || bash scripts/pg.sh stop "$(PGSTATE)"
+	rm -rf $(VENV) .demo .pgtest.state .test-artifacts .pytest_cache .mypy_cache .ruff_cache

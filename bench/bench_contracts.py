@@ -642,7 +642,7 @@ def main() -> None:
     contract_path = BENCH_DIR / "flights15.odcs.yaml"
     contract_path.write_text(CONTRACT)
     started = time.perf_counter()
-    with postgres(Path(BENCH_DIR / "pg")) as pg_url:
+    with postgres(BENCH_DIR / "pg.state") as pg_url:
         print("preparing data…", flush=True)
         lite, pg = sqlite_db(), pg_db(pg_url)
         print(f"data ready in {time.perf_counter() - started:.0f} s", flush=True)

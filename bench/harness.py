@@ -12,7 +12,6 @@ import contextlib
 import os
 import platform
 import re
-import shutil
 import statistics
 import subprocess
 import time
@@ -84,19 +83,20 @@ def write_section(name: str, body: str, *, command: str, path: Path = BENCHMARKS
 
 
 @contextlib.contextmanager
-def postgres(folder: Path) -> Iterator[str]:
-    """A PostgreSQL server URL: ``DATAOPS_TEST_PG_URL`` if set, else a throwaway cluster in ``folder``
-    (``scripts/pg.sh``), stopped and removed on exit."""
+def postgres(state: Path) -> Iterator[str]:
+    """A PostgreSQL server URL: ``DATAOPS_TEST_PG_URL`` if set, else a throwaway cluster started by
+    ``scripts/pg.sh`` (in a private directory under the system temp dir), recorded in the file
+    ``state``, stopped and removed on exit."""
     url = os.environ.get("DATAOPS_TEST_PG_URL")
     if url:
         yield url
         return
     pg_sh = str(ROOT / "scripts" / "pg.sh")
+    state.parent.mkdir(parents=True, exist_ok=True)
     started = subprocess.run(
-        [pg_sh, "start", str(folder)], capture_output=True, text=True, check=True, timeout=300
+        ["bash", pg_sh, "start", str(state)], capture_output=True, text=True, check=True, timeout=300
     )
     try:
         yield started.stdout.strip().splitlines()[-1]
     finally:
-        subprocess.run([pg_sh, "stop", str(folder)], timeout=120, check=False)
-        shutil.rmtree(folder, ignore_errors=True)
+        subprocess.run(["bash", pg_sh, "stop", str(state)], timeout=120, check=False)
