@@ -2,8 +2,8 @@
 
 Shared by tests/integration/test_ledger_protocol.py and tests/reliability/ (crash and concurrency
 soak).  ``apply_partition`` can be told to hold at a point (before staging, after staging, inside
-the publish transaction before its commit, between publish and the ledger's finish) so a test can
-SIGKILL it exactly there.
+the publish transaction before its fence, between the target's commit and the ledger's record of
+it, inside the fence) so a test can SIGKILL it exactly there.
 """
 
 from __future__ import annotations
@@ -103,6 +103,15 @@ def apply_partition(
     stage = stage_frame(engine, source(key, n), table=TABLE, partition_key=key)
     hold("after_stage")
     target = ensure_target(engine, stage, table=TABLE)
+    fence = ledger.fence(claim, gate_verdict=None, contract_version=None)
+
+    def fence_then_hold(result: Any, commit: Any, conn: Any) -> None:
+        def commit_then_hold() -> None:  # "before_finish": target committed, ledger not yet recorded
+            commit()
+            hold("before_finish")
+
+        fence(result, commit_then_hold, conn)
+
     result = publish(
         engine,
         stage=stage,
@@ -111,17 +120,7 @@ def apply_partition(
         partition_key=key,
         run_id=run_id,
         before_commit=lambda: hold("in_publish_transaction"),
-    )
-    hold("before_finish")
-    ledger.finish(
-        claim,
-        state="applied",
-        rows_in=result.rows_in,
-        rows_published=result.rows_published,
-        rows_quarantined=0,
-        checksum=result.checksum,
-        gate_verdict=None,
-        contract_version=None,
+        fence=fence_then_hold,
     )
     drop_stage(engine, stage)
     engine.dispose()

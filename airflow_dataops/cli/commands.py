@@ -16,11 +16,12 @@ def _fail(message: str, code: int = 1) -> None:
 
 
 def _store() -> Any:
+    """The store, for a read-only command: never created, migrated or write-locked here."""
     from airflow_dataops.store import StateStore
 
     try:
         store = StateStore.from_settings()
-        store.ensure_ready()
+        store.ensure_readable()
     except DataOpsError as e:
         _fail(str(e))
     return store
@@ -48,8 +49,24 @@ def db_migrate(args: Any) -> None:
 
 
 def db_status(args: Any) -> None:
-    store = _store()
-    print(f"url:     {store.url}\nversion: {store.version()}")
+    """Read-only: says which version the store is at and what to run, never migrates it."""
+    from airflow_dataops.store import StateStore
+    from airflow_dataops.store.migrations import HEAD, newer_than_code
+
+    try:
+        store = StateStore.from_settings()
+        version = store.version()
+    except DataOpsError as e:
+        _fail(str(e))
+    if version > HEAD:
+        _fail(str(newer_than_code(version, store.url)))
+    if version == HEAD:
+        status = "up to date"
+    elif version == 0:
+        status = "no dataops tables yet: run `airflow dataops db migrate`"
+    else:
+        status = f"{HEAD - version} migration(s) pending: run `airflow dataops db migrate`"
+    print(f"url:     {store.url}\nversion: {version} (this airflow-dataops: {HEAD})\nstatus:  {status}")
 
 
 # ---------------------------------------------------------------------------- partitions

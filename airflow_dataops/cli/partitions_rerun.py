@@ -81,7 +81,7 @@ def partitions_rerun(args: Any) -> None:
 
     try:
         store = StateStore.from_settings()
-        store.ensure_ready()
+        store.ensure_ready(create=False)  # a person's rerun migrates an older store, never creates one
         airflow = MetadataDBRuns()
         plan = plan_rerun(
             store,

@@ -170,6 +170,7 @@ class PartitionWriteOperator(BaseOperator):
             target_table=self.table,
             partition_column=self.partition_column,
             slo=(contract.dataops.get("slo") if contract else None),
+            db_schema=self.db_schema,  # where `partitions verify` reads the table
         )
 
     def _claim(
@@ -265,18 +266,11 @@ class PartitionWriteOperator(BaseOperator):
             quarantine_rules=rules,
             run_id=ti.run_id,
             db_schema=self.db_schema,
+            fence=ledger.fence(
+                claim, gate_verdict=verdict.value, contract_version=contract.version if contract else None
+            ),
         )
         state = "quarantined" if result.rows_quarantined else "applied"
-        ledger.finish(
-            claim,
-            state=state,
-            rows_in=result.rows_in,
-            rows_published=result.rows_published,
-            rows_quarantined=result.rows_quarantined,
-            checksum=result.checksum,
-            gate_verdict=verdict.value,
-            contract_version=contract.version if contract else None,
-        )
         self._lineage["ledger"] = {
             "decision": claim.action if claim.action == "rerun" else "applied",
             "partition": key,

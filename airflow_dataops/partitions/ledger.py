@@ -3,20 +3,25 @@
 Protocol (the target table and the store may be different databases, so there is
 no cross-database transaction to lean on)::
 
-    begin()   ledger: partition → applying (run, attempt, lease)      one store transaction
-    write     target: replace exactly that partition                  one target transaction
-    finish()  ledger: partition → applied (rows, checksum, contract)  one store transaction
+    begin()   ledger: partition → applying (run, attempt, lease, token)  one store transaction
+    write     target: replace exactly that partition, uncommitted
+    fence()   ledger: lock the partition's row, check the token is ours,
+              commit the target, then → applied (rows, checksum)        one store transaction
 
 A crash between the steps leaves ``applying`` held by a dead attempt.  The next
 attempt of the same run takes it over at once (its attempt number is higher);
-another run takes it over once the lease has expired.  Because the write replaces
-the partition, re-applying gives the same result: nothing is ever appended twice.
+another run takes it over once the lease has expired (leases run on the store's
+clock, never a worker's).  Because the write replaces the partition, re-applying
+gives the same result: nothing is ever appended twice.  An attempt that was taken
+over while it still ran fails its fence and rolls its target transaction back, so
+it can never overwrite the attempt that took over (docs/architecture.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
+from typing import Any
 
 from airflow_dataops.exceptions import LedgerError, PartitionAlreadyApplied
 from airflow_dataops.partitions.keys import validate_partition_key
@@ -27,6 +32,10 @@ from airflow_dataops.store.ledger import Claim, PartitionState, Refusal
 
 class PartitionInProgress(LedgerError):
     """Another live attempt holds the partition."""
+
+
+class StaleClaim(LedgerError):
+    """This attempt's claim was taken over while it ran: its write was rolled back."""
 
 
 def shell_quote(value: str) -> str:
@@ -120,6 +129,41 @@ class PartitionLedger:
                 "while this one was writing; the later attempt's write stands. Check `airflow dataops partitions "
                 "status` and verify the partition."
             )
+
+    def fence(self, claim: Claim, **fields: object) -> Callable[[Any, Callable[[], None], Any], None]:
+        """The fence ``writer.publish`` calls instead of committing its target transaction.
+
+        It proves ``claim`` still holds the partition, commits the target and records the apply
+        (``fields`` as for :meth:`finish`, plus the rows and checksum the publish measured), all
+        under the partition's ledger lock; if another attempt took the partition over, it raises
+        :class:`StaleClaim` and the target transaction is rolled back.
+        """
+
+        def fence(result: Any, commit: Callable[[], None], warehouse: Any) -> None:
+            state = "quarantined" if result.rows_quarantined else "applied"
+            done = db.commit_fenced(
+                self.store,
+                claim,
+                commit=commit,
+                warehouse=warehouse,
+                state=state,
+                rows_in=result.rows_in,
+                rows_published=result.rows_published,
+                rows_quarantined=result.rows_quarantined,
+                checksum=result.checksum,
+                **fields,
+            )
+            if not done:
+                now = self.state(claim.partition_key)
+                holder = f"run {now.run_id!r} attempt {now.attempt}" if now else "another attempt"
+                raise StaleClaim(
+                    f"partition {claim.partition_key!r} of dataset {self.dataset!r} was taken over by {holder} "
+                    f"while this attempt (claim #{claim.apply_id}) was writing; its write was rolled back and the "
+                    "target keeps what the current holder publishes. Nothing to do unless `airflow dataops "
+                    "partitions verify` says otherwise."
+                )
+
+        return fence
 
     def fail(
         self, claim: Claim, *, error: str, gate_verdict: str | None = None, rows_in: int | None = None

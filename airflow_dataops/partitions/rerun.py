@@ -221,7 +221,7 @@ def plan_rerun(
     selected = select_keys(store, datasets, airflow, dag_id, keys=keys, date_from=date_from, date_to=date_to)
     items: list[PlannedRerun] = []
     busy: list[str] = []
-    now = db.utcnow()
+    now = db.current_time(store)  # the store's clock, as the lease was granted on it
     for key in selected:
         runs = airflow.runs_for(dag_id, key)
         latest = runs[0] if runs else None

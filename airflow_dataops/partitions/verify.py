@@ -54,6 +54,7 @@ def verify_dataset(
     from airflow_dataops.partitions.writer import partition_checksum
 
     name, table, column = dataset["dataset"], dataset["target_table"], dataset["partition_column"]
+    db_schema = dataset.get("db_schema") or None  # the schema the partitions were published to
     if not table or not column or not (engine or dataset.get("conn_id")):
         raise DataOpsError(f"dataset {name!r} has no target table, partition column or connection recorded")
     engine = engine or target_engine(dataset["conn_id"])
@@ -61,7 +62,8 @@ def verify_dataset(
     ledger = {
         p.partition_key: p for p in list_partitions(store, name, since=since) if p.state in PUBLISHED_STATES
     }
-    if not inspect(engine).has_table(table):
+    shown = f"{db_schema}.{table}" if db_schema else table
+    if not inspect(engine).has_table(table, schema=db_schema):
         return [
             Finding(
                 dataset=name,
@@ -69,12 +71,12 @@ def verify_dataset(
                 status="missing_in_target",
                 ledger_rows=p.rows_published,
                 target_rows=0,
-                detail=f"table {table!r} does not exist",
+                detail=f"table {shown!r} does not exist",
                 rerun_hint=rerun_command(dag_id, k),
             )
             for k, p in ledger.items()
         ]
-    target = Table(table, MetaData(), autoload_with=engine)
+    target = Table(table, MetaData(), autoload_with=engine, schema=db_schema)
     findings: list[Finding] = []
     with engine.connect() as conn:
         present_query = select(target.c[column]).distinct()

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -209,11 +210,16 @@ def publish(
     now: datetime | None = None,
     db_schema: str | None = None,
     before_commit: Any = None,
+    fence: Callable[[PublishResult, Callable[[], None], Connection], None] | None = None,
 ) -> PublishResult:
     """Replace exactly one partition of ``target`` with the staged rows, in one transaction.
 
     Rows for which any of ``quarantine_rules`` is TRUE go to ``<table>__quarantine`` (with the
     partition key, the names of the rules they broke and the run id) instead of the target.
+
+    :param fence: called with the measured result, the transaction's ``commit`` and its
+        connection instead of committing (``PartitionLedger.fence``): it commits only if the
+        ledger claim still holds; if it raises, the transaction is rolled back.
     """
     missing = [c.name for c in target.columns if c.name not in stage.c]
     if missing:
@@ -226,7 +232,7 @@ def publish(
     quarantine = _ensure_quarantine(engine, target, db_schema=db_schema) if quarantine_rules else None
     columns = [c.name for c in target.columns]
     failing = _any(rule.failing for rule in quarantine_rules)
-    with engine.begin() as conn:
+    with engine.connect() as conn, _transaction(conn) as tx:
         rows_in = conn.execute(select(func.count()).select_from(stage)).scalar_one()
         conn.execute(target.delete().where(target.c[partition_column] == _key(partition_key)))
         source = select(*[stage.c[n] for n in columns])
@@ -254,11 +260,29 @@ def publish(
                 f"published {rows} + quarantined {quarantined} != staged {rows_in} rows for partition "
                 f"{partition_key!r}; rolled back"
             )
+        result = PublishResult(
+            rows_in=rows_in, rows_published=rows, rows_quarantined=quarantined, checksum=checksum
+        )
         if before_commit is not None:
             before_commit()
-    return PublishResult(
-        rows_in=rows_in, rows_published=rows, rows_quarantined=quarantined, checksum=checksum
-    )
+        if fence is None:
+            tx.commit()
+        else:
+            fence(result, tx.commit, conn)
+            if tx.is_active:
+                raise RuntimeError("the publish fence returned without committing; rolled back")
+    return result
+
+
+@contextmanager
+def _transaction(conn: Connection) -> Iterator[Any]:
+    """A transaction the body commits itself (directly or through a fence); rolled back otherwise."""
+    tx = conn.begin()
+    try:
+        yield tx
+    finally:
+        if tx.is_active:
+            tx.rollback()
 
 
 def _key(partition_key: str) -> Any:

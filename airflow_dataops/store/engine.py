@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -27,10 +28,17 @@ def redact_url(url: str) -> str:
 class StateStore:
     """Our state database, reached through SQLAlchemy.
 
-    Created on first use: the first ``connect()`` migrates an empty database to the
-    current version.  SQLite runs in WAL mode, and every write transaction takes the
-    write lock up front (``BEGIN IMMEDIATE``) so ledger decisions are serialised;
-    PostgreSQL uses row locks (``SELECT … FOR UPDATE``) for the same end.
+    Writers create it: the first write transaction (a task publishing, ``airflow dataops db
+    migrate``) migrates an empty database to the current version.  Readers never do: a read
+    transaction (``begin(write=False)``: ``partitions status/verify``, ``db status``, the UI, the
+    SLO commands) neither creates, migrates nor takes a write lock, so it works on a read-only
+    store and while a writer holds SQLite's lock, and a store that is missing, empty or at
+    another schema version is a one-line error that says what to run.  A store whose schema is
+    newer than this code is refused by readers and writers alike.
+
+    SQLite runs in WAL mode, and every write transaction takes the write lock up front
+    (``BEGIN IMMEDIATE``) so ledger decisions are serialised; PostgreSQL uses row locks
+    (``SELECT … FOR UPDATE``) for the same end.
 
     :param url: a SQLAlchemy URL, e.g. ``sqlite:////opt/airflow/dataops.db`` or
         ``postgresql+psycopg2://user:pw@host:5432/dataops``.
@@ -51,7 +59,8 @@ class StateStore:
             ) from e
         self.connect_timeout = connect_timeout
         self._engine: Engine | None = None
-        self._ready = False
+        self._ready = False  # migrated by this process: reads and writes may go ahead
+        self._readable = False  # checked by this process: present, at this code's schema version
         self._lock = threading.RLock()
 
     # ---------------------------------------------------------------- construction
@@ -108,8 +117,10 @@ class StateStore:
                 # implicit BEGIN is deferred and would let two writers race on a decision).
                 dbapi_conn.isolation_level = None
                 cur = dbapi_conn.cursor()
-                cur.execute("PRAGMA journal_mode=WAL")
                 cur.execute(f"PRAGMA busy_timeout={int(timeout_ms)}")
+                if cur.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    with suppress(sqlite3.OperationalError):  # a read-only store keeps its journal mode
+                        cur.execute("PRAGMA journal_mode=WAL")
                 cur.execute("PRAGMA synchronous=NORMAL")
                 cur.close()
 
@@ -136,9 +147,13 @@ class StateStore:
         """A transaction on the store; committed on success, rolled back on error.
 
         ``write=True`` takes SQLite's write lock at BEGIN, so a read-then-decide-then-write
-        sequence (the ledger's) cannot interleave with another writer.
+        sequence (the ledger's) cannot interleave with another writer; it creates and migrates
+        the store on first use.  ``write=False`` never creates, migrates or locks (see the class).
         """
-        self.ensure_ready()
+        if write:
+            self.ensure_ready()
+        else:
+            self.ensure_readable()
         with self._connect() as conn:
             if write and self.dialect == "sqlite":
                 conn.info["dataops_begin"] = "IMMEDIATE"
@@ -166,11 +181,50 @@ class StateStore:
             "[dataops] store_url (AIRFLOW__DATAOPS__STORE_URL) is right."
         )
 
+    # ---------------------------------------------------------------- presence
+    def _sqlite_path(self) -> Path | None:
+        """The SQLite database file, or None (PostgreSQL, in-memory)."""
+        if self.dialect != "sqlite":
+            return None
+        database = self._url.database or ""
+        if database.startswith("file:"):
+            if self._url.query.get("mode") == "memory":
+                return None
+            database = database[len("file:") :]
+        if not database or database == ":memory:":
+            return None
+        return Path(database).expanduser()
+
+    def _check_exists(self) -> None:
+        """Readers never create the store: a SQLite path with no file is an error, not a new store."""
+        path = self._sqlite_path()
+        if path is not None and not path.is_file():
+            where = "its folder does not exist" if not path.parent.is_dir() else "no such file"
+            raise StoreError(
+                f"dataops state store {self.url} does not exist ({where}: {str(path)!r}); nothing was created. "
+                "Create it with `airflow dataops db migrate` (a task's first publish also creates it), or point "
+                "[dataops] store_url (AIRFLOW__DATAOPS__STORE_URL) at the existing store."
+            )
+
+    def ensure_readable(self) -> None:
+        """Check once per process that the store exists at this code's schema version; never migrate."""
+        if self._ready or self._readable:
+            return
+        with self._lock:
+            if not (self._ready or self._readable):
+                migrations.check_readable(self.version(), self.url)
+                self._readable = True
+
     # ---------------------------------------------------------------- migrations
-    def ensure_ready(self) -> None:
-        """Migrate the store to the current version once per process (created on first use)."""
+    def ensure_ready(self, *, create: bool = True) -> None:
+        """Migrate the store to the current version once per process (created on first use).
+
+        :param create: False for a person's command: a missing store is an error, not a new one.
+        """
         if self._ready:
             return
+        if not create:
+            self._check_exists()
         with self._lock:
             if not self._ready:
                 self._migrate()
@@ -193,11 +247,18 @@ class StateStore:
                 raise self._unreachable(e) from e
 
     def version(self) -> int:
+        """The store's schema version (0: no dataops tables); reads only, creates nothing."""
+        self._check_exists()
         with self._connect() as conn:
-            return migrations.current_version(conn)
+            try:
+                with conn.begin():
+                    return migrations.current_version(conn)
+            except (DBAPIError, SQLAlchemyError) as e:
+                raise self._unreachable(e) from e
 
     def dispose(self) -> None:
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
         self._ready = False
+        self._readable = False

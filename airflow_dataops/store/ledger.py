@@ -7,9 +7,10 @@ each decision inside one write transaction so that two appliers cannot both win.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, and_, func, select, update
@@ -28,7 +29,26 @@ PUBLISHED_STATES = (APPLIED, QUARANTINED)
 
 
 def utcnow() -> datetime:
+    """This process's clock: for records only, never for a lease (see ``store_now``)."""
     return datetime.now(timezone.utc)
+
+
+def store_now(conn: Connection) -> datetime:
+    """The store's clock, read inside the ledger's transaction.
+
+    Leases and ledger times come from here, never from a worker's ``datetime.now()``: a worker
+    whose clock runs 3 h fast (or slow) would otherwise see a live lease as expired (or grant
+    one that is already over).  Every attempt is judged by the one clock they all share.
+    """
+    if conn.dialect.name == "sqlite":
+        raw = conn.exec_driver_sql("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')").scalar_one()
+        return datetime.fromisoformat(str(raw)).replace(tzinfo=timezone.utc)
+    if conn.dialect.name == "postgresql":
+        # clock_timestamp(), not now(): a claim may have waited on the row lock since BEGIN
+        value = conn.execute(select(func.clock_timestamp())).scalar_one()
+    else:
+        value = conn.execute(select(func.current_timestamp())).scalar_one()
+    return _aware(value) or utcnow()
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -101,7 +121,12 @@ class HistoryEntry:
 
 @dataclass(frozen=True, kw_only=True)
 class Claim:
-    """Permission to write one partition, fenced by ``apply_id``."""
+    """Permission to write one partition, fenced by ``apply_id``.
+
+    ``apply_id`` is the fencing token: every claim of a partition gets a larger one (the
+    history row it inserts), and a publish commits only while the partition's row still
+    holds this token (``commit_fenced``).
+    """
 
     apply_id: int
     dataset: str
@@ -198,10 +223,10 @@ def _claim_once(
     lease: timedelta,
     now: datetime | None = None,
 ) -> Claim | Refusal:
-    now = now or utcnow()
     h, p = t.partition_history, t.partitions
     with store.begin() as conn:
         current = _current(conn, dataset, partition_key, lock=True)
+        now = now or store_now(conn)  # after the lock: the lease runs from when it was granted
         action, reason, requested_by, took_over = "apply", None, None, None
         if current is not None:
             last = _history_row(conn, current.apply_id)
@@ -326,10 +351,11 @@ def _record_refusal(
     )
 
 
-def finish(
-    store: StateStore,
+def _record_finish(
+    conn: Connection,
     claim_: Claim,
     *,
+    now: datetime,
     state: str,
     rows_in: int,
     rows_published: int,
@@ -337,59 +363,143 @@ def finish(
     checksum: str,
     gate_verdict: str | None,
     contract_version: str | None,
-    now: datetime | None = None,
-) -> bool:
-    """Mark the claimed apply done.  Returns False if another attempt took the partition over meanwhile."""
-    now = now or utcnow()
+) -> None:
     h, p = t.partition_history, t.partitions
+    if claim_.previous is not None and claim_.previous.apply_id is not None:
+        conn.execute(
+            update(h)
+            .where(and_(h.c.id == claim_.previous.apply_id, h.c.state.in_(PUBLISHED_STATES)))
+            .values(state=SUPERSEDED)
+        )
+    conn.execute(
+        update(h)
+        .where(h.c.id == claim_.apply_id)
+        .values(
+            state=state,
+            rows_in=rows_in,
+            rows_published=rows_published,
+            rows_quarantined=rows_quarantined,
+            checksum=checksum,
+            gate_verdict=gate_verdict,
+            contract_version=contract_version,
+            finished_at=now,
+        )
+    )
+    conn.execute(
+        update(p)
+        .where(p.c.dataset == claim_.dataset, p.c.partition_key == claim_.partition_key)
+        .values(
+            state=state,
+            lease_expires_at=None,
+            rows_published=rows_published,
+            rows_quarantined=rows_quarantined,
+            checksum=checksum,
+            gate_verdict=gate_verdict,
+            contract_version=contract_version,
+            updated_at=now,
+        )
+    )
+
+
+def _holds(current: PartitionState | None, claim_: Claim) -> bool:
+    """The partition's row still carries this claim's token, and nothing finished it yet."""
+    return current is not None and current.apply_id == claim_.apply_id and current.state == APPLYING
+
+
+def _mark_superseded(store: StateStore, claim_: Claim, now: datetime | None = None) -> None:
+    h = t.partition_history
+    with store.begin() as conn:
+        conn.execute(
+            update(h)
+            .where(h.c.id == claim_.apply_id, h.c.state.in_((APPLYING, FAILED)))
+            .values(
+                state=SUPERSEDED,
+                finished_at=now or store_now(conn),
+                error="taken over by a later attempt before it finished",
+            )
+        )
+
+
+def finish(
+    store: StateStore,
+    claim_: Claim,
+    *,
+    now: datetime | None = None,
+    **fields: Any,
+) -> bool:
+    """Mark the claimed apply done.  Returns False if another attempt took the partition over meanwhile.
+
+    This records an apply whose target write was committed without a fence; publishes go
+    through ``commit_fenced``, which proves the claim before the target commits.
+    """
     with store.begin() as conn:
         current = _current(conn, claim_.dataset, claim_.partition_key, lock=True)
         if current is None or current.apply_id != claim_.apply_id:
-            conn.execute(
-                update(h)
-                .where(h.c.id == claim_.apply_id)
-                .values(
-                    state=SUPERSEDED,
-                    finished_at=now,
-                    error="taken over by a later attempt before it finished",
-                )
-            )
+            superseded = True
+        else:
+            superseded = False
+            _record_finish(conn, claim_, now=now or store_now(conn), **fields)
+    if superseded:
+        _mark_superseded(store, claim_, now)
+        return False
+    return True
+
+
+def same_sqlite_file(store: StateStore, conn: Connection) -> bool:
+    """True if ``conn`` is a connection to the store's own SQLite file (store and warehouse in one)."""
+    mine = store._sqlite_path()
+    if mine is None or conn.dialect.name != "sqlite" or not conn.engine.url.database:
+        return False
+    other = conn.engine.url.database
+    other = other[len("file:") :] if other.startswith("file:") else other
+    try:
+        return mine.resolve() == Path(other).expanduser().resolve()
+    except OSError:
+        return False
+
+
+def commit_fenced(
+    store: StateStore,
+    claim_: Claim,
+    *,
+    commit: Callable[[], None],
+    warehouse: Connection | None = None,
+    **fields: Any,
+) -> bool:
+    """Prove the claim is still current, commit the target's transaction, record the apply.
+
+    The partition's ledger row is locked (``SELECT … FOR UPDATE`` / ``BEGIN IMMEDIATE``) and
+    its token compared with ``claim_.apply_id``; only if it matches is ``commit()`` (the
+    target's replace transaction) called, with the lock still held, and the apply recorded
+    ``applied`` in that same store transaction.  No other attempt can claim the partition
+    between the check and the target's commit, so an attempt whose lease expired while it
+    ran cannot overwrite the winner: it gets False and must roll its target transaction back.
+
+    When the store and the target are one SQLite file, the check and the record run on the
+    target's own connection, inside its transaction (one commit covers both).
+
+    :returns: False, having committed nothing, if another attempt holds the partition.
+    """
+    if warehouse is not None and same_sqlite_file(store, warehouse):
+        current = _current(warehouse, claim_.dataset, claim_.partition_key, lock=True)
+        if not _holds(current, claim_):
             return False
-        if claim_.previous is not None and claim_.previous.apply_id is not None:
-            conn.execute(
-                update(h)
-                .where(and_(h.c.id == claim_.previous.apply_id, h.c.state.in_(PUBLISHED_STATES)))
-                .values(state=SUPERSEDED)
-            )
-        conn.execute(
-            update(h)
-            .where(h.c.id == claim_.apply_id)
-            .values(
-                state=state,
-                rows_in=rows_in,
-                rows_published=rows_published,
-                rows_quarantined=rows_quarantined,
-                checksum=checksum,
-                gate_verdict=gate_verdict,
-                contract_version=contract_version,
-                finished_at=now,
-            )
-        )
-        conn.execute(
-            update(p)
-            .where(p.c.dataset == claim_.dataset, p.c.partition_key == claim_.partition_key)
-            .values(
-                state=state,
-                lease_expires_at=None,
-                rows_published=rows_published,
-                rows_quarantined=rows_quarantined,
-                checksum=checksum,
-                gate_verdict=gate_verdict,
-                contract_version=contract_version,
-                updated_at=now,
-            )
-        )
+        _record_finish(warehouse, claim_, now=store_now(warehouse), **fields)
+        commit()
         return True
+    with store.begin() as conn:
+        current = _current(conn, claim_.dataset, claim_.partition_key, lock=True)
+        if not _holds(current, claim_):
+            stale = True
+        else:
+            stale = False
+            now = store_now(conn)
+            commit()
+            _record_finish(conn, claim_, now=now, **fields)
+    if stale:
+        _mark_superseded(store, claim_)
+        return False
+    return True
 
 
 def fail(
@@ -402,9 +512,9 @@ def fail(
     now: datetime | None = None,
 ) -> None:
     """Record a failed attempt.  A previously published partition keeps its published state."""
-    now = now or utcnow()
     h, p = t.partition_history, t.partitions
     with store.begin() as conn:
+        now = now or store_now(conn)
         conn.execute(
             update(h)
             .where(h.c.id == claim_.apply_id, h.c.state == APPLYING)  # never un-record a finished apply
@@ -457,8 +567,8 @@ def request_rerun(
     now: datetime | None = None,
 ) -> None:
     """Record a person's rerun request (with its reason) for each partition."""
-    now = now or utcnow()
     with store.begin() as conn:
+        now = now or store_now(conn)
         for key in partition_keys:
             conn.execute(
                 t.rerun_requests.insert().values(
@@ -483,6 +593,12 @@ def request_rerun(
                     finished_at=now,
                 )
             )
+
+
+def current_time(store: StateStore) -> datetime:
+    """The store's clock (see ``store_now``), for decisions about leases made outside a claim."""
+    with store.begin(write=False) as conn:
+        return store_now(conn)
 
 
 def get_partition(store: StateStore, dataset: str, key: str) -> PartitionState | None:

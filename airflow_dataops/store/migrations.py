@@ -14,8 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from airflow.sdk.exceptions import AirflowFailException
 from sqlalchemy import Connection, func, inspect, select, text
 
+from airflow_dataops.exceptions import StoreError
 from airflow_dataops.store import tables as t
 
 _ADVISORY_LOCK_KEY = 0x0DA7A095  # any constant; only our migrator takes it
@@ -28,15 +30,56 @@ class Migration:
     upgrade: Callable[[Connection], None]
 
 
+class StoreVersionError(StoreError, AirflowFailException):
+    """The store's schema is at a version this code cannot use; a task retry cannot help."""
+
+
 def _v1_initial(conn: Connection) -> None:
     t.metadata.create_all(conn, checkfirst=True)
 
 
+def _add_column_if_missing(conn: Connection, table: str, column: str, ddl_type: str) -> None:
+    if column not in {c["name"] for c in inspect(conn).get_columns(table)}:
+        quote = conn.dialect.identifier_preparer.quote
+        conn.exec_driver_sql(f"ALTER TABLE {quote(table)} ADD COLUMN {quote(column)} {ddl_type}")
+
+
+def _v2_dataset_db_schema(conn: Connection) -> None:
+    # `partitions verify` must read the table in the schema the partition was published to
+    _add_column_if_missing(conn, t.datasets.name, "db_schema", "VARCHAR(250)")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "ledger, history, rerun requests, SLIs, contract results, breaches, datasets", _v1_initial),
+    Migration(2, "datasets.db_schema: the warehouse schema a dataset is published to", _v2_dataset_db_schema),
 )
 
 HEAD = MIGRATIONS[-1].version
+
+
+def newer_than_code(version: int, where: str) -> StoreVersionError:
+    return StoreVersionError(
+        f"dataops state store {where}: store schema v{version} is newer than this airflow-dataops (v{HEAD}): "
+        "upgrade airflow-dataops; nothing was read or written"
+    )
+
+
+def check_readable(version: int, where: str) -> None:
+    """Refuse to read a store this code does not know the shape of; readers never migrate."""
+    if version > HEAD:
+        raise newer_than_code(version, where)
+    if version == 0:
+        raise StoreVersionError(
+            f"dataops state store {where} holds no dataops tables (schema version 0); nothing was created. "
+            "Create them with `airflow dataops db migrate` (a task's first publish also does), or point "
+            "[dataops] store_url (AIRFLOW__DATAOPS__STORE_URL) at the existing store."
+        )
+    if version < HEAD:
+        raise StoreVersionError(
+            f"dataops state store {where}: store schema v{version} is older than this airflow-dataops "
+            f"(v{HEAD}) and read-only commands do not migrate; run `airflow dataops db migrate` "
+            "(a task's next publish also migrates it)."
+        )
 
 
 def current_version(conn: Connection) -> int:
@@ -50,10 +93,14 @@ def upgrade(conn: Connection) -> tuple[int, int]:
     """Apply every pending migration on ``conn`` (already in a write transaction).
 
     :returns: (version before, version after).
+    :raises StoreVersionError: the store is newer than this code (nothing is written).
     """
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK_KEY})
     before = current_version(conn)
+    if before > HEAD:
+        url = conn.engine.url.render_as_string(hide_password=True)
+        raise newer_than_code(before, url)
     for migration in MIGRATIONS:
         if migration.version <= before:
             continue

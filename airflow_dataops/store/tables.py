@@ -47,6 +47,7 @@ datasets = Table(
     Column("target_table", String(500)),
     Column("partition_column", String(250)),
     Column("slo", JSON),
+    Column("db_schema", String(250)),  # migration 2: the warehouse schema of target_table
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from airflow_dataops.store import migrations
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -46,7 +48,7 @@ def test_db_migrate_creates_the_store(tmp_path: Path) -> None:
     db = tmp_path / "cli-store.db"
     result = airflow("dataops", "db", "migrate", env={"AIRFLOW__DATAOPS__STORE_URL": f"sqlite:///{db}"})
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == f"dataops state store sqlite:///{db}: schema version 0 -> 1"
+    assert result.stdout.strip() == f"dataops state store sqlite:///{db}: schema version 0 -> {migrations.HEAD}"
     assert db.exists()
 
 

@@ -23,11 +23,11 @@ def test_migrate_creates_every_table_and_is_idempotent(store_url: str) -> None:
     store.dispose()
 
 
-def test_store_is_created_on_first_use(tmp_path: Path) -> None:
+def test_store_is_created_by_its_first_write(tmp_path: Path) -> None:
     db = tmp_path / "first-use.db"
     store = StateStore(f"sqlite:///{db}")
     assert not db.exists()
-    with store.begin(write=False) as conn:
+    with store.begin() as conn:
         assert conn.execute(select(t.partitions)).all() == []
     assert db.exists()
     assert store.version() == migrations.HEAD
@@ -57,7 +57,7 @@ def test_concurrent_first_use_migrates_once(store_url: str) -> None:
     assert errors == []
     with StateStore(store_url).engine.connect() as conn:
         versions = conn.execute(select(t.schema_version.c.version)).scalars().all()
-    assert versions == [1]
+    assert versions == [m.version for m in migrations.MIGRATIONS]
 
 
 @pytest.mark.parametrize(
