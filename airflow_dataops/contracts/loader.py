@@ -1,11 +1,15 @@
 """Load an ODCS v3.1 YAML contract into :class:`~airflow_dataops.contracts.model.Contract`.
 
-Three passes, each failing with a :class:`ContractError` that names the file, the YAML
-path and the line:
+A contract is untrusted input.  Three passes, each failing with a :class:`ContractError` that
+names the file, the YAML path and the line:
 
-1. YAML parsing (timestamps are kept as text, as the JSON Schema expects);
-2. our own checks of the quality rules (unknown metric or operator, non-numeric threshold),
-   which give clearer messages than the JSON Schema would;
+1. YAML parsing through :mod:`~airflow_dataops.contracts.safe_yaml` (UTF-8 only; size, depth and
+   alias-expansion limits; duplicate keys refused; timestamps kept as text, as the JSON Schema
+   expects);
+2. our own checks, which give clearer messages than the JSON Schema would: duplicate schema
+   objects or properties, quality rules (unknown metric or operator, a threshold that is not a
+   finite number, a ``severity`` we do not know, arguments of the wrong shape, a pattern that
+   does not compile, an ``sql`` query that is not exactly one read-only ``SELECT``);
 3. the official ODCS JSON Schema (shipped in this package, loaded on first use);
 
 then the typed model is built, rules that name missing columns are refused, and every
@@ -16,7 +20,10 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
+import re
+import warnings
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -25,7 +32,9 @@ from typing import Any
 import yaml
 
 from airflow_dataops.contracts.model import (
+    BLOCKING_SEVERITIES,
     METRICS,
+    NON_BLOCKING_SEVERITIES,
     OPERATORS,
     RANGE_OPERATORS,
     UNITS,
@@ -35,6 +44,7 @@ from airflow_dataops.contracts.model import (
     SchemaObject,
     SlaProperty,
 )
+from airflow_dataops.contracts.safe_yaml import YamlLimits, YamlRefused, compose, construct, decode
 from airflow_dataops.exceptions import ContractError
 
 SCHEMA_FILE = "odcs-json-schema-v3.1.0.json"
@@ -46,14 +56,10 @@ EVALUATED_SLA = frozenset({"latency", "freshness"})
 KNOWN_ARGUMENTS = frozenset({"validValues", "pattern", "missingValues", "properties"})
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that keeps dates and timestamps as strings (ODCS and its JSON Schema use strings)."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
+#: Every ``severity`` we accept (case-insensitive): the first three block, the last two do not.
+SEVERITIES = (*BLOCKING_SEVERITIES, *NON_BLOCKING_SEVERITIES)
+#: Library arguments that must be lists.
+_LIST_ARGUMENTS = ("validValues", "missingValues", "properties")
 
 
 def load_contract(path: str | os.PathLike[str]) -> Contract:
@@ -63,16 +69,31 @@ def load_contract(path: str | os.PathLike[str]) -> Contract:
         or has a rule we cannot evaluate as written.
     """
     source = os.fspath(path)
+    limits = YamlLimits.from_settings()
     try:
-        text = Path(source).read_text(encoding="utf-8")
+        size = Path(source).stat().st_size
+        if size > limits.max_bytes:
+            raise ContractError(
+                f"the file is {size} bytes, more than the limit of {limits.max_bytes} "
+                "([dataops] contract_max_bytes); split the contract or raise the limit",
+                file=source,
+            )
+        data = Path(source).read_bytes()
     except OSError as e:
-        raise ContractError(f"cannot read the contract file: {e.strerror}", file=source) from e
-    return parse_contract(text, source=source)
+        raise ContractError(f"cannot read the contract file: {e.strerror or e}", file=source) from e
+    try:
+        text = decode(data)
+    except YamlRefused as e:
+        raise ContractError(f"the file {e.message}", file=source, line=e.line) from None
+    return parse_contract(text, source=source, limits=limits)
 
 
-def parse_contract(text: str, *, source: str) -> Contract:
-    """Parse and validate contract YAML ``text``; ``source`` names it in error messages."""
-    return _Parser(text, source).parse()
+def parse_contract(text: str, *, source: str, limits: YamlLimits | None = None) -> Contract:
+    """Parse and validate contract YAML ``text``; ``source`` names it in error messages.
+
+    :param limits: size, depth and expansion limits (default: the ``[dataops] contract_max_*`` options).
+    """
+    return _Parser(text, source, limits or YamlLimits.from_settings()).parse()
 
 
 def format_path(parts: PathParts) -> str:
@@ -97,9 +118,10 @@ def _validator() -> Any:
 
 
 class _Parser:
-    def __init__(self, text: str, source: str):
+    def __init__(self, text: str, source: str, limits: YamlLimits):
         self.text = text
         self.source = source
+        self.limits = limits
         self.root: yaml.Node | None = None
         self.warnings: list[str] = []
 
@@ -128,8 +150,12 @@ class _Parser:
     # -- passes ----------------------------------------------------------------------------------
     def parse(self) -> Contract:
         try:
-            self.root = yaml.compose(self.text, Loader=_Loader)
-            data = yaml.load(self.text, Loader=_Loader)
+            self.root = compose(self.text, self.limits)
+            data = construct(self.root, self.text)
+        except YamlRefused as e:
+            raise ContractError(
+                f"not accepted as YAML: the document {e.message}", file=self.source, line=e.line
+            ) from None
         except yaml.MarkedYAMLError as e:
             mark = e.problem_mark or e.context_mark
             line = mark.line + 1 if mark else None
@@ -152,6 +178,7 @@ class _Parser:
                 file=self.source,
                 line=1,
             )
+        self.check_names(data)
         self.check_quality_rules(data)
         self.check_json_schema(data)
         return self.build(data)
@@ -193,13 +220,49 @@ class _Parser:
                 for j, rule in enumerate(quality if isinstance(quality, list) else []):
                     yield ["schema", i, "properties", k, "quality", j], rule, prop, obj
 
+    def check_names(self, data: dict[str, Any]) -> None:
+        """Refuse two schema objects with one name, and two properties of an object with one name or column."""
+        schema = data.get("schema")
+        if not isinstance(schema, list):
+            return
+        self._unique(schema, ["schema"], lambda o: [o.get("name")], "schema object")
+        for i, obj in enumerate(schema):
+            if isinstance(obj, dict) and isinstance(obj.get("properties"), list):
+                self._unique(
+                    obj["properties"],
+                    ["schema", i, "properties"],
+                    lambda p: list(dict.fromkeys(v for v in (p.get("name"), p.get("physicalName")) if v)),
+                    f"property of {obj.get('name')!r}",
+                )
+
+    def _unique(self, items: list[Any], parts: list[str | int], names: Any, what: str) -> None:
+        seen: dict[Any, int] = {}
+        for k, item in enumerate(items):
+            if not isinstance(item, dict):
+                continue
+            for name in names(item):
+                if not isinstance(name, str):
+                    continue
+                if name in seen:
+                    raise self.error(
+                        f"{what} {name!r} is declared twice (also at {format_path([*parts, seen[name]])}); "
+                        "keep one, or rename it",
+                        [*parts, k, "name"],
+                    )
+                seen[name] = k
+
     def check_quality_rules(self, data: dict[str, Any]) -> None:
-        for parts, rule, _prop, _obj in self.iter_quality(data):
+        dialects = _server_dialects(data.get("servers"))
+        for parts, rule, prop, _obj in self.iter_quality(data):
             if not isinstance(rule, dict):
                 continue
             kind = rule.get("type", "library")
             label = rule.get("name") or rule.get("metric") or kind
-            if kind in ("library", "sql") or "metric" in rule:
+            self.check_severity(rule, label, parts)
+            self.check_arguments(rule, label, parts)
+            if kind == "sql":
+                self.check_sql(rule, label, parts, on_property=prop is not None, dialects=dialects)
+            if kind in ("library", "sql") or "metric" in rule or any(k in OPERATORS for k in rule):
                 metric = rule.get("metric", rule.get("rule"))
                 if kind != "sql" and metric is None:
                     raise self.error(
@@ -218,6 +281,90 @@ class _Parser:
                     f"quality rule {label!r} has unit {unit!r}; use one of: {', '.join(UNITS)}",
                     [*parts, "unit"],
                 )
+
+    def check_severity(self, rule: dict[str, Any], label: str, parts: list[str | int]) -> None:
+        if "severity" not in rule:
+            return
+        value = rule["severity"]
+        if not isinstance(value, str) or value.lower() not in SEVERITIES:
+            raise self.error(
+                f"quality rule {label!r} has severity {value!r}; use one of: {', '.join(SEVERITIES)} "
+                f"({', '.join(BLOCKING_SEVERITIES)} block; {', '.join(NON_BLOCKING_SEVERITIES)} are recorded only)",
+                [*parts, "severity"],
+            )
+
+    def check_arguments(self, rule: dict[str, Any], label: str, parts: list[str | int]) -> None:
+        args = rule.get("arguments")
+        if args is None:
+            return
+        if not isinstance(args, dict):
+            raise self.error(
+                f"quality rule {label!r}: arguments must be a mapping (e.g. validValues: [a, b]), got {args!r}",
+                [*parts, "arguments"],
+            )
+        for key in _LIST_ARGUMENTS:
+            if key in args and not isinstance(args[key], list):
+                raise self.error(
+                    f"quality rule {label!r}: arguments.{key} must be a list (e.g. {key}: [{args[key]!r}]), "
+                    f"got {type(args[key]).__name__} {args[key]!r}",
+                    [*parts, "arguments", key],
+                )
+        if "properties" in args and not all(isinstance(p, str) for p in args["properties"]):
+            raise self.error(
+                f"quality rule {label!r}: arguments.properties must list property names, got {args['properties']!r}",
+                [*parts, "arguments", "properties"],
+            )
+        if "pattern" in args:
+            pattern = args["pattern"]
+            if not isinstance(pattern, str):
+                raise self.error(
+                    f"quality rule {label!r}: arguments.pattern must be a regular expression in quotes, got {pattern!r}",
+                    [*parts, "arguments", "pattern"],
+                )
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    re.compile(pattern)
+            except (re.error, RecursionError, OverflowError) as e:
+                raise self.error(
+                    f"quality rule {label!r}: arguments.pattern {pattern!r} is not a valid regular expression ({e})",
+                    [*parts, "arguments", "pattern"],
+                ) from None
+        for key in ("validValues", "missingValues"):
+            for k, v in enumerate(args.get(key) or ()):
+                if isinstance(v, float) and not math.isfinite(v):
+                    raise self.error(
+                        f"quality rule {label!r}: arguments.{key} holds {v!r}, which equals no value; remove it",
+                        [*parts, "arguments", key, k],
+                    )
+
+    def check_sql(
+        self,
+        rule: dict[str, Any],
+        label: str,
+        parts: list[str | int],
+        *,
+        on_property: bool,
+        dialects: tuple[str | None, ...],
+    ) -> None:
+        from airflow_dataops.contracts.sql_rules import SqlRuleRefused, check_query, uses_column
+
+        query = rule.get("query")
+        if not isinstance(query, str) or not query.strip():
+            raise self.error(
+                f"sql rule {label!r} needs query: one SELECT returning a number (e.g. SELECT COUNT(*) FROM {{table}})",
+                [*parts, "query"],
+            )
+        if uses_column(query) and not on_property:
+            raise self.error(
+                f"sql rule {label!r} uses {{column}} but is not on a property; move it under the property "
+                "or name the column",
+                [*parts, "query"],
+            )
+        try:
+            check_query(query, dialects)
+        except SqlRuleRefused as e:
+            raise self.error(f"sql rule {label!r}: the query {e}", [*parts, "query"]) from None
 
     def check_operator(self, rule: dict[str, Any], label: str, parts: list[str | int]) -> None:
         unknown = [k for k in rule if isinstance(k, str) and k.startswith("must") and k not in OPERATORS]
@@ -379,6 +526,7 @@ class _Parser:
         if op is not None:
             value = rule[op]
             threshold = (float(value[0]), float(value[1])) if op in RANGE_OPERATORS else float(value)
+        severity = str(rule.get("severity", "error")).lower()
         arguments = dict(rule.get("arguments") or {})
         label = rule.get("name") or rule.get("metric") or kind
         for key in arguments:
@@ -407,7 +555,7 @@ class _Parser:
             query=rule.get("query"),
             engine=rule.get("engine"),
             implementation=rule.get("implementation"),
-            severity=str(rule.get("severity", "error")).lower(),
+            severity="error" if severity in BLOCKING_SEVERITIES else "warning",
             dimension=rule.get("dimension"),
             description=rule.get("description"),
             path=path,
@@ -478,4 +626,22 @@ def _join_surrogates(value: Any) -> Any:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A finite int or float (not a bool, NaN, infinity, or an integer too large for a float)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
+def _server_dialects(servers: Any) -> tuple[str | None, ...]:
+    """sqlglot dialects to parse ``sql`` rules in: the contract's servers' first, then the usual ones."""
+    from airflow_dataops.contracts.sql_rules import LOAD_DIALECTS, ODCS_SERVER_DIALECTS
+
+    named = [
+        ODCS_SERVER_DIALECTS[str(s.get("type")).lower()]
+        for s in (servers if isinstance(servers, list) else [])
+        if isinstance(s, dict) and str(s.get("type")).lower() in ODCS_SERVER_DIALECTS
+    ]
+    return tuple(dict.fromkeys([*named, *LOAD_DIALECTS]))

@@ -27,6 +27,10 @@ RANGE_OPERATORS = frozenset({"mustBeBetween", "mustNotBeBetween"})
 METRICS: tuple[str, ...] = ("nullValues", "missingValues", "invalidValues", "duplicateValues", "rowCount")
 UNITS: tuple[str, ...] = ("rows", "percent")
 QUALITY_TYPES: tuple[str, ...] = ("library", "sql", "custom", "text")
+#: ODCS ``severity`` values we accept (case-insensitive): these block (or quarantine) ...
+BLOCKING_SEVERITIES: tuple[str, ...] = ("error", "critical", "fatal")
+#: ... and these are recorded and let the data pass.  Anything else is refused at load.
+NON_BLOCKING_SEVERITIES: tuple[str, ...] = ("warning", "info")
 
 SENSITIVE_CLASSIFICATIONS = frozenset({"restricted", "confidential", "secret", "pii", "sensitive"})
 

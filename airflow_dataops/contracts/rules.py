@@ -17,6 +17,7 @@ from typing import Any
 
 from airflow_dataops.contracts.model import (
     DEFAULT_DIMENSION,
+    NON_BLOCKING_SEVERITIES,
     Contract,
     Property,
     QualityRule,
@@ -189,7 +190,17 @@ def compare(operator: str, value: float, threshold: Any) -> bool:
 
 
 def severity_of(text: str | None) -> Severity:
-    return Severity.ERROR if (text or "error").lower() == "error" else Severity.WARNING
+    """``warning``/``info`` -> WARNING; anything else (``error``, ``critical``, ``fatal``, unknown) -> ERROR:
+    a value we do not know never weakens a gate (the loader refuses it anyway)."""
+    return Severity.WARNING if (text or "error").lower() in NON_BLOCKING_SEVERITIES else Severity.ERROR
+
+
+@dataclass(frozen=True)
+class Unmeasured:
+    """A measure an engine could not take (an ``sql`` rule that was refused or failed to run): the
+    rule fails, blocking whatever its severity, with ``reason`` as its actual value."""
+
+    reason: str
 
 
 def plan(contract: Contract, obj: SchemaObject) -> tuple[Check, ...]:
@@ -272,6 +283,8 @@ def judge(check: Check, values: dict[Measure, Any], *, now: dt.datetime | None =
         age = (now - latest).total_seconds()
         scale = check.max_age / check.threshold if check.threshold else 1.0
         return RuleResult(**base, actual=round(age / scale, 3), passed=age <= check.max_age)
+    if isinstance(raw, Unmeasured):
+        return RuleResult(**{**base, "severity": Severity.ERROR}, actual=raw.reason, passed=False)
     if raw is None:
         return RuleResult(**base, actual=None, passed=False)
     count = float(raw) if check.measure.kind == "sql" else int(raw)

@@ -355,50 +355,50 @@ def _run_sql_rule(
     partition_column: str | None,
     partition_value: str | None,
 ) -> Any:
-    preparer = conn.dialect.identifier_preparer
-    source = preparer.format_table(t)
-    params: dict[str, Any] = {}
-    if partition_column:
-        source = (
-            f"(SELECT * FROM {source} WHERE {preparer.quote(partition_column)} = :dataops_partition) "
-            f"AS {preparer.quote(t.name)}"
-        )
-        params["dataops_partition"] = partition_value
-    column = preparer.quote(check.column) if check.column else None
+    """An ODCS ``sql`` rule's number, or :class:`~airflow_dataops.contracts.rules.Unmeasured` (the rule
+    fails, blocking, with the reason) when the query is refused, fails, or returns no number.
 
-    def substitute(match: re.Match[str]) -> str:
-        if match.group(1) == "column":
-            if column is None:
-                raise ContractError(
-                    f"sql rule {check.name!r} uses {match.group(0)} but is not on a property",
-                    file=contract.source,
-                    path=check.rule.path if check.rule else None,
-                )
-            return column
-        return source
+    The query is parsed and regenerated in the connection's dialect, its placeholders and
+    unqualified tables resolved in ``t.schema``, and run where it cannot write (see
+    :mod:`airflow_dataops.contracts.sql_rules`).
+    """
+    from airflow_dataops.contracts import sql_rules as S
 
-    query = _SQL_PLACEHOLDER.sub(substitute, check.measure.query or "")
-    stmt = sa.text(query)
-    if ":dataops_partition" not in query:
-        params = {}
     try:
-        value = conn.execute(stmt, params).scalar()
-    except sa.exc.SQLAlchemyError as e:
-        raise ContractError(
-            f"sql rule {check.name!r} failed to run: {getattr(e, 'orig', e)}; fix the query (it must return one number)",
-            file=contract.source,
-            path=(check.rule.path + ".query") if check.rule else None,
-        ) from e
-    if value is not None and not isinstance(value, (int, float)):
-        try:
-            value = float(value)
-        except (TypeError, ValueError) as e:
-            raise ContractError(
-                f"sql rule {check.name!r} returned {type(value).__name__}, not a number",
-                file=contract.source,
-                path=(check.rule.path + ".query") if check.rule else None,
-            ) from e
-    return value
+        sql = S.render(
+            check.measure.query or "",
+            conn.dialect.name,
+            table=t.name,
+            db_schema=t.schema,
+            column=check.column,
+            partition_column=partition_column,
+            partition_value=partition_value,
+        )
+        value = S.run_read_only(conn, sql)
+    except S.SqlRuleRefused as e:
+        return R.Unmeasured(f"not run: the query {e}")
+    except Exception as e:
+        dbapi = getattr(conn.dialect, "loaded_dbapi", None) or conn.dialect.dbapi
+        if not isinstance(e, (sa.exc.SQLAlchemyError, *((dbapi.Error,) if dbapi else ()))):
+            raise
+        sensitive = any(p.is_sensitive for o in contract.schema for p in o.properties)
+        detail = (
+            "details withheld: the contract classifies columns as sensitive" if sensitive else _first_line(e)
+        )
+        return R.Unmeasured(f"failed to run: {type(e).__name__} ({detail}); fix the query")
+    if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)):
+        return value
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return R.Unmeasured(
+            f"returned {type(value).__name__}, not a number; the query must return one number"
+        )
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(getattr(e, "orig", None) or e).strip().splitlines()
+    return (text[0] if text else type(e).__name__)[:300]
 
 
 def _family(sql_type: Any) -> str | None:

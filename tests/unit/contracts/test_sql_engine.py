@@ -244,12 +244,19 @@ def test_missing_table(engine):
         evaluate_sql(make_contract(FULL), engine_or_connection=engine, table="nope")
 
 
-def test_failing_sql_rule_names_rule(engine):
-    contract = make_contract(FULL.replace("WHERE ${column} = 'z'", "WHERE nope = 1"))
-    with pytest.raises(ContractError) as info:
-        evaluate_sql(contract, engine_or_connection=engine, table="t")
-    assert info.value.path == "schema[0].properties[1].quality[4].query"
-    assert "sql rule 't.b.zeds' failed to run: no such column: nope" in str(info.value)
+def test_sql_rule_that_cannot_run_is_a_failed_blocking_rule_with_the_reason(engine):
+    # (#14/#15) it used to raise ContractError (exit 2 in `contract test`); a rule that cannot run
+    # is now reported as failed and blocking, whatever its severity, with the driver's reason.
+    contract = make_contract(
+        FULL.replace("WHERE ${column} = 'z'", "WHERE nope = 1").replace(
+            "name: zeds", "name: zeds\n          severity: warning"
+        )
+    )
+    report = evaluate_sql(contract, engine_or_connection=engine, table="t")
+    result = next(r for r in report.results if r.name == "t.b.zeds")
+    assert not result.passed and result.severity is Severity.ERROR
+    assert result.actual == "failed to run: OperationalError (no such column: nope); fix the query"
+    assert result in report.blocking
 
 
 def test_failing_row_predicate_matches_pandas_mask(engine):
