@@ -34,7 +34,12 @@ def record_and_enforce(
     log: logging.Logger | Any,
     when_failed: str,
 ) -> None:
-    """Store the report with its verdict, then raise ``ContractViolation`` if it failed, else log it.
+    """Store the report with its verdict and its SLI events, then raise ``ContractViolation`` if it
+    failed, else log it.
+
+    The correctness/consistency events (``slo.publish_slis.gate_slis``) are recorded for every
+    verdict, so a refused partition counts as a bad correctness event; failing to record them
+    is logged and never changes the gate's outcome.
 
     :param stored: the report as stored (``report.to_dict()`` plus anything the caller adds).
     :param when_failed: what the failure left behind, appended to the message (e.g. "Nothing was published").
@@ -53,6 +58,18 @@ def record_and_enforce(
         task_id=ti.task_id,
         run_id=ti.run_id,
     )
+    try:
+        from airflow_dataops.slo.publish_slis import gate_slis
+        from airflow_dataops.store.records import record_slis
+
+        record_slis(
+            store,
+            gate_slis(report, verdict=verdict.value, dag_id=ti.dag_id, task_id=ti.task_id, run_id=ti.run_id),
+        )
+    except Exception as e:  # the verdict stands; only its SLI is missing
+        log.warning(
+            "dataops: could not record the gate's SLIs of %s: %s: %s", report.dataset, type(e).__name__, e
+        )
     message = gate.explain(report, verdict, mode=mode)
     if verdict is Verdict.FAILED:
         raise ContractViolation(f"{message}\n{when_failed}")

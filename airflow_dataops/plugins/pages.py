@@ -342,6 +342,8 @@ def _facts(d: DatasetDetail) -> str:
 
 
 def _slo_table(d: DatasetDetail) -> str:
+    if d.summary.error:
+        return f'<p class="desc">{chip("invalid")} {_e(d.summary.error)}</p>'
     if not d.summary.slos:
         return '<p class="muted">No SLO is declared for this dataset (add a <code>dataops.slo</code> block to its contract).</p>'
     rows = []
@@ -437,14 +439,32 @@ def _ledger(d: DatasetDetail) -> str:
             f"<tr><td><code>{_e(p['partition_key'])}</code></td><td>{chip(p['state'])}</td>"
             f'<td class="num">{_e(p["rows_published"] if p["rows_published"] is not None else "–")}{quarantined}</td>'
             f"<td>{_e(p['contract_version'] or '–')}</td><td>{chip(p['gate_verdict'])}</td>"
-            f"<td>{_e((p['updated_at'] or '')[:16].replace('T', ' '))}</td>"
+            f"<td>{_e((p['updated_at'] or '')[:16].replace('T', ' '))}</td><td>{_findings(p)}</td>"
             f'<td><code class="cmd">{_e(p["rerun_command"])}</code><button class="copy" type="button" '
             f'title="copy the command">copy</button></td></tr>'
         )
     return (
         "<table><thead><tr><th>Partition</th><th>State</th><th>Rows</th><th>Contract</th><th>Gate</th>"
-        f"<th>Updated (UTC)</th><th>Rerun</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        f"<th>Updated (UTC)</th><th>Failed rules and reruns</th><th>Rerun</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
     )
+
+
+def _findings(p: dict[str, Any]) -> str:
+    """The rules a partition's latest gate failed (expected, actual) and why it was rerun."""
+    lines = [
+        f'<div class="rule"><code>{_e(r["rule"])}</code> <span class="muted">{_e(r.get("severity") or "")}</span>: '
+        f"expected {_e(r.get('expected'))}, got {_e(r.get('actual'))}"
+        + (f", {_e(r['failing_rows'])} failing rows" if r.get("failing_rows") is not None else "")
+        + "</div>"
+        for r in p.get("failed_rules") or []
+    ]
+    lines += [
+        f'<div class="rerun">rerun {_e((r.get("started_at") or "")[:16].replace("T", " "))} by '
+        f"{_e(r.get('requested_by') or '?')}: {_e(r.get('reason') or '')}</div>"
+        for r in p.get("reruns") or []
+    ]
+    return "".join(lines) or '<span class="muted">–</span>'
 
 
 def _rules(d: DatasetDetail) -> str:

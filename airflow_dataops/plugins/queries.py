@@ -1,15 +1,11 @@
 """What the UI shows, read from the store and evaluated: one function per page.
 
-The pages (``pages``) and the JSON API (``app``) are thin over these functions, so
-both say the same thing.  Reads are batched for the overview: one query for the
-datasets, one for the SLI rows of every dataset's SLO window (Unix seconds computed
-by the database, see ``store.breaches.read_sli_columns``), one aggregate for each
-dataset's latest partition and one for the open breaches; the SLOs are then
-evaluated in memory with ``slo.burn_rate.evaluate_series``.
-
-SLI observations carry their verdict (``good``) from the moment they were recorded,
-so the evaluation needs the objective, window, cadence and budgeting method of the
-dataset's ``slo`` block, not the thresholds.
+The pages (``pages``) and the JSON API (``app``) are thin over these functions, so both say
+the same thing; and these functions are thin over the SLO evaluator's batched loader
+(``slo.evaluator.evaluate_rows`` → ``slo.evaluation.evaluate_dataset``), the same evaluation
+the CLI and the evaluator DAG run, so the UI cannot say anything else than they do.  What the
+UI adds is a per-process snapshot kept current cheaply (:func:`all_summaries`), the ledger's
+latest partition, open breach counts, history for the charts and the burndown.
 """
 
 from __future__ import annotations
@@ -23,43 +19,35 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from airflow_dataops.exceptions import ConfigError
 from airflow_dataops.partitions.ledger import rerun_command
-from airflow_dataops.slo.budget import EventSeries, report_from_count
-from airflow_dataops.slo.burn_rate import alert_lookback, evaluate_series
-from airflow_dataops.slo.sli import SLIKind
-from airflow_dataops.slo.spec import SLOSpec
-from airflow_dataops.store import StateStore
-from airflow_dataops.store.breaches import (
-    SLIColumns,
-    list_breaches,
-    open_breaches,
-    read_sli_columns,
-    read_sli_columns_for,
+from airflow_dataops.slo.budget import report_from_count
+from airflow_dataops.slo.burn_rate import SLOEvaluation
+from airflow_dataops.slo.evaluation import (
+    DatasetEvaluation,
+    DatasetInputs,
+    evaluate_dataset,
+    evaluation_to_dict,
+    slo_events,
 )
+from airflow_dataops.slo.evaluator import FEW, evaluate_rows, read_inputs, specs_or_error
+from airflow_dataops.slo.spec import SLOSpec
+from airflow_dataops.slo.status import DATASET_ORDER, LABEL
+from airflow_dataops.store import StateStore
+from airflow_dataops.store.breaches import list_breaches, open_breaches, read_sli_columns_for
 from airflow_dataops.store.ledger import _aware, latest_partitions, list_partitions
 from airflow_dataops.store.marks import StoreMarks, changed_datasets, dataset_rows, read_marks
-from airflow_dataops.store.records import get_dataset, latest_contract_results, list_datasets
+from airflow_dataops.store.records import (
+    get_dataset,
+    latest_contract_results,
+    list_datasets,
+    partition_findings,
+)
 
 log = logging.getLogger(__name__)
 
-#: Worst first: the overview's default order.
-STATUS_ORDER = ("breached", "at_risk", "no_data", "invalid", "healthy", "no_slo")
-STATUS_LABEL = {
-    "breached": "Breached",
-    "at_risk": "At risk",
-    "no_data": "No data",
-    "invalid": "Invalid SLO",
-    "healthy": "Healthy",
-    "no_slo": "No SLO",
-}
-_PLACEHOLDER_UNIT = {
-    SLIKind.FRESHNESS: "s",
-    SLIKind.COST: "s",
-    SLIKind.COMPLETENESS: "ratio",
-    SLIKind.CORRECTNESS: "ratio",
-    SLIKind.CONSISTENCY: "ratio",
-}
+#: Worst first: the overview's default order (``slo.status.DATASET_ORDER``, as values).
+STATUS_ORDER = tuple(s.value for s in DATASET_ORDER)
+STATUS_LABEL = LABEL
 _HISTORY_DAYS = 90
 
 
@@ -82,6 +70,32 @@ class SLOView:
     missing_events: int = 0
     total_events: int = 0
     error: str | None = None
+
+    @classmethod
+    def of(cls, evaluation: SLOEvaluation, spec: SLOSpec) -> SLOView:
+        d = evaluation_to_dict(evaluation, spec)
+        return cls(
+            kind=d["slo"],
+            status=d["status"],
+            objective=d["objective"],
+            window_days=d["window_days"],
+            threshold=d["threshold"],
+            budget_remaining=d["budget_remaining"],
+            burn_rates=d["burn_rates"],
+            firing=d["firing"],
+            sli_value=d["sli_value"],
+            unit=spec.canonical_threshold[1],
+            good_events=d["good_events"],
+            bad_events=d["bad_events"],
+            missing_events=d["missing_events"],
+            total_events=d["total_events"],
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The keys of ``evaluation_to_dict`` (what ``slo status -o json`` writes), plus ``unit``."""
+        out = asdict(self)
+        out["slo"] = out.pop("kind")
+        return out
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -106,6 +120,8 @@ class DatasetSummary:
     last_partition_at: datetime | None
     open_breaches: int
     slos: list[SLOView]
+    error: str | None = None
+    evaluated_at: datetime | None = None
 
     @property
     def status_rank(self) -> int:
@@ -113,7 +129,9 @@ class DatasetSummary:
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
+        out["slos"] = [v.to_dict() for v in self.slos]
         out["last_partition_at"] = _iso(self.last_partition_at)
+        out["evaluated_at"] = _iso(self.evaluated_at)
         return out
 
 
@@ -152,134 +170,6 @@ def _finite(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
 
 
-def _block(row: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    slo = row.get("slo")
-    return slo if isinstance(slo, Mapping) and slo else None
-
-
-def _kinds(block: Mapping[str, Any], observed: Iterable[str]) -> list[SLIKind]:
-    """The SLI kinds under an objective: those the block names, else those observed with a verdict."""
-    slis = block.get("slis")
-    names = list(slis) if isinstance(slis, Mapping) and slis else list(observed)
-    kinds = []
-    for name in names:
-        try:
-            kinds.append(SLIKind(str(name).strip().lower()))
-        except ValueError:
-            continue
-    order = list(SLIKind)
-    return sorted(set(kinds), key=order.index)
-
-
-def spec_for(dataset: str, block: Mapping[str, Any], kind: SLIKind) -> SLOSpec:
-    """The ``SLOSpec`` the UI evaluates ``kind`` with (per-SLI settings override the block's).
-
-    :raises ConfigError: the block is malformed (``SLODefinitionError`` names the field).
-    """
-    raw = block.get("slis")
-    slis: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
-    sli = slis.get(kind.value) or {}
-    if not isinstance(sli, Mapping):
-        sli = {}
-
-    def pick(key: str, default: Any = None) -> Any:
-        return sli.get(key, block.get(key, default))
-
-    kwargs: dict[str, Any] = {
-        "objective": pick("objective", 0.99),
-        "window_days": pick("window_days", 30),
-        "budgeting": pick("budgeting", "occurrences"),
-        "cadence": block.get("cadence") or "1d",
-        "at_risk_below": pick("at_risk_below", 0.25),
-    }
-    if pick("slice") is not None:
-        kwargs["slice_length"] = pick("slice")
-    if pick("missing_data") is not None:
-        kwargs["missing_data"] = pick("missing_data")
-    # Observations are judged when recorded; a threshold is only needed to build the spec.
-    threshold = sli.get("threshold", 1.0)
-    unit = sli.get("unit") or _PLACEHOLDER_UNIT[kind]
-    return SLOSpec(dataset=dataset, kind=kind, threshold=threshold, unit=unit, **kwargs)
-
-
-def _threshold_text(block: Mapping[str, Any], kind: SLIKind) -> str | None:
-    slis = block.get("slis")
-    sli = slis.get(kind.value) if isinstance(slis, Mapping) else None
-    if isinstance(sli, Mapping) and sli.get("threshold") is not None:
-        op = "≤" if kind in (SLIKind.FRESHNESS, SLIKind.COST) else "≥"
-        return f"{op} {sli['threshold']} {sli.get('unit') or ''}".strip()
-    return None
-
-
-def _dedupe(cols: SLIColumns, *, per_partition: bool = True) -> tuple[list[float], list[bool | None]]:
-    """The events of ``cols``.  With ``per_partition``, one per partition: placed where the
-    partition was first observed (so a late rerun does not open a gap in the cadence), with
-    the verdict of its latest observation; rows without a key stay as they are.  ``good`` is
-    normalised to ``bool | None`` (the DB-API hands SQLite's booleans back as 0/1, and
-    ``EventSeries`` tests ``is True``).
-    """
-    times: list[float] = []
-    goods: list[bool | None] = []
-    position: dict[str, int] = {}
-    for ts, good, key in zip(cols.times, cols.goods, cols.partitions):
-        verdict = None if good is None else bool(good)
-        if per_partition and key is not None:
-            at = position.get(key)
-            if at is not None:
-                goods[at] = verdict
-                continue
-            position[key] = len(times)
-        times.append(ts)
-        goods.append(verdict)
-    return times, goods
-
-
-def _evaluate(
-    dataset: str, block: Mapping[str, Any] | None, columns: Mapping[str, SLIColumns], now: datetime
-) -> list[SLOView]:
-    if block is None:
-        return []
-    observed = [kind for kind, cols in columns.items() if any(g is not None for g in cols.goods)]
-    kinds = _kinds(block, observed)
-    if not kinds:  # nothing observed yet: still say when the block itself is wrong
-        try:
-            spec_for(dataset, block, SLIKind.FRESHNESS)
-        except (ConfigError, ValueError, TypeError) as e:
-            return [SLOView(kind="slo", status="invalid", error=str(e))]
-        return []
-    views = []
-    for kind in kinds:
-        try:
-            spec = spec_for(dataset, block, kind)
-        except (ConfigError, ValueError, TypeError) as e:
-            views.append(SLOView(kind=kind.value, status="invalid", error=str(e)))
-            continue
-        cols = columns.get(kind.value) or SLIColumns()
-        times, goods = _dedupe(cols, per_partition=spec.budgeting.value == "occurrences")
-        series = EventSeries.from_columns(times, goods, spec, now, lookback=alert_lookback(spec))
-        latest = next((v for v in reversed(cols.values) if v is not None), None)
-        ev = evaluate_series(series, spec, now, sli_value=latest)
-        views.append(
-            SLOView(
-                kind=kind.value,
-                status=ev.status.value,
-                objective=ev.objective,
-                window_days=ev.window_days,
-                threshold=_threshold_text(block, kind),
-                budget_remaining=_finite(ev.budget_remaining),
-                burn_rates={k: _finite(v) for k, v in ev.burn_rates.items()},
-                firing=[f"{a.severity.value} {a.window.label}" for a in ev.firing],
-                sli_value=_finite(latest),
-                unit=cols.units[-1] if cols.units else None,
-                good_events=ev.good_events,
-                bad_events=ev.bad_events,
-                missing_events=ev.missing_events,
-                total_events=ev.total_events,
-            )
-        )
-    return views
-
-
 def _worst(views: Sequence[SLOView]) -> SLOView | None:
     if not views:
         return None
@@ -302,98 +192,55 @@ def _objective_text(views: Sequence[SLOView]) -> str:
     return "; ".join(parts)
 
 
-def _span(spec: SLOSpec) -> timedelta:
-    return alert_lookback(spec) + spec.cadence + (spec.slice_length or timedelta(0))
+def _summary(
+    row: Mapping[str, Any],
+    ev: DatasetEvaluation,
+    part: Mapping[str, Any],
+    breaches_open: int,
+) -> DatasetSummary:
+    """One overview row from THE evaluation of the dataset (nothing re-judged here)."""
+    views = [SLOView.of(e, spec) for e, spec in zip(ev.evaluations, ev.specs, strict=True)]
+    worst = _worst(views)
+    fresh = next((v for v in views if v.kind == "freshness"), None)
+    return DatasetSummary(
+        dataset=ev.dataset,
+        description=row.get("description"),
+        owner=row.get("owner"),
+        dag_id=row.get("dag_id"),
+        task_id=row.get("task_id"),
+        contract_id=row.get("contract_id"),
+        contract_version=row.get("contract_version"),
+        target_table=row.get("target_table"),
+        status=ev.status.value,
+        objective=_objective_text(views),
+        budget_remaining=worst.budget_remaining if worst else None,
+        burn_rates=dict(worst.burn_rates) if worst else {},
+        freshness_seconds=fresh.sli_value if fresh else None,
+        last_partition=part.get("key"),
+        last_partition_state=part.get("state"),
+        last_partition_at=part.get("at"),
+        open_breaches=breaches_open,
+        slos=views,
+        error=ev.error,
+        evaluated_at=ev.evaluated_at,
+    )
 
 
-def _lookback_since(rows: Sequence[Mapping[str, Any]], now: datetime) -> datetime:
-    """The oldest observation time any dataset's evaluation reads (its SLO or alert windows)."""
-    longest = timedelta(days=30)
-    for row in rows:
-        block = _block(row)
-        if block is None:
-            continue
-        for kind in _kinds(block, ()) or [SLIKind.FRESHNESS]:
-            try:
-                longest = max(longest, _span(spec_for(row["dataset"], block, kind)))
-            except (ConfigError, ValueError, TypeError):
-                continue
-    return now - longest - timedelta(minutes=1)
-
-
-def _kinds_to_read(rows: Sequence[Mapping[str, Any]]) -> list[str]:
-    """SLI kinds under an objective somewhere (cost is read only when a block names it)."""
-    kinds = {k.value for k in SLIKind if k is not SLIKind.COST}
-    for row in rows:
-        block = _block(row)
-        slis = block.get("slis") if block else None
-        if isinstance(slis, Mapping):
-            kinds.update(str(k).strip().lower() for k in slis)
-    return sorted(kinds)
-
-
-def _summaries(store: StateStore, rows: Sequence[Mapping[str, Any]], now: datetime) -> list[DatasetSummary]:
+def _summaries(
+    store: StateStore, rows: Sequence[Mapping[str, Any]], now: datetime, *, all_datasets: bool = False
+) -> list[DatasetSummary]:
     if not rows:
         return []
-    since, kinds = _lookback_since(rows, now), _kinds_to_read(rows)
-    if len(rows) <= _FEW:
-        subset: list[str] | None = [r["dataset"] for r in rows]
-        columns = read_sli_columns_for(store, datasets=subset, since=since, until=now, kinds=kinds)  # type: ignore[arg-type]
-    else:
-        subset = None
-        columns = read_sli_columns(store, since=since, until=now, kinds=kinds)
-    by_dataset: dict[str, dict[str, SLIColumns]] = {}
-    for (dataset, kind), cols in columns.items():
-        by_dataset.setdefault(dataset, {})[kind] = cols
-    fresh_kind = SLIKind.FRESHNESS.value
+    results = evaluate_rows(store, rows, now=now, all_datasets=all_datasets)
+    subset: list[str] | None = [r["dataset"] for r in rows] if len(rows) <= FEW else None
     latest = latest_partitions(store, subset)
     breaches_open: dict[str, int] = {}
     for dataset, _slo in open_breaches(store, datasets=subset):
         breaches_open[dataset] = breaches_open.get(dataset, 0) + 1
-    out = []
-    for row in rows:
-        name = row["dataset"]
-        block = _block(row)
-        by_kind = by_dataset.get(name, {})
-        views = _evaluate(name, block, by_kind, now)
-        worst = _worst(views)
-        fresh = by_kind.get(fresh_kind)
-        fresh_value = next((v for v in reversed(fresh.values) if v is not None), None) if fresh else None
-        part = latest.get(name, {})
-        status = worst.status if worst else ("no_slo" if block is None else "no_data")
-        if breaches_open.get(name) and status == "healthy":
-            status = "at_risk"  # an open episode the evaluator has not resolved yet
-        out.append(
-            DatasetSummary(
-                dataset=name,
-                description=row.get("description"),
-                owner=row.get("owner"),
-                dag_id=row.get("dag_id"),
-                task_id=row.get("task_id"),
-                contract_id=row.get("contract_id"),
-                contract_version=row.get("contract_version"),
-                target_table=row.get("target_table"),
-                status=status,
-                objective=_objective_text(views) or (_block_text(block) if block else ""),
-                budget_remaining=worst.budget_remaining if worst else None,
-                burn_rates=dict(worst.burn_rates) if worst else {},
-                freshness_seconds=_finite(fresh_value),
-                last_partition=part.get("key"),
-                last_partition_state=part.get("state"),
-                last_partition_at=part.get("at"),
-                open_breaches=breaches_open.get(name, 0),
-                slos=views,
-            )
-        )
-    return out
-
-
-def _block_text(block: Mapping[str, Any]) -> str:
-    objective = block.get("objective")
-    window = block.get("window_days", 30)
-    if isinstance(objective, (int, float)):
-        return f"{objective * 100:g}% / {window}d"
-    return ""
+    return [
+        _summary(row, ev, latest.get(ev.dataset, {}), breaches_open.get(ev.dataset, 0))
+        for row, ev in zip(rows, results, strict=True)
+    ]
 
 
 # --------------------------------------------------------------------------- the pages
@@ -410,7 +257,6 @@ _REFRESHING: set[str] = set()
 _SNAPSHOT_LOCK = threading.Lock()
 #: After this many seconds the snapshot is re-evaluated in full (statuses move with time alone).
 SNAPSHOT_TTL = 60.0
-_FEW = 50  # up to this many datasets, read their SLIs through the index instead of all rows
 
 
 def _full(store: StateStore) -> _Snapshot:
@@ -419,7 +265,7 @@ def _full(store: StateStore) -> _Snapshot:
         time.monotonic(),
         utcnow(),
     )  # marks first: later writes show up next time
-    summaries = _summaries(store, list_datasets(store), now)
+    summaries = _summaries(store, list_datasets(store), now, all_datasets=True)
     return _Snapshot(marks, taken, now, {s.dataset: s for s in summaries})
 
 
@@ -457,7 +303,7 @@ def all_summaries(store: StateStore, *, now: datetime | None = None) -> list[Dat
     With ``now`` (tests), everything is evaluated at ``now`` and no snapshot is used.
     """
     if now is not None:
-        return _summaries(store, list_datasets(store), now)
+        return _summaries(store, list_datasets(store), now, all_datasets=True)
     key = store.url
     snap = _SNAPSHOTS.get(key)
     if snap is None:
@@ -578,8 +424,12 @@ def dataset_detail(store: StateStore, dataset: str, *, now: datetime | None = No
     row = get_dataset(store, dataset)
     if row is None:
         return None
-    summary = _summaries(store, [row], now)[0]
-    block = _block(row)
+    specs = {dataset: specs_or_error(row)}
+    inputs = read_inputs(store, specs, now).get(dataset, DatasetInputs())
+    ev = evaluate_dataset(dataset, specs[dataset], inputs, now)
+    latest = latest_partitions(store, [dataset])
+    opened = len(open_breaches(store, datasets=[dataset]))
+    summary = _summary(row, ev, latest.get(dataset, {}), opened)
     columns = read_sli_columns_for(
         store, datasets=[dataset], since=now - timedelta(days=_HISTORY_DAYS), until=now
     )
@@ -595,15 +445,16 @@ def dataset_detail(store: StateStore, dataset: str, *, now: datetime | None = No
         ]
         for (_, kind), cols in sorted(columns.items())
     }
-    burndown = {}
-    for view in summary.slos:
-        if view.status == "invalid" or block is None:
-            continue
-        kind = SLIKind(view.kind)
-        spec = spec_for(dataset, block, kind)
-        burndown[view.kind] = _burndown(spec, columns.get((dataset, kind.value)) or SLIColumns(), now)
+    long_inputs = DatasetInputs(
+        columns={kind: cols for (_, kind), cols in columns.items()},
+        ledger=inputs.ledger,
+        newest_data=inputs.newest_data,
+    )
+    burndown = {spec.kind.value: _burndown(spec, long_inputs, now) for spec in ev.specs}
+    findings = partition_findings(store, dataset)
     partitions = []
     for p in sorted(list_partitions(store, dataset), key=lambda p: p.partition_key, reverse=True)[:200]:
+        found = findings.get(p.partition_key, {})
         partitions.append(
             {
                 "partition_key": p.partition_key,
@@ -615,6 +466,8 @@ def dataset_detail(store: StateStore, dataset: str, *, now: datetime | None = No
                 "run_id": p.run_id,
                 "updated_at": _iso(p.updated_at),
                 "rerun_command": rerun_command(p.dag_id or row.get("dag_id"), p.partition_key),
+                "failed_rules": found.get("failed_rules", []),
+                "reruns": found.get("reruns", []),
             }
         )
     results = latest_contract_results(store, dataset, limit=1)
@@ -650,12 +503,12 @@ def dataset_detail(store: StateStore, dataset: str, *, now: datetime | None = No
 
 
 def _burndown(
-    spec: SLOSpec, cols: SLIColumns, now: datetime, points: int = 60
+    spec: SLOSpec, inputs: DatasetInputs, now: datetime, points: int = 60
 ) -> list[tuple[datetime, float | None]]:
-    """Budget remaining at ``points`` instants over the last SLO window (each over its own window)."""
-    times, goods = _dedupe(cols, per_partition=spec.budgeting.value == "occurrences")
+    """Budget remaining at ``points`` instants over the last SLO window (each over its own
+    window), from the same events the evaluation counts."""
     window = spec.window
-    series = EventSeries.from_columns(times, goods, spec, now, lookback=2 * window)
+    series, _ = slo_events(spec, inputs, now, lookback=2 * window)
     out = []
     end = now.timestamp()
     step = window.total_seconds() / (points - 1)

@@ -102,9 +102,16 @@ def line_chart(
     reference: float | None = None,
     reference_label: str = "",
 ) -> str:
-    """SLI values over time: a line, and a dot per observation coloured good / bad / unknown."""
+    """SLI values over time: a line, and a dot per observation coloured good / bad / unknown.
+
+    The time axis spans the data: from ``start``, or from just before the first point when the
+    data is younger (a 5-day-old dataset fills the chart instead of its last 5% of 90 days).
+    """
     data = [(p[0].timestamp(), p[1], p[2]) for p in points if p[1] is not None and math.isfinite(p[1])]
+    data.sort(key=lambda d: d[0])
     t0, t1 = start.timestamp(), end.timestamp()
+    if data and data[0][0] > t0:
+        t0 = max(t0, data[0][0] - max((t1 - data[0][0]) * 0.05, 3600.0))
     if not data:
         body = (
             f'<rect class="plot" x="{_PAD_L}" y="{_PAD_T}" width="{width - _PAD_L - _PAD_R}" '
@@ -174,6 +181,8 @@ def burndown_chart(
     if not points:
         return _frame(width, height, label, "")
     t0, t1 = points[0][0].timestamp(), points[-1][0].timestamp()
+    if known and known[0][0] > t0:  # span the data: no empty stretch before the first event
+        t0 = known[0][0] if known[0][0] < t1 else t0
     lo = min([0.0, *(v for _, v in known)])
     lo = max(lo, -1.0)
     hi = 1.0

@@ -35,6 +35,9 @@ Budget arithmetic over the window::
 A window without any observation has no budget figures (``None``) and the
 status ``no_data``, never ``healthy``.
 
+Which rows become events (judging, reruns, staleness, the ledger) is the evaluator's job
+(``airflow_dataops.slo.evaluator``); this module only counts them.
+
 Speed: ``EventSeries`` turns pre-sorted observations into prefix sums once;
 each window is then counted with two bisections, so a full evaluation is O(n)
 per dataset plus O(log n) per window.
@@ -42,40 +45,28 @@ per dataset plus O(log n) per window.
 
 from __future__ import annotations
 
-import enum
 import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from itertools import accumulate
-from operator import attrgetter
 from typing import NamedTuple
 
-from airflow_dataops.slo.sli import SLIKind, SLIObservation
+from airflow_dataops.slo.sli import SLIKind
 from airflow_dataops.slo.spec import BudgetingMethod, MissingDataPolicy, SLOSpec
+from airflow_dataops.slo.status import SLOStatus
 
 __all__ = [
     "BudgetReport",
-    "BudgetStatus",
     "EventSeries",
     "WindowCount",
     "budget_status",
-    "compute_budget",
+    "report_from_count",
 ]
 
 _UTC = timezone.utc
 _EPS = 1e-9
-_observed_at = attrgetter("observed_at")
-
-
-class BudgetStatus(str, enum.Enum):
-    """Where a dataset stands against its SLO."""
-
-    HEALTHY = "healthy"  # budget left, no page alert firing
-    AT_RISK = "at_risk"  # less than ``at_risk_below`` (25%) of the budget left
-    BREACHED = "breached"  # budget exhausted, or a page alert firing
-    NO_DATA = "no_data"  # no observation in the SLO window: nothing to judge
 
 
 class WindowCount(NamedTuple):
@@ -113,8 +104,8 @@ def _prefix(values: Iterable[int]) -> list[int]:
 class EventSeries:
     """The SLI events of one dataset and kind, ready to be counted over any window.
 
-    Build it with ``from_observations`` (or from plain columns with the
-    constructor), then call ``count(start, end)`` per window.
+    Build it with ``from_columns`` (the evaluator's ``event_series`` judges and dedupes the
+    store's rows first), then call ``count(start, end)`` per window.
 
     :param times: observation times as Unix seconds, ascending.
     :param goods: per observation ``True`` (good), ``False`` (bad) or ``None`` (unknown).
@@ -190,8 +181,7 @@ class EventSeries:
         *,
         lookback: timedelta | None = None,
     ) -> EventSeries:
-        """Like ``from_observations`` for plain columns (Unix seconds ascending, ``good``), with no
-        ``SLIObservation`` per row: the fast path for a store.  Rows after ``now`` and rows
+        """The series of plain columns (Unix seconds ascending, ``good``).  Rows after ``now`` and rows
         older than ``lookback`` (default: the SLO window) are bisected away.  The caller
         dedupes reruns (one row per partition under ``occurrences``).
         """
@@ -205,52 +195,6 @@ class EventSeries:
         lo = max(bisect_right(times, end - span.total_seconds(), hi=hi) - 1, 0)
         first = times[0] if lo > 0 else None
         return cls(times[lo:hi], goods[lo:hi], spec, first=first)
-
-    @classmethod
-    def from_observations(
-        cls,
-        observations: Sequence[SLIObservation],
-        spec: SLOSpec,
-        now: datetime,
-        *,
-        lookback: timedelta | None = None,
-    ) -> tuple[EventSeries, SLIObservation | None]:
-        """Prepare the observations of ``spec.dataset`` and ``spec.kind`` made at or before ``now``.
-
-        :param observations: sorted ascending by ``observed_at`` (as the store returns
-            them; disorder inside the range read is repaired by sorting).  Observations
-            of other datasets or kinds are skipped.
-        :param lookback: how far before ``now`` events are needed (default: the SLO
-            window); older observations are skipped without being read, except the
-            first one (the dataset's start) and, for time slices, the one that may
-            still cover the window's first slice.
-        :returns: the series and the latest matching observation (``None`` if none).
-        """
-        span = lookback if lookback is not None else spec.window
-        dataset, kind = spec.dataset, spec.kind
-        hi = bisect_right(observations, now, key=_observed_at)
-        lo = bisect_right(
-            observations,
-            now - span - spec.cadence - (spec.slice_length or timedelta(0)),
-            key=_observed_at,
-            hi=hi,
-        )
-        lo = max(lo - 1, 0)  # keep the observation that may cover the start of the window
-        first: float | None = None
-        for o in observations[:lo]:  # normally the very first one matches
-            if o.kind is kind and o.dataset == dataset:
-                first = o.observed_at.timestamp()
-                break
-        picked = [o for o in observations[lo:hi] if o.kind is kind and o.dataset == dataset]
-        times = [o.observed_at.timestamp() for o in picked]
-        if times != sorted(times):  # C-speed check: sorting sorted input is linear
-            picked.sort(key=_observed_at)
-            times = [o.observed_at.timestamp() for o in picked]
-        if spec.budgeting is BudgetingMethod.OCCURRENCES and picked:
-            picked, times = _latest_per_partition(picked, times)
-        latest = picked[-1] if picked else None
-        series = cls(times, [o.good for o in picked], spec, first=first)
-        return series, latest
 
     def count(self, start: float, end: float) -> WindowCount:
         """Count the events of the window ``(start, end]`` (Unix seconds)."""
@@ -320,29 +264,6 @@ class EventSeries:
         return good, bad, unknown, slots
 
 
-def _latest_per_partition(
-    picked: list[SLIObservation], times: list[float]
-) -> tuple[list[SLIObservation], list[float]]:
-    seen: set[str] = set()
-    keep_obs: list[SLIObservation] = []
-    keep_times: list[float] = []
-    duplicates = False
-    for idx in range(len(picked) - 1, -1, -1):  # newest first: the latest observation wins
-        part = picked[idx].partition
-        if part is not None:
-            if part in seen:
-                duplicates = True
-                continue
-            seen.add(part)
-        keep_obs.append(picked[idx])
-        keep_times.append(times[idx])
-    if not duplicates:
-        return picked, times
-    keep_obs.reverse()
-    keep_times.reverse()
-    return keep_obs, keep_times
-
-
 @dataclass(frozen=True, kw_only=True, slots=True)
 class BudgetReport:
     """The error budget of one SLO over its window ``(window_start, window_end]``.
@@ -408,34 +329,21 @@ def _check_now(now: datetime, spec: SLOSpec) -> datetime:
     return now.astimezone(_UTC)
 
 
-def compute_budget(observations: Sequence[SLIObservation], spec: SLOSpec, now: datetime) -> BudgetReport:
-    """The error budget of ``spec`` over ``(now - window, now]``.
-
-    :param observations: the dataset's observations sorted by ``observed_at``
-        (see ``EventSeries.from_observations``).
-    """
-    now = _check_now(now, spec)
-    series, _ = EventSeries.from_observations(observations, spec, now)
-    end = now.timestamp()
-    start = end - spec.window.total_seconds()
-    return report_from_count(series.count(start, end), spec, now - spec.window, now)
-
-
 def budget_status(
     report: BudgetReport,
     *,
     page_firing: bool = False,
     ticket_firing: bool = False,
     at_risk_below: float = 0.25,
-) -> BudgetStatus:
+) -> SLOStatus:
     """``no_data`` without observations; ``breached`` when the budget is exhausted or a
     page alert fires; ``at_risk`` below ``at_risk_below`` of the budget left or while a ticket
     alert fires (a slow burn never shows as ``healthy``); else ``healthy``.
     """
     if report.no_data or report.remaining is None:
-        return BudgetStatus.NO_DATA
+        return SLOStatus.NO_DATA
     if report.remaining <= 0.0 or page_firing:
-        return BudgetStatus.BREACHED
+        return SLOStatus.BREACHED
     if report.remaining < at_risk_below or ticket_firing:
-        return BudgetStatus.AT_RISK
-    return BudgetStatus.HEALTHY
+        return SLOStatus.AT_RISK
+    return SLOStatus.HEALTHY

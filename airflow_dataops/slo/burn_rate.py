@@ -54,13 +54,14 @@ from __future__ import annotations
 
 import enum
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from airflow_dataops.slo.budget import BudgetStatus, EventSeries, _check_now, budget_status, report_from_count
-from airflow_dataops.slo.sli import SLIKind, SLIObservation
+from airflow_dataops.slo.budget import EventSeries, _check_now, budget_status, report_from_count
+from airflow_dataops.slo.sli import SLIKind
 from airflow_dataops.slo.spec import SLOSpec
+from airflow_dataops.slo.status import SLOStatus
 
 __all__ = [
     "WORKBOOK_POLICY",
@@ -74,8 +75,6 @@ __all__ = [
     "burn_rate",
     "burn_rate_threshold",
     "detection_time",
-    "evaluate_alerts",
-    "evaluate_dataset",
     "evaluate_series",
     "time_to_exhaustion",
 ]
@@ -266,15 +265,6 @@ def alert_lookback(spec: SLOSpec) -> timedelta:
     return max(spec.window, *(w.long for w in alert_windows(spec)))
 
 
-def evaluate_alerts(
-    observations: Sequence[SLIObservation], spec: SLOSpec, now: datetime
-) -> list[AlertDecision]:
-    """Evaluate every alert rule of ``spec`` at ``now`` over observations sorted by ``observed_at``."""
-    now = _check_now(now, spec)
-    series, _ = EventSeries.from_observations(observations, spec, now, lookback=alert_lookback(spec))
-    return _decide(series, spec, now.timestamp(), {})
-
-
 @dataclass(frozen=True, kw_only=True, slots=True)
 class SLOEvaluation:
     """Where one SLO of a dataset stands at ``evaluated_at``.
@@ -293,7 +283,7 @@ class SLOEvaluation:
 
     dataset: str
     kind: SLIKind
-    status: BudgetStatus
+    status: SLOStatus
     objective: float
     window_days: float
     evaluated_at: datetime
@@ -313,28 +303,15 @@ class SLOEvaluation:
         return tuple(a for a in self.alerts if a.fired)
 
 
-def evaluate_dataset(observations: Sequence[SLIObservation], spec: SLOSpec, now: datetime) -> SLOEvaluation:
-    """Budget, burn rates, alerts and status of ``spec`` at ``now``.
-
-    :param observations: the dataset's observations of ``spec.kind``, sorted ascending by
-        ``observed_at`` (others are skipped); O(n) in the observations of the
-        SLO window, the rest are bisected over.
-    :raises ValueError: ``now`` is not timezone-aware.
-    """
-    now = _check_now(now, spec)
-    series, latest = EventSeries.from_observations(observations, spec, now, lookback=alert_lookback(spec))
-    return evaluate_series(series, spec, now, sli_value=None if latest is None else latest.value)
-
-
 def evaluate_series(
     series: EventSeries, spec: SLOSpec, now: datetime, *, sli_value: float | None = None
 ) -> SLOEvaluation:
-    """``evaluate_dataset`` over a prepared ``EventSeries``.
+    """Budget, burn rates, alerts and status of ``spec`` at ``now`` over a prepared series.
 
-    The fast path for a store that reads plain columns: build the series with
-    ``EventSeries.from_columns(times, goods, spec, now, lookback=alert_lookback(spec))``
-    from ``(unix seconds, good)`` rows sorted by time (one per partition under
-    ``occurrences``) without making an ``SLIObservation`` per row.
+    The series comes from ``airflow_dataops.slo.evaluator.event_series`` (which judges, dedupes
+    and adds staleness), built with ``lookback=alert_lookback(spec)``.
+
+    :raises ValueError: ``now`` is not timezone-aware.
     """
     now = _check_now(now, spec)
     end = now.timestamp()

@@ -1,30 +1,20 @@
 """The SLO evaluator: every registered dataset's SLOs, judged now, from the state store.
 
-What one evaluation does (:func:`evaluate_datasets`):
+This module reads; ``slo.evaluation.evaluate_dataset`` judges.  Every view goes through
+:func:`evaluate_rows` (the CLI, the UI, the evaluator DAG, the operator, the sensors and the
+trigger), so they cannot disagree:
 
 1. **Specs.**  For each dataset in ``dataops_datasets``: its contract file (``contract_path``,
    read with ``load_contract``, sidecar ``*.slo.yaml`` included) or, when the file is gone,
    the ``slo`` block stored at registration.  A malformed definition makes THAT dataset
-   ``invalid SLO: <message naming dataset and field>``; the others are still evaluated.
-2. **SLIs, in one query** for all datasets (:func:`store.breaches.read_sli_columns`): plain
-   columns, only the window the specs need (SLO window or longest alert window, plus one
-   cadence).  No ``SLIObservation`` per row: ``EventSeries.from_columns`` takes the columns.
-   Each row is judged against the spec's threshold (the contract decides what is good, not
-   the recorder); a row without a value keeps its recorded ``good``.  Under ``occurrences``
-   budgeting a partition observed twice (a rerun) counts once, with its latest row.
-3. **Silent decay.**  A dataset nobody publishes records no SLI, so freshness is
-   synthesised at evaluation time: ``lag = now - newest data time``, where the newest data
-   time is ``observed_at - value`` of the newest freshness row (the publish records the lag
-   to the newest row of the partition; the success callback records lag 0).  When that lag
-   is over the threshold a bad event is added at ``now``; the partitions that should have
-   arrived in between are missing events, counted per the spec's ``missing_data`` policy
-   (``bad`` by default for freshness), by ``EventSeries`` from the cadence.
-4. **Completeness** comes from the ledger, not from SLI rows: one event per partition in
-   ``dataops_partitions`` (good when published, bad when failed), placed when its interval
-   ends, and every expected partition the cadence says is absent is a missing event
-   (:func:`completeness_columns`).  Datasets without ledger rows fall back to recorded
-   completeness SLIs, if any.
-5. **Verdict** per SLO: ``evaluate_series`` (budget, burn rates, multi-window alerts, status).
+   ``invalid`` (with a message naming dataset and field); the others are still evaluated.
+   Specs are cached per (dataset, contract file mtime and size, stored block).
+2. **Rows, in batches** (:func:`read_inputs`): the SLI rows of every dataset in one query
+   (:func:`store.breaches.read_sli_columns`, or through the index for a few datasets), only
+   the span the specs need; the ledger's partition states in one query; the newest freshness
+   row of a dataset silent for longer than its windows.
+3. **Verdict** per dataset: ``evaluate_dataset`` (see ``slo.evaluation`` for what becomes an
+   event: judging, reruns, staleness, completeness from the ledger).
 
 :func:`sync_breaches` turns verdicts into breach episodes (``dataops_breaches``): an SLO is
 *in breach* when an alert fires or its budget is exhausted (severity ``page`` if a page
@@ -35,125 +25,55 @@ evaluator whose transaction opened (resolved) it is told to notify.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import gc
+import json
 import logging
 import math
+import os
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from airflow_dataops.slo.budget import BudgetStatus, EventSeries
-from airflow_dataops.slo.burn_rate import (
-    AlertSeverity,
-    SLOEvaluation,
-    alert_lookback,
-    evaluate_series,
+from airflow_dataops.slo.burn_rate import AlertSeverity, SLOEvaluation
+from airflow_dataops.slo.evaluation import (
+    DatasetEvaluation,
+    DatasetInputs,
+    burn_table,
+    completeness_columns,
+    evaluate_dataset,
+    evaluation_to_dict,
+    read_span,
 )
 from airflow_dataops.slo.sli import SLIKind
-from airflow_dataops.slo.spec import BudgetingMethod, SLODefinitionError, SLOSpec, slo_specs_from_contract
+from airflow_dataops.slo.spec import SLODefinitionError, SLOSpec, slo_specs_from_contract
 
 __all__ = [
     "BreachTransition",
     "DatasetEvaluation",
     "EvaluationRun",
+    "UnknownDatasetError",
+    "burn_table",
     "completeness_columns",
     "current_lag",
     "evaluate_datasets",
+    "evaluate_rows",
+    "evaluation_to_dict",
     "load_specs",
+    "read_inputs",
     "run_evaluation",
     "specs_for_dataset",
+    "specs_or_error",
     "sync_breaches",
 ]
 
 log = logging.getLogger(__name__)
 
 _UTC = timezone.utc
-#: Worst first: the dataset's status is the worst of its SLOs'.  ``no_data`` ranks above
-#: ``healthy`` so a dataset is only healthy when every SLO has data and is healthy.
-_RANK = {
-    BudgetStatus.BREACHED: 0,
-    BudgetStatus.AT_RISK: 1,
-    BudgetStatus.NO_DATA: 2,
-    BudgetStatus.HEALTHY: 3,
-}
-_STATUS_TEXT = {
-    BudgetStatus.BREACHED: "breached",
-    BudgetStatus.AT_RISK: "at risk",
-    BudgetStatus.NO_DATA: "no data",
-    BudgetStatus.HEALTHY: "healthy",
-}
-
-
-# ---------------------------------------------------------------------------------- results
-
-
-@dataclass(frozen=True, kw_only=True)
-class DatasetEvaluation:
-    """The SLOs of one dataset at one instant.
-
-    :param evaluations: one per SLO (SLI kind), in ``SLIKind`` order.
-    :param error: why the SLO definition could not be used (then ``evaluations`` is empty).
-    """
-
-    dataset: str
-    evaluated_at: datetime
-    evaluations: tuple[SLOEvaluation, ...] = ()
-    specs: tuple[SLOSpec, ...] = ()
-    error: str | None = None
-
-    @property
-    def status(self) -> str:
-        """``invalid SLO: …``, ``no SLO``, ``breached``, ``at risk``, ``no data`` or ``healthy``."""
-        if self.error is not None:
-            return f"invalid SLO: {self.error}"
-        if not self.evaluations:
-            return "no SLO"
-        worst = min((e.status for e in self.evaluations), key=_RANK.__getitem__)
-        return _STATUS_TEXT[worst]
-
-    @property
-    def healthy(self) -> bool:
-        return self.status == "healthy"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "dataset": self.dataset,
-            "evaluated_at": self.evaluated_at.isoformat(),
-            "status": self.status,
-            "error": self.error,
-            "slos": [evaluation_to_dict(e) for e in self.evaluations],
-        }
-
-
-def evaluation_to_dict(e: SLOEvaluation) -> dict[str, Any]:
-    """An ``SLOEvaluation`` as JSON-ready values."""
-    return {
-        "slo": e.kind.value,
-        "status": _STATUS_TEXT[e.status],
-        "objective": e.objective,
-        "window_days": e.window_days,
-        "sli_value": e.sli_value,
-        "good_events": e.good_events,
-        "bad_events": e.bad_events,
-        "missing_events": e.missing_events,
-        "total_events": e.total_events,
-        "budget_remaining": e.budget_remaining,
-        "burn_rates": dict(e.burn_rates),
-        "alerts": [
-            {
-                "window": a.window.label,
-                "severity": a.severity.value,
-                "threshold": a.threshold,
-                "long_burn": a.long_burn,
-                "short_burn": a.short_burn,
-                "fired": a.fired,
-            }
-            for a in e.alerts
-        ],
-    }
+#: Up to this many datasets, their SLI rows are read through the index instead of all rows.
+FEW = 50
 
 
 # ---------------------------------------------------------------------------------- specs
@@ -186,14 +106,69 @@ def _resolve_path(path: str) -> Path | None:
     return None
 
 
+class UnknownDatasetError(SLODefinitionError):
+    """A dataset asked for by name is not registered in the store."""
+
+
 def specs_for_dataset(row: Mapping[str, Any]) -> list[SLOSpec]:
     """The SLO specs of one ``dataops_datasets`` row (see the module doc, step 1).
 
     :raises SLODefinitionError: the definition is malformed (or the contract unreadable).
     """
+    result = specs_or_error(row)
+    if isinstance(result, Exception):
+        raise result
+    return list(result)
+
+
+def specs_or_error(row: Mapping[str, Any]) -> tuple[SLOSpec, ...] | SLODefinitionError:
+    """The specs of a row, or the error that makes them unusable; cached while nothing changed."""
     dataset = row["dataset"]
     path = row.get("contract_path")
     resolved = _resolve_path(path) if path else None
+    stamp: tuple[str, int, int] | None = None
+    block = row.get("slo")
+    if resolved is not None:
+        try:
+            st = os.stat(resolved)
+            stamp = (str(resolved), st.st_mtime_ns, st.st_size)
+        except OSError:
+            stamp = None
+    try:
+        key = json.dumps(block, sort_keys=True, default=repr) if stamp is None else ""
+    except (TypeError, ValueError):
+        key = repr(block)
+    return _cached_specs(dataset, stamp, key, _Frozen(block if stamp is None else None))
+
+
+class _Frozen:
+    """Carries the stored block into the cache without making it part of the key."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __hash__(self) -> int:
+        return 0
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Frozen)
+
+
+@lru_cache(maxsize=4096)
+def _cached_specs(
+    dataset: str, stamp: tuple[str, int, int] | None, block_key: str, block: _Frozen
+) -> tuple[SLOSpec, ...] | SLODefinitionError:
+    try:
+        return tuple(_build_specs(dataset, stamp[0] if stamp else None, block.value))
+    except SLODefinitionError as e:
+        return e
+    except Exception as e:  # a broken definition must not stop the other datasets
+        return SLODefinitionError(f"dataset {dataset!r}: {type(e).__name__}: {e}")
+
+
+def _build_specs(dataset: str, resolved: str | None, block: Any) -> list[SLOSpec]:
     if resolved is not None:
         from airflow_dataops.contracts.loader import load_contract
         from airflow_dataops.exceptions import ContractError
@@ -201,11 +176,8 @@ def specs_for_dataset(row: Mapping[str, Any]) -> list[SLOSpec]:
         try:
             contract = load_contract(resolved)
         except ContractError as e:
-            raise SLODefinitionError(
-                f"dataset {dataset!r}: contract {str(resolved)!r} cannot be read: {e}"
-            ) from e
+            raise SLODefinitionError(f"dataset {dataset!r}: contract {resolved!r} cannot be read: {e}") from e
         return slo_specs_from_contract(_contract_mapping(contract), dataset, contract_path=resolved)
-    block = row.get("slo")
     if not block:
         return []
     if not isinstance(block, Mapping):
@@ -219,178 +191,29 @@ def specs_for_dataset(row: Mapping[str, Any]) -> list[SLOSpec]:
 
 def load_specs(
     store: Any, datasets: Collection[str] | None = None
-) -> dict[str, list[SLOSpec] | SLODefinitionError]:
-    """Specs of every registered dataset (or of ``datasets``): a list, or the error that stops it.
+) -> dict[str, tuple[SLOSpec, ...] | SLODefinitionError]:
+    """Specs of every registered dataset (or of ``datasets``): the specs, or the error that stops them.
 
-    A dataset named in ``datasets`` but never registered maps to an ``SLODefinitionError``.
+    A dataset named in ``datasets`` but never registered maps to an ``UnknownDatasetError``.
     """
     from airflow_dataops.store.records import list_datasets
 
     rows = {r["dataset"]: r for r in list_datasets(store)}
     names = sorted(rows) if datasets is None else list(dict.fromkeys(datasets))
-    out: dict[str, list[SLOSpec] | SLODefinitionError] = {}
+    out: dict[str, tuple[SLOSpec, ...] | SLODefinitionError] = {}
     for name in names:
         row = rows.get(name)
         if row is None:
-            out[name] = SLODefinitionError(
+            out[name] = UnknownDatasetError(
                 f"dataset {name!r} is not registered in the dataops store (no dataops_datasets row); "
                 "it is registered on its first publish"
             )
             continue
-        try:
-            out[name] = specs_for_dataset(row)
-        except SLODefinitionError as e:
-            out[name] = e
-        except Exception as e:  # a broken definition must not stop the other datasets
-            out[name] = SLODefinitionError(f"dataset {name!r}: {type(e).__name__}: {e}")
+        out[name] = specs_or_error(row)
     return out
 
 
 # ---------------------------------------------------------------------------------- evaluation
-
-
-def _judge(
-    spec: SLOSpec, values: Sequence[float | None], goods: Sequence[bool | None], units: Sequence[str]
-) -> list[bool | None]:
-    """Each row judged against the spec's threshold; rows without a comparable value keep ``good``."""
-    threshold, canonical = spec.canonical_threshold
-    if len(set(units)) == 1 and units[0] == canonical:
-        if spec.lower_is_better:
-            return [
-                (g if g is None else bool(g)) if v is None or v != v else v <= threshold
-                for v, g in zip(values, goods, strict=True)
-            ]
-        return [
-            (g if g is None else bool(g)) if v is None or v != v else v >= threshold
-            for v, g in zip(values, goods, strict=True)
-        ]
-    out: list[bool | None] = []
-    for v, g, u in zip(values, goods, units, strict=True):
-        recorded = g if g is None else bool(g)
-        if v is None or v != v:
-            out.append(recorded)
-            continue
-        try:
-            out.append(spec.is_good(v, u))
-        except SLODefinitionError:  # a unit of another dimension: trust the recorder
-            out.append(recorded)
-    return out
-
-
-def _latest_per_partition(
-    times: list[float], goods: list[bool | None], parts: Sequence[str | None]
-) -> tuple[list[float], list[bool | None]]:
-    named = [p for p in parts if p is not None]
-    if len(set(named)) == len(named):
-        return times, goods
-    seen: set[str] = set()
-    keep_t: list[float] = []
-    keep_g: list[bool | None] = []
-    for i in range(len(times) - 1, -1, -1):  # newest first: the latest row of a partition wins
-        p = parts[i]
-        if p is not None:
-            if p in seen:
-                continue
-            seen.add(p)
-        keep_t.append(times[i])
-        keep_g.append(goods[i])
-    keep_t.reverse()
-    keep_g.reverse()
-    return keep_t, keep_g
-
-
-def _newest_data_time(cols: Any) -> float | None:
-    """``observed_at - value`` of the newest row that has a value (see the module doc)."""
-    for i in range(len(cols.times) - 1, -1, -1):
-        v = cols.values[i]
-        if v is not None and v == v:
-            return cols.times[i] - max(float(v), 0.0)
-    return None
-
-
-def evaluate_spec(
-    spec: SLOSpec, cols: Any | None, now: datetime, *, newest_data: float | None = None
-) -> SLOEvaluation:
-    """Evaluate one SLO from its SLI columns (``store.breaches.SLIColumns`` or ``None``).
-
-    :param newest_data: for freshness, the newest data time (Unix seconds) when ``cols``
-        holds no row with a value (a dataset silent for longer than the read window).
-    """
-    end = now.timestamp()
-    times: list[float] = []
-    goods: list[bool | None] = []
-    sli_value: float | None = None
-    if cols is not None and len(cols):
-        times = cols.times
-        goods = _judge(spec, cols.values, cols.goods, cols.units)
-        if spec.budgeting is BudgetingMethod.OCCURRENCES:
-            times, goods = _latest_per_partition(times, goods, cols.partitions)
-        sli_value = cols.values[-1]
-    if spec.kind is SLIKind.FRESHNESS:
-        newest = _newest_data_time(cols) if cols is not None and len(cols) else None
-        if newest is None:
-            newest = newest_data
-        if newest is not None:
-            lag = max(0.0, end - newest)
-            sli_value = lag
-            threshold, _ = spec.canonical_threshold
-            if lag > threshold and (not times or times[-1] < end):
-                # Silent decay: the data is stale NOW, whether or not anyone recorded it.
-                times = [*times, end]
-                goods = [*goods, False]
-    series = EventSeries.from_columns(times, goods, spec, now, lookback=alert_lookback(spec))
-    return evaluate_series(series, spec, now, sli_value=sli_value)
-
-
-_PUBLISHED = ("applied", "quarantined")  # airflow_dataops.store.ledger.PUBLISHED_STATES
-_IN_PROGRESS = "applying"
-
-
-def _key_time(key: str) -> float | None:
-    try:
-        at = datetime.fromisoformat(key)
-    except ValueError:
-        return None
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=_UTC)
-    return at.timestamp()
-
-
-def completeness_columns(
-    spec: SLOSpec, partitions: Sequence[tuple[str, str, datetime]]
-) -> tuple[list[float], list[bool | None]]:
-    """Completeness events from the ledger: one per partition, good when published.
-
-    A partition's event is placed when its interval ends (``key time + cadence``; a key that
-    is not a date or datetime uses the ledger row's ``updated_at``).  Published
-    (``applied``/``quarantined``) is good, ``applying`` unknown, anything else (``failed``)
-    bad.  Expected partitions with no ledger row at all are the gaps between events, which
-    ``EventSeries`` counts as missing from the cadence (bad by default for completeness).
-    """
-    cadence = spec.cadence.total_seconds()
-    events = []
-    for key, state, updated in partitions:
-        at = _key_time(key)
-        at = updated.timestamp() if at is None else at + cadence
-        good: bool | None = True if state in _PUBLISHED else (None if state == _IN_PROGRESS else False)
-        events.append((at, good))
-    events.sort(key=lambda e: e[0])
-    return [e[0] for e in events], [e[1] for e in events]
-
-
-def evaluate_completeness(
-    spec: SLOSpec, partitions: Sequence[tuple[str, str, datetime]], now: datetime
-) -> SLOEvaluation:
-    """Completeness SLO from the ledger; ``sli_value`` is present / expected over the window."""
-    times, goods = completeness_columns(spec, partitions)
-    series = EventSeries.from_columns(times, goods, spec, now, lookback=alert_lookback(spec))
-    ev = evaluate_series(series, spec, now)
-    ratio = ev.good_events / ev.total_events if ev.total_events else None
-    return dataclasses.replace(ev, sli_value=ratio)
-
-
-def _span(spec: SLOSpec) -> timedelta:
-    return alert_lookback(spec) + spec.cadence + (spec.slice_length or timedelta(0))
 
 
 @contextlib.contextmanager
@@ -411,72 +234,96 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+def read_inputs(
+    store: Any,
+    specs: Mapping[str, Sequence[SLOSpec] | Exception],
+    now: datetime,
+    *,
+    all_datasets: bool = False,
+) -> dict[str, DatasetInputs]:
+    """The rows :func:`evaluate_dataset` needs for every dataset of ``specs``, in batched reads.
+
+    :param all_datasets: ``specs`` covers every registered dataset: read the SLI table in one
+        sequential pass instead of through the index (cheaper beyond ``FEW`` datasets).
+    """
+    from airflow_dataops.store.breaches import (
+        latest_sli,
+        read_partition_states,
+        read_sli_columns,
+        read_sli_columns_for,
+    )
+
+    valid = {name: group for name, group in specs.items() if not isinstance(group, Exception) and group}
+    if not valid:
+        return {}
+    since = now - max(read_span(spec) for group in valid.values() for spec in group)
+    kinds = {spec.kind.value for group in valid.values() for spec in group}
+    if all_datasets or len(valid) > FEW:  # one sequential pass over the window's rows
+        columns = read_sli_columns(
+            store, since=since, until=now, datasets=None if all_datasets else list(valid), kinds=kinds
+        )
+    else:  # a few datasets: through the (dataset, kind, observed_at) index
+        columns = read_sli_columns_for(store, datasets=list(valid), since=since, until=now, kinds=kinds)
+    ledger = read_partition_states(
+        store, [n for n, group in valid.items() if any(s.kind is SLIKind.COMPLETENESS for s in group)]
+    )
+    by_dataset: dict[str, dict[str, Any]] = {}
+    for (dataset, kind), cols in columns.items():
+        by_dataset.setdefault(dataset, {})[kind] = cols
+    out: dict[str, DatasetInputs] = {}
+    fresh = SLIKind.FRESHNESS.value
+    for name, group in valid.items():
+        kinds_of = by_dataset.get(name, {})
+        newest = None
+        if any(s.kind is SLIKind.FRESHNESS for s in group) and not any(
+            v is not None for v in getattr(kinds_of.get(fresh), "values", ())
+        ):
+            found = latest_sli(store, name, fresh, until=now, with_value=True)
+            if found is not None:
+                newest = found[0] - max(float(found[1]), 0.0)  # type: ignore[arg-type]
+        out[name] = DatasetInputs(columns=kinds_of, ledger=ledger.get(name), newest_data=newest)
+    return out
+
+
+def evaluate_rows(
+    store: Any,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    now: datetime | None = None,
+    all_datasets: bool = False,
+    specs: Mapping[str, Sequence[SLOSpec] | Exception] | None = None,
+) -> list[DatasetEvaluation]:
+    """Evaluate the datasets of these ``dataops_datasets`` rows at ``now``: the batched loader
+    every view uses (``slo status``, the UI, the evaluator DAG, the sensors and the trigger).
+
+    :param all_datasets: ``rows`` are every registered dataset (see :func:`read_inputs`).
+    :param specs: pre-loaded specs (``load_specs``), to skip building them again.
+    """
+    now = (now or datetime.now(_UTC)).astimezone(_UTC)
+    if specs is None:
+        specs = {row["dataset"]: specs_or_error(row) for row in rows}
+    with _gc_paused():
+        inputs = read_inputs(store, specs, now, all_datasets=all_datasets)
+        empty = DatasetInputs()
+        return [evaluate_dataset(name, group, inputs.get(name, empty), now) for name, group in specs.items()]
+
+
 def evaluate_datasets(
     store: Any,
     *,
     datasets: Collection[str] | None = None,
     now: datetime | None = None,
-    specs: Mapping[str, list[SLOSpec] | SLODefinitionError] | None = None,
+    specs: Mapping[str, Sequence[SLOSpec] | Exception] | None = None,
 ) -> list[DatasetEvaluation]:
     """Evaluate the SLOs of every registered dataset (or of ``datasets``) at ``now``.
 
-    Read-only: breach episodes are :func:`sync_breaches`' job.
+    Read-only: breach episodes are :func:`sync_breaches`' job.  A name in ``datasets`` that
+    is not registered comes back ``invalid`` (``error`` says so).
 
     :param specs: pre-loaded specs (``load_specs``), to skip reading the contracts again.
     """
-    with _gc_paused():
-        return _evaluate_datasets(store, datasets=datasets, now=now, specs=specs)
-
-
-def _evaluate_datasets(
-    store: Any,
-    *,
-    datasets: Collection[str] | None,
-    now: datetime | None,
-    specs: Mapping[str, list[SLOSpec] | SLODefinitionError] | None,
-) -> list[DatasetEvaluation]:
-    from airflow_dataops.store.breaches import latest_sli, read_partition_states, read_sli_columns
-
-    now = (now or datetime.now(_UTC)).astimezone(_UTC)
     specs = load_specs(store, datasets) if specs is None else specs
-    valid = {name: s for name, s in specs.items() if isinstance(s, list) and s}
-    columns: dict[tuple[str, str], Any] = {}
-    ledger = read_partition_states(
-        store, [n for n, group in valid.items() if any(s.kind is SLIKind.COMPLETENESS for s in group)]
-    )
-    if valid:
-        since = now - max(_span(spec) for group in valid.values() for spec in group)
-        kinds = {spec.kind.value for group in valid.values() for spec in group}
-        columns = read_sli_columns(
-            store, since=since, until=now, datasets=None if datasets is None else list(valid), kinds=kinds
-        )
-    out: list[DatasetEvaluation] = []
-    for name, group in specs.items():
-        if isinstance(group, Exception):
-            out.append(DatasetEvaluation(dataset=name, evaluated_at=now, error=str(group)))
-            continue
-        evaluations = []
-        try:
-            for spec in group:
-                if spec.kind is SLIKind.COMPLETENESS and ledger.get(name):
-                    evaluations.append(evaluate_completeness(spec, ledger[name], now))
-                    continue
-                cols = columns.get((name, spec.kind.value))
-                newest = None
-                if spec.kind is SLIKind.FRESHNESS and (cols is None or _newest_data_time(cols) is None):
-                    found = latest_sli(store, name, spec.kind.value, until=now, with_value=True)
-                    if found is not None:
-                        newest = found[0] - max(float(found[1]), 0.0)  # type: ignore[arg-type]
-                evaluations.append(evaluate_spec(spec, cols, now, newest_data=newest))
-        except SLODefinitionError as e:
-            out.append(DatasetEvaluation(dataset=name, evaluated_at=now, error=str(e)))
-            continue
-        out.append(
-            DatasetEvaluation(
-                dataset=name, evaluated_at=now, evaluations=tuple(evaluations), specs=tuple(group)
-            )
-        )
-    return out
+    return evaluate_rows(store, [], now=now, all_datasets=datasets is None, specs=specs)
 
 
 def current_lag(store: Any, dataset: str, *, now: datetime | None = None) -> float | None:
@@ -519,7 +366,7 @@ class BreachTransition:
         return {
             "state": self.state,
             **self.episode.to_dict(),
-            "status": _STATUS_TEXT[self.evaluation.status],
+            "status": self.evaluation.status.value,
             "objective": self.evaluation.objective,
             "window_days": self.evaluation.window_days,
             "budget_remaining": self.evaluation.budget_remaining,
@@ -599,7 +446,7 @@ class EvaluationRun:
     def summary(self) -> dict[str, Any]:
         statuses: dict[str, int] = {}
         for r in self.results:
-            key = "invalid SLO" if r.error else r.status
+            key = r.status.value
             statuses[key] = statuses.get(key, 0) + 1
         return {
             "datasets": len(self.results),
@@ -618,19 +465,3 @@ def run_evaluation(
     results = evaluate_datasets(store, datasets=datasets, now=now)
     transitions = sync_breaches(store, results, now=now)
     return EvaluationRun(results=tuple(results), transitions=tuple(transitions))
-
-
-def burn_table(evaluation: SLOEvaluation) -> list[dict[str, Any]]:
-    """Per alert rule: windows, burn rate over each, threshold, severity and whether it fires."""
-    return [
-        {
-            "long": w.label.split("/")[0],
-            "short": w.label.split("/")[1],
-            "long_burn": a.long_burn,
-            "short_burn": a.short_burn,
-            "threshold": a.threshold,
-            "severity": a.severity.value,
-            "fires": a.fired,
-        }
-        for w, a in zip((a.window for a in evaluation.alerts), evaluation.alerts, strict=True)
-    ]

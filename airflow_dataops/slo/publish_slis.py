@@ -1,7 +1,20 @@
-"""SLIs measured when a partition is published: freshness, correctness, consistency, cost.
+"""SLIs measured by the gate and by a publish: correctness, consistency, freshness, cost.
 
-Everything is computed where the data lives (one ``MAX()`` over the published partition
-for freshness) or from what the publish already knows (the gate report, row counts, time).
+Which outcome records which event (the table in ``docs/slo.md`` says the same):
+
+* **The gate** (:func:`gate_slis`, recorded by ``operators._common.record_and_enforce`` for
+  every verdict, before a refusal raises): correctness = the severity-weighted share of the
+  contract's rules that passed, consistency = the same over ``dimension: consistency`` rules.
+  Timeliness rules (``latency``/``freshness``) are left out: lateness is freshness's business,
+  not correctness's.  A refused partition (verdict ``failed``, in any mode) records a BAD
+  correctness event whatever its score; failing error rules in ``warn`` mode too.  Because
+  the gate records before publishing, a publish that fails after the gate has its correctness
+  on record.
+* **The publish** (:func:`slis_for_publish`): freshness (the dataset's lag, one ``MAX()`` over
+  the published partition), cost (seconds) and, for a quarantine, a correctness event whose
+  value is the share of rows published (good rows / rows checked), judged by the SLO threshold.
+  It supersedes the gate's event of that partition (same key, later row).
+* A double apply the ledger refuses never reaches the gate: nothing is recorded.
 """
 
 from __future__ import annotations
@@ -19,9 +32,70 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine, Table
 
     from airflow_dataops.contracts.model import Contract
-    from airflow_dataops.contracts.report import GateReport
+    from airflow_dataops.contracts.report import GateReport, RuleResult
 
 FRESHNESS_SLAS = ("latency", "freshness")
+#: ODCS dimensions left out of correctness: lateness is measured by the freshness SLI.
+TIMELINESS_DIMENSIONS = frozenset({"timeliness"})
+
+
+def _rules_by_kind(report: GateReport) -> dict[str, list[RuleResult]]:
+    out: dict[str, list[RuleResult]] = {"correctness": [], "consistency": []}
+    for r in report.results:
+        dimension = (r.dimension or "").lower()
+        if dimension in TIMELINESS_DIMENSIONS:
+            continue
+        out["consistency" if dimension == "consistency" else "correctness"].append(r)
+    return out
+
+
+def gate_slis(
+    report: GateReport,
+    *,
+    verdict: str,
+    observed_at: datetime | None = None,
+    dag_id: str | None = None,
+    task_id: str | None = None,
+    run_id: str | None = None,
+) -> list[SLIRecord]:
+    """The correctness and consistency events of one gate decision (see the module doc).
+
+    :param verdict: the gate's verdict value (``passed``, ``warned``, ``quarantined``, ``failed``).
+    """
+    common: dict[str, Any] = {
+        "dataset": report.dataset,
+        "partition_key": report.partition,
+        "observed_at": observed_at or datetime.now(timezone.utc),
+        "dag_id": dag_id,
+        "task_id": task_id,
+        "run_id": run_id,
+    }
+    # A refusal (any mode) is a bad correctness event, unless only timeliness rules refused it.
+    refused_for_data = verdict == "failed" and not all(
+        (r.dimension or "").lower() in TIMELINESS_DIMENSIONS for r in report.blocking
+    )
+    records = []
+    for kind, rules in _rules_by_kind(report).items():
+        forced = kind == "correctness" and refused_for_data
+        if not rules and not forced:
+            continue
+        score = correctness_score((r.severity, r.passed) for r in rules) if rules else math.nan
+        bad = forced or any(r in report.blocking for r in rules)
+        records.append(
+            SLIRecord(
+                kind=kind,
+                value=None if math.isnan(score) else score,
+                unit="ratio",
+                good=not bad,
+                details={
+                    "outcome": verdict,
+                    "rules": len(rules),
+                    "failed": [r.name for r in rules if not r.passed],
+                },
+                **common,
+            )
+        )
+    return records
 
 
 def freshness_sla(contract: Contract | None) -> tuple[str, float] | None:
@@ -102,25 +176,25 @@ def slis_for_publish(
                     kind="freshness", value=lag, unit="s", good=lag <= threshold, details=details, **common
                 )
             )
-    if report is not None and report.results:
-        # Reconciliation rules between tables (ODCS dimension "consistency", usually `sql` rules that
-        # compare this table with another) make the consistency SLI; every other rule, correctness.
-        consistency = [r for r in report.results if (r.dimension or "").lower() == "consistency"]
-        correctness = [r for r in report.results if (r.dimension or "").lower() != "consistency"]
-        for kind, rules in (("correctness", correctness), ("consistency", consistency)):
-            score = correctness_score((r.severity, r.passed) for r in rules) if rules else math.nan
-            if math.isnan(score):
-                continue
-            records.append(
-                SLIRecord(
-                    kind=kind,
-                    value=score,
-                    unit="ratio",
-                    good=not any(r in report.blocking for r in rules),
-                    details={"rules": len(rules), "failed": [r.name for r in rules if not r.passed]},
-                    **common,
-                )
+    rows_checked = report.row_count if report is not None else None
+    if report is not None and rows_checked and rows_published < rows_checked:
+        # A quarantine: the good-row ratio, judged by the SLO threshold; it supersedes the
+        # gate's event of this partition (correctness and consistency were recorded by the gate).
+        records.append(
+            SLIRecord(
+                kind="correctness",
+                value=rows_published / rows_checked,
+                unit="ratio",
+                good=True,
+                details={
+                    "outcome": "quarantined",
+                    "rows_checked": rows_checked,
+                    "rows_quarantined": rows_checked - rows_published,
+                    "failed": [r.name for r in report.failed],
+                },
+                **common,
             )
+        )
     records.append(
         SLIRecord(
             kind="cost",

@@ -1,8 +1,8 @@
 """Service level indicators of a dataset: what is measured on every run, and how one value is judged.
 
-Pure definitions: no database, no Airflow.  The state store records
-``SLIObservation`` rows; ``airflow_dataops.slo.budget`` and
-``airflow_dataops.slo.burn_rate`` turn sequences of them into budgets and alerts.
+Pure definitions: no database, no Airflow.  The state store records SLI rows
+(``store.records.SLIRecord``); ``airflow_dataops.slo.evaluator`` turns them into events,
+budgets and alerts.
 
 Each SLI kind has a direction (``LOWER_IS_BETTER`` or not) and a judge:
 
@@ -28,14 +28,11 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 
 __all__ = [
     "DEFAULT_SEVERITY_WEIGHTS",
     "LOWER_IS_BETTER",
     "SLIKind",
-    "SLIObservation",
     "completeness_good",
     "correctness_good",
     "correctness_score",
@@ -73,60 +70,6 @@ LOWER_IS_BETTER: frozenset[SLIKind] = frozenset({SLIKind.FRESHNESS, SLIKind.COST
 
 #: Weight of a rule by ODCS severity in the correctness score (see the module docstring).
 DEFAULT_SEVERITY_WEIGHTS: Mapping[str, float] = {"error": 1.0, "warning": 0.25}
-
-_UTC = timezone.utc
-_ZERO = timedelta(0)
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class SLIObservation:
-    """One measurement of one SLI of one dataset, usually one per run or partition.
-
-    :param dataset: the dataset the SLI belongs to, e.g. ``flights``.
-    :param kind: what was measured (an ``SLIKind`` or its name).
-    :param observed_at: when it was measured; timezone-aware, UTC (an aware
-        datetime in another zone is converted).
-    :param value: the measured value, in ``unit``; ``nan`` when it could not be measured.
-    :param good: whether the value met its threshold; ``None`` when unknown (the
-        SLO's missing-data policy decides what an unknown counts as).
-    :param unit: the unit of ``value``: ``s`` for freshness and durations,
-        ``ratio`` for shares, ``rows``, ...
-    :param partition: the partition key the measurement is about, if any.  Under
-        ``occurrences`` budgeting a partition observed twice (a rerun) counts once,
-        with its latest observation.
-
-    Example::
-
-        SLIObservation(dataset="flights", kind=SLIKind.FRESHNESS, partition="2026-11-21",
-                       observed_at=datetime(2026, 11, 22, 1, tzinfo=timezone.utc),
-                       value=3600.0, good=True, unit="s")
-    """
-
-    dataset: str
-    kind: SLIKind
-    observed_at: datetime
-    value: float
-    good: bool | None = None
-    unit: str = ""
-    partition: str | None = None
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.dataset, str) or not self.dataset:
-            raise ValueError(f"SLIObservation.dataset must be a non-empty string, got {self.dataset!r}")
-        where = f"SLIObservation of dataset {self.dataset!r}"
-        if type(self.kind) is not SLIKind:
-            object.__setattr__(self, "kind", SLIKind.parse(self.kind, where=f"{where}: kind"))
-        at = self.observed_at
-        if not isinstance(at, datetime) or at.tzinfo is None or at.utcoffset() is None:
-            raise ValueError(f"{where}: observed_at must be a timezone-aware datetime (UTC), got {at!r}")
-        if at.utcoffset() != _ZERO:
-            object.__setattr__(self, "observed_at", at.astimezone(_UTC))
-        if type(self.value) is not float:
-            if isinstance(self.value, bool) or not isinstance(self.value, (int, float)):
-                raise ValueError(f"{where}: value must be a number, got {self.value!r}")
-            object.__setattr__(self, "value", float(self.value))
-        if self.good is not None and not isinstance(self.good, bool):
-            raise ValueError(f"{where}: good must be True, False or None (unknown), got {self.good!r}")
 
 
 def freshness_good(lag_seconds: float, threshold_seconds: float) -> bool | None:

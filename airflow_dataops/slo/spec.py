@@ -44,6 +44,7 @@ from airflow_dataops.exceptions import ConfigError
 from airflow_dataops.slo.sli import LOWER_IS_BETTER, SLIKind, judge
 
 __all__ = [
+    "MAX_WINDOW_DAYS",
     "BudgetingMethod",
     "MissingDataPolicy",
     "SLODefinitionError",
@@ -54,6 +55,10 @@ __all__ = [
     "sidecar_path",
     "slo_specs_from_contract",
 ]
+
+
+#: The longest SLO window accepted: longer ones overflow date arithmetic and mean nothing to on-call.
+MAX_WINDOW_DAYS = 3660
 
 
 class SLODefinitionError(ConfigError):
@@ -169,6 +174,8 @@ def parse_duration(value: Any, *, dataset: str, field: str) -> timedelta:
         seconds = _convert(_number(number, dataset=dataset, field=field), factor)
     if not seconds > 0:
         raise _fail(dataset, field, f"must be a positive duration, got {value!r}")
+    if seconds > MAX_WINDOW_DAYS * 86400.0:
+        raise _fail(dataset, field, f"must be at most {MAX_WINDOW_DAYS} days, got {value!r}")
     return timedelta(seconds=seconds)
 
 
@@ -257,7 +264,14 @@ class SLOSpec:
         put = object.__setattr__
         put(self, "kind", kind)
         put(self, "objective", _objective(self.objective, dataset=ds, field="slo.objective"))
-        put(self, "window_days", _positive(self.window_days, dataset=ds, field="slo.window_days"))
+        window = _positive(self.window_days, dataset=ds, field="slo.window_days")
+        if window > MAX_WINDOW_DAYS:
+            raise _fail(
+                ds,
+                "slo.window_days",
+                f"must be at most {MAX_WINDOW_DAYS} (10 years), got {self.window_days!r}",
+            )
+        put(self, "window_days", window)
         put(self, "threshold", _number(self.threshold, dataset=ds, field=f"{field}.threshold"))
         if self.unit is None or self.unit == "":
             raise _fail(
@@ -290,7 +304,18 @@ class SLOSpec:
                 "missing_data",
                 _enum(MissingDataPolicy, self.missing_data, dataset=ds, field="slo.missing_data"),
             )
-        put(self, "cadence", parse_duration(self.cadence, dataset=ds, field="slo.cadence"))
+        cadence = parse_duration(self.cadence, dataset=ds, field="slo.cadence")
+        if cadence > timedelta(days=window):
+            raise _fail(
+                ds, "slo.cadence", f"must not be longer than the window ({window:g} d), got {self.cadence!r}"
+            )
+        put(self, "cadence", cadence)
+        if self.slice_length is not None and self.slice_length > timedelta(days=window):
+            raise _fail(
+                ds,
+                "slo.slice",
+                f"must not be longer than the window ({window:g} d), got {self.slice_length!r}",
+            )
         at_risk = _number(self.at_risk_below, dataset=ds, field="slo.at_risk_below")
         if not 0.0 <= at_risk <= 1.0:
             raise _fail(ds, "slo.at_risk_below", f"must be between 0 and 1, got {self.at_risk_below!r}")

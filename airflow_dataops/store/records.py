@@ -154,3 +154,60 @@ def list_datasets(store: StateStore, *, dag_id: str | None = None) -> list[dict[
         query = query.where(t.datasets.c.dag_id == dag_id)
     with store.begin(write=False) as conn:
         return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def partition_findings(
+    store: StateStore, dataset: str, keys: Iterable[str] | None = None
+) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """What on-call needs per partition: the rules its latest gate report failed (with expected
+    and actual values) and the reason of each rerun, newest first.
+
+    :returns: ``{partition_key: {"failed_rules": [...], "reruns": [...]}}`` for the partitions
+        that have either (all of the dataset's, or those in ``keys``).
+    """
+    wanted = None if keys is None else set(keys)
+    out: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    c = t.contract_results.c
+    query = (
+        select(c.partition_key, c.report)
+        .where(c.dataset == dataset, c.partition_key.is_not(None))
+        .order_by(c.partition_key, desc(c.checked_at), desc(c.id))
+    )
+    h = t.partition_history.c
+    reruns = (
+        select(h.partition_key, h.reason, h.requested_by, h.started_at, h.state, h.run_id)
+        .where(h.dataset == dataset, h.action == "rerun")
+        .order_by(h.partition_key, desc(h.started_at), desc(h.id))
+    )
+    with store.begin(write=False) as conn:
+        seen: set[str] = set()
+        for key, report in conn.execute(query):
+            if key in seen or (wanted is not None and key not in wanted):
+                continue
+            seen.add(key)
+            failed = [
+                {
+                    "rule": r.get("name"),
+                    "severity": r.get("severity"),
+                    "expected": r.get("expected"),
+                    "actual": r.get("actual"),
+                    "failing_rows": r.get("failing_rows"),
+                }
+                for r in (report or {}).get("results") or []
+                if not r.get("passed")
+            ]
+            if failed:
+                out.setdefault(key, {"failed_rules": [], "reruns": []})["failed_rules"] = failed
+        for key, reason, requested_by, started, state, run_id in conn.execute(reruns):
+            if wanted is not None and key not in wanted:
+                continue
+            out.setdefault(key, {"failed_rules": [], "reruns": []})["reruns"].append(
+                {
+                    "reason": reason,
+                    "requested_by": requested_by,
+                    "started_at": None if started is None else _aware(started).isoformat(),  # type: ignore[union-attr]
+                    "state": state,
+                    "run_id": run_id,
+                }
+            )
+    return out

@@ -42,9 +42,12 @@ def check_dataset(
         ok = max_lag_seconds is not None and lag <= max_lag_seconds
         return ok, f"dataset {dataset!r} lag {lag:.0f} s (max {max_lag_seconds:.0f} s)"
     from airflow_dataops.slo.evaluator import evaluate_datasets
+    from airflow_dataops.slo.status import DatasetStatus
 
     (result,) = evaluate_datasets(store, datasets=[dataset])
-    return result.status in ("healthy", "at risk"), f"dataset {dataset!r} SLO status: {result.status}"
+    ok = result.status in (DatasetStatus.HEALTHY, DatasetStatus.AT_RISK)
+    reason = f": {result.error}" if result.error else ""
+    return ok, f"dataset {dataset!r} SLO status: {result.status.value}{reason}"
 
 
 class DatasetHealthTrigger(BaseTrigger):

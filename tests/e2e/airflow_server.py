@@ -267,7 +267,7 @@ def build_ui_store(url: str, *, now: object = None, days: int = 30) -> None:
         dag_id=UI_DAG_ID,
         task_id="load_orders",
         target_table="analytics.orders",
-        slo={"objective": 0.99, "window_days": 30},
+        slo={"objective": 0.99, "window_days": 30, "slis": {"freshness": {"threshold": 36, "unit": "h"}}},
     )
     upsert_dataset(
         store,
@@ -278,7 +278,7 @@ def build_ui_store(url: str, *, now: object = None, days: int = 30) -> None:
         description=XSS_DESCRIPTION,
         dag_id=UI_DAG_ID,
         task_id="load_x",
-        slo={"objective": 0.9},
+        slo={"objective": 0.9, "slis": {"freshness": {"threshold": 48, "unit": "h"}}},
     )
     upsert_dataset(store, "scratch", description="A dataset with no SLO and no DAG.")
 

@@ -12,6 +12,7 @@ from airflow_dataops.store import StateStore
 from airflow_dataops.store.records import SLIRecord, record_slis, upsert_dataset
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
+SLO = {"objective": 0.9, "window_days": 30, "slis": {"correctness": {"threshold": 0.9, "unit": "ratio"}}}
 
 
 @pytest.fixture
@@ -31,9 +32,9 @@ def _daily(store: StateStore, dataset: str, goods: list[bool], *, end: datetime 
         [
             SLIRecord(
                 dataset=dataset,
-                kind="freshness",
-                value=3600.0 if g else 90000.0,
-                unit="s",
+                kind="correctness",
+                value=1.0 if g else 0.5,
+                unit="ratio",
                 good=g,
                 observed_at=end - timedelta(days=n - i),
                 partition_key=(end - timedelta(days=n - i)).strftime("%F"),
@@ -44,9 +45,9 @@ def _daily(store: StateStore, dataset: str, goods: list[bool], *, end: datetime 
 
 
 def test_statuses_budget_and_burn_rates(store: StateStore) -> None:
-    upsert_dataset(store, "good", dag_id="d", slo={"objective": 0.9, "window_days": 30})
-    upsert_dataset(store, "bad", dag_id="d", slo={"objective": 0.9, "window_days": 30})
-    upsert_dataset(store, "silent", dag_id="d", slo={"objective": 0.9})
+    upsert_dataset(store, "good", dag_id="d", slo=SLO)
+    upsert_dataset(store, "bad", dag_id="d", slo=SLO)
+    upsert_dataset(store, "silent", dag_id="d", slo=SLO)
     upsert_dataset(store, "plain")
     _daily(store, "good", [True] * 30)
     _daily(store, "bad", [True] * 20 + [False] * 10)
@@ -60,11 +61,12 @@ def test_statuses_budget_and_burn_rates(store: StateStore) -> None:
     assert rows["bad"].budget_remaining == pytest.approx(1 - (10 / 29) / 0.1)
     assert rows["bad"].burn_rates["30d"] == pytest.approx((10 / 29) / 0.1)
     assert rows["silent"].status == "no_data" and rows["plain"].status == "no_slo"
-    assert rows["good"].freshness_seconds == 3600.0
+    assert rows["good"].freshness_seconds is None  # no freshness SLO
+    assert rows["good"].slos[0].sli_value == 1.0
 
 
 def test_a_rerun_partition_counts_once_with_its_latest_verdict(store: StateStore) -> None:
-    upsert_dataset(store, "ds", slo={"objective": 0.9})
+    upsert_dataset(store, "ds", slo=SLO)
     _daily(store, "ds", [True] * 10)
     before = queries.overview(store, now=NOW)[0].slos[0]
     key = (NOW - timedelta(days=2)).strftime("%F")
@@ -73,9 +75,9 @@ def test_a_rerun_partition_counts_once_with_its_latest_verdict(store: StateStore
         [
             SLIRecord(
                 dataset="ds",
-                kind="freshness",
-                value=9e5,
-                unit="s",
+                kind="correctness",
+                value=0.5,
+                unit="ratio",
                 good=False,
                 observed_at=NOW - timedelta(days=1, hours=1),
                 partition_key=key,
@@ -91,8 +93,8 @@ def test_the_snapshot_follows_new_slis_registrations_and_removals(store: StateSt
 
     from airflow_dataops.store import tables as t
 
-    upsert_dataset(store, "a", slo={"objective": 0.9})
-    upsert_dataset(store, "b", slo={"objective": 0.9})
+    upsert_dataset(store, "a", slo=SLO)
+    upsert_dataset(store, "b", slo=SLO)
     now = datetime.now(timezone.utc)
     _daily(store, "a", [True] * 10, end=now)
     _daily(store, "b", [True] * 10, end=now)
@@ -114,7 +116,7 @@ def test_the_snapshot_follows_new_slis_registrations_and_removals(store: StateSt
 def test_the_snapshot_is_reevaluated_in_the_background_after_its_ttl(
     store: StateStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    upsert_dataset(store, "a", slo={"objective": 0.9})
+    upsert_dataset(store, "a", slo=SLO)
     queries.overview(store)
     old = queries._SNAPSHOTS[store.url]
     monkeypatch.setattr(queries, "SNAPSHOT_TTL", 0.0)
@@ -128,7 +130,7 @@ def test_the_snapshot_is_reevaluated_in_the_background_after_its_ttl(
 
 
 def test_dataset_detail_without_slis(store: StateStore) -> None:
-    upsert_dataset(store, "empty", slo={"objective": 0.99})
+    upsert_dataset(store, "empty", slo=SLO)
     detail = queries.dataset_detail(store, "empty", now=NOW)
     assert detail is not None
     assert (detail.partitions, detail.breaches, detail.contract_result, detail.sli_history) == (

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 
 from airflow_dataops.slo.sli import (
     DEFAULT_SEVERITY_WEIGHTS,
     SLIKind,
-    SLIObservation,
     completeness_good,
     correctness_good,
     correctness_score,
@@ -22,77 +21,8 @@ UTC = timezone.utc
 AT = datetime(2026, 11, 21, 6, tzinfo=UTC)
 
 
-def obs(**kw):
-    base = {
-        "dataset": "flights",
-        "kind": SLIKind.FRESHNESS,
-        "observed_at": AT,
-        "value": 10.0,
-        "good": True,
-        "unit": "s",
-    }
-    return SLIObservation(**{**base, **kw})
-
-
 def test_kind_values():
     assert [k.value for k in SLIKind] == ["freshness", "completeness", "correctness", "consistency", "cost"]
-
-
-def test_observation_coerces_kind_value_and_zone():
-    o = obs(
-        kind="Completeness",
-        value=1,
-        observed_at=datetime(2026, 11, 21, 7, tzinfo=timezone(timedelta(hours=1))),
-    )
-    assert o.kind is SLIKind.COMPLETENESS
-    assert o.value == 1.0 and type(o.value) is float
-    assert o.observed_at == AT and o.observed_at.utcoffset() == timedelta(0)
-
-
-def test_observation_is_frozen():
-    with pytest.raises(AttributeError):
-        obs().value = 2.0  # type: ignore[misc]
-
-
-@pytest.mark.parametrize(
-    ("kw", "message"),
-    [
-        pytest.param(
-            {"dataset": ""}, "SLIObservation.dataset must be a non-empty string, got ''", id="empty-dataset"
-        ),
-        pytest.param(
-            {"kind": "speed"},
-            "SLIObservation of dataset 'flights': kind: unknown SLI kind 'speed'; expected one of "
-            "freshness, completeness, correctness, consistency, cost",
-            id="unknown-kind",
-        ),
-        pytest.param(
-            {"observed_at": datetime(2026, 11, 21)},
-            "SLIObservation of dataset 'flights': observed_at must be a timezone-aware datetime (UTC), "
-            "got datetime.datetime(2026, 11, 21, 0, 0)",
-            id="naive-datetime",
-        ),
-        pytest.param(
-            {"value": "3"},
-            "SLIObservation of dataset 'flights': value must be a number, got '3'",
-            id="text-value",
-        ),
-        pytest.param(
-            {"value": True},
-            "SLIObservation of dataset 'flights': value must be a number, got True",
-            id="bool-value",
-        ),
-        pytest.param(
-            {"good": 1},
-            "SLIObservation of dataset 'flights': good must be True, False or None (unknown), got 1",
-            id="int-good",
-        ),
-    ],
-)
-def test_observation_rejects(kw, message):
-    with pytest.raises(ValueError) as e:
-        obs(**kw)
-    assert str(e.value) == message
 
 
 @pytest.mark.parametrize(

@@ -56,8 +56,15 @@ def ns(**kw):
 
 
 def test_status_table(seeded, capsys):
-    slo_status(ns())
-    lines = capsys.readouterr().out.splitlines()
+    with pytest.raises(SystemExit) as info:
+        slo_status(ns())
+    assert info.value.code == 2  # 'bad' is invalid; the others are still shown
+    out, err = capsys.readouterr()
+    assert err.splitlines() == [
+        "error: dataset 'bad': slo.slis.freshness.unit is required for threshold 2.0; use one of s, m, h, d "
+        "(or seconds, minutes, hours, days), percent, ratio, rows"
+    ]
+    lines = out.splitlines()
     assert lines[0].split() == [
         "dataset",
         "slo",
@@ -72,15 +79,17 @@ def test_status_table(seeded, capsys):
     ]
     rows = {line.split()[0]: line for line in lines[2:]}
     assert set(rows) == {"bad", "empty", "fresh", "stale"}
-    assert "invalid SLO: dataset 'bad': slo.slis.freshness.unit is required" in rows["bad"]
-    assert "no data" in rows["empty"]
-    assert rows["fresh"].split()[1:5] == ["freshness", "healthy", "0.99", "100.0%"]
-    assert "breached" in rows["stale"] and "page since" in rows["stale"]
+    assert "Invalid SLO: dataset 'bad': slo.slis.freshness.unit is required" in rows["bad"]
+    assert "No data" in rows["empty"]
+    assert rows["fresh"].split()[1:5] == ["freshness", "Healthy", "0.99", "100.0%"]
+    assert "Breached" in rows["stale"] and "page since" in rows["stale"]
     assert "30d=" in rows["stale"]
 
 
 def test_status_json_one_dataset(seeded, capsys):
-    slo_status(ns(dataset="stale", output="json"))
+    with pytest.raises(SystemExit) as info:
+        slo_status(ns(dataset="stale", output="json"))
+    assert info.value.code == 1  # breached
     (item,) = json.loads(capsys.readouterr().out)
     assert item["dataset"] == "stale" and item["status"] == "breached"
     (slo,) = item["slos"]
@@ -90,14 +99,24 @@ def test_status_json_one_dataset(seeded, capsys):
     assert slo["sli_value"] == pytest.approx(3 * 86400, abs=5)
 
 
-def test_status_unknown_dataset(seeded, capsys):
-    slo_status(ns(dataset="nope", output="json"))
+def test_status_healthy_dataset_exits_0(seeded, capsys):
+    slo_status(ns(dataset="fresh", output="json"))
     (item,) = json.loads(capsys.readouterr().out)
-    assert item["status"].startswith("invalid SLO: dataset 'nope' is not registered")
+    assert item["status"] == "healthy" and item["error"] is None
+
+
+@pytest.mark.parametrize("command", [slo_status, slo_burn], ids=["status", "burn"])
+def test_unknown_dataset_exits_2_in_both_commands(seeded, capsys, command):
+    with pytest.raises(SystemExit) as info:
+        command(ns(dataset="nope", output="json"))
+    assert info.value.code == 2
+    assert "error: dataset 'nope' is not registered in the dataops store" in capsys.readouterr().err
 
 
 def test_burn_table(seeded, capsys):
-    slo_burn(ns(dataset="stale"))
+    with pytest.raises(SystemExit) as info:
+        slo_burn(ns(dataset="stale"))
+    assert info.value.code == 1  # an alert fires
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == [
         "slo",
@@ -126,11 +145,12 @@ def test_burn_json(seeded, capsys):
     assert slo["rules"][0]["long_burn"] == 0.0
 
 
-def test_burn_invalid_dataset_exits_1(seeded, capsys):
+def test_burn_invalid_dataset_exits_2(seeded, capsys):
     with pytest.raises(SystemExit) as info:
         slo_burn(ns(dataset="bad"))
-    assert info.value.code == 1
-    assert "bad: invalid SLO: dataset 'bad': slo.slis.freshness.unit is required" in capsys.readouterr().err
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: dataset 'bad': slo.slis.freshness.unit is required") and err.count("\n") == 1
 
 
 def test_cli_group_definition():

@@ -91,4 +91,4 @@ def test_silent_pipeline_breaches_completeness(store):
 def test_completeness_without_ledger_rows_is_no_data(store):
     upsert_dataset(store, "orders", slo=SLO)
     (result,) = evaluate_datasets(store, now=NOW)
-    assert result.status == "no data"
+    assert result.status == "no_data"

@@ -91,7 +91,7 @@ def test_stale_lag_from_publish_details(store):
 def test_missing_slis_are_no_data_never_healthy(store):
     upsert_dataset(store, "silent", slo=SLO_2D)
     (result,) = evaluate_datasets(store, now=NOW)
-    assert result.status == "no data"
+    assert result.status == "no_data"
     assert not result.healthy
 
 
@@ -107,7 +107,7 @@ def test_some_slos_without_data_make_the_dataset_no_data(store):
     publish_history(store, "half", last=NOW - HOUR)
     (result,) = evaluate_datasets(store, now=NOW)
     assert [e.status.value for e in result.evaluations] == ["healthy", "no_data"]
-    assert result.status == "no data"
+    assert result.status == "no_data"
 
 
 @pytest.mark.parametrize(
@@ -115,23 +115,33 @@ def test_some_slos_without_data_make_the_dataset_no_data(store):
     [
         pytest.param(
             {**SLO_2D, "objective": 1.5},
-            "invalid SLO: dataset 'bad': slo.objective must be strictly between 0 and 1, got 1.5",
+            "dataset 'bad': slo.objective must be strictly between 0 and 1, got 1.5",
             id="objective",
         ),
         pytest.param(
             {**SLO_2D, "window_days": 0},
-            "invalid SLO: dataset 'bad': slo.window_days must be greater than 0, got 0",
+            "dataset 'bad': slo.window_days must be greater than 0, got 0",
             id="window",
         ),
         pytest.param(
             {**SLO_2D, "slis": {"speed": {"threshold": 1, "unit": "s"}}},
-            "invalid SLO: dataset 'bad': slo.slis: unknown SLI kind 'speed'",
+            "dataset 'bad': slo.slis: unknown SLI kind 'speed'",
             id="unknown-sli",
         ),
         pytest.param(
             {**SLO_2D, "slis": {"freshness": {"threshold": 2}}},
-            "invalid SLO: dataset 'bad': slo.slis.freshness.unit is required",
+            "dataset 'bad': slo.slis.freshness.unit is required",
             id="no-unit",
+        ),
+        pytest.param(
+            {**SLO_2D, "window_days": 100000000},
+            "dataset 'bad': slo.window_days must be at most 3660 (10 years), got 100000000",
+            id="window-overflows-a-date",
+        ),
+        pytest.param(
+            {**SLO_2D, "cadence": "100000000d"},
+            "dataset 'bad': slo.cadence must be at most 3660 days, got '100000000d'",
+            id="cadence-overflows-a-date",
         ),
     ],
 )
@@ -144,7 +154,7 @@ def test_invalid_definition_is_reported_and_others_still_evaluated(store, slo, m
     run = run_evaluation(store, now=NOW)
     results = by_name(run.results)
 
-    assert results["bad"].status.startswith(message)
+    assert results["bad"].status == "invalid" and results["bad"].error.startswith(message)
     assert results["bad"].evaluations == ()
     assert results["good"].status == "healthy"
     assert "bad" in run.summary()["invalid"]
@@ -152,13 +162,13 @@ def test_invalid_definition_is_reported_and_others_still_evaluated(store, slo, m
 
 def test_unregistered_dataset_is_an_error(store):
     (result,) = evaluate_datasets(store, datasets=["nope"], now=NOW)
-    assert result.status.startswith("invalid SLO: dataset 'nope' is not registered")
+    assert result.status == "invalid" and result.error.startswith("dataset 'nope' is not registered")
 
 
 def test_dataset_without_slo_block(store):
     upsert_dataset(store, "plain")
     (result,) = evaluate_datasets(store, now=NOW)
-    assert result.status == "no SLO"
+    assert result.status == "no_slo"
 
 
 def test_specs_from_contract_file_with_sidecar(store, tmp_path):
@@ -201,8 +211,9 @@ def test_unreadable_contract_is_invalid_not_fatal(store, tmp_path):
     upsert_dataset(store, "broken", contract_path=str(broken))
     upsert_dataset(store, "ok", slo=SLO_2D)
     results = by_name(evaluate_datasets(store, now=NOW))
-    assert results["broken"].status.startswith("invalid SLO: dataset 'broken': contract ")
-    assert results["ok"].status == "no data"
+    assert results["broken"].status == "invalid"
+    assert results["broken"].error.startswith("dataset 'broken': contract ")
+    assert results["ok"].status == "no_data"
 
 
 def test_rows_are_judged_by_the_spec_threshold_and_reruns_count_once(store):

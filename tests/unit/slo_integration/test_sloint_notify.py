@@ -174,7 +174,7 @@ def test_operator_notifies_once_per_episode_and_emits_lineage(use_store, webhook
 
     summary = op.execute({})
     assert summary["opened"] == [f"{name}/freshness"]
-    assert summary["statuses"] == {"breached": 1, "invalid SLO": 1}
+    assert summary["statuses"] == {"breached": 1, "invalid": 1}
     assert f"{name}_bad" in summary["invalid"]
     assert [b["state"] for b in recorder.seen] == ["open"]
     assert recorder.seen[0]["dataset"] == name and recorder.seen[0]["severity"] == "page"

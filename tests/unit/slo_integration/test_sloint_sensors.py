@@ -132,6 +132,8 @@ def test_sensor_arguments():
 def test_deferrable_sensor_defers_with_the_trigger(use_store):
     from airflow.sdk.exceptions import TaskDeferred
 
+    StateStore.from_settings().migrate()  # readers never create the store
+
     sensor = DatasetFreshnessSensor(
         task_id="a", dataset="late", max_lag=HOUR, deferrable=True, poke_interval=30, timeout=600
     )
