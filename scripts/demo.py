@@ -1,9 +1,10 @@
 """`make demo`: run the nycflights DAG for three daily partitions on the embedded default, then summarise.
 
-Everything lives under ``.demo/`` in the repository: Airflow's home (metadata DB), the
-warehouse (SQLite), the dataops store (SQLite) and the OpenLineage file.  Running it again
-re-runs the same three partitions: the ledger refuses to apply them twice, and the
-warehouse keeps the same row counts.
+The partitions are the two days before today (UTC) and, last, a late backfill of the day a week
+ago (see :func:`partitions` for why these three).  Everything lives under ``.demo/`` in the
+repository: Airflow's home (metadata DB), the warehouse (SQLite), the dataops store (SQLite) and
+the OpenLineage file.  Running it again re-runs the same three partitions: the ledger refuses to
+apply them twice, and the warehouse keeps the same row counts.
 """
 
 from __future__ import annotations
@@ -40,10 +41,29 @@ def environment() -> dict[str, str]:
     return env
 
 
+#: Days before today of the partitions the demo runs, in run order: the day before yesterday, yesterday,
+#: then a late backfill of the day a week ago.
+DAYS_BACK = (2, 1, 7)
+
+
 def partitions(today: datetime | None = None) -> list[str]:
-    """The three days before today (UTC), oldest first."""
+    """The demo's partitions (``DAYS_BACK`` before today, UTC), in run order.
+
+    Chosen so that every verdict is the same whatever the hour: the contract's 2-day ``latency``
+    SLA and the 48 h freshness threshold compare *now* with the newest ``time_hour`` of the data,
+    and a day's newest ``time_hour`` is its last departures, about 04:00 UTC the next day.  A day
+    1 or 2 days back is therefore always within 2 days (a lag of at most 45 h), a day a week back never is
+    (the gate warns: the late backfill), while a day 3 days back crosses 2 days at about 04:00 UTC
+    (the old demo ran days 3, 2, 1 back, so its oldest partition warned or passed by the hour).
+    The backfill leaves the dataset's freshness good: it is the lag of its newest data (yesterday).
+    """
     today = today or datetime.now(timezone.utc)
-    return [(today - timedelta(days=n)).strftime("%Y-%m-%d") for n in (3, 2, 1)]
+    return [(today - timedelta(days=n)).strftime("%Y-%m-%d") for n in DAYS_BACK]
+
+
+def here(text: object) -> str:
+    """``text`` with the checkout's absolute path left out: paths relative to the repository root."""
+    return str(text).replace(f"{ROOT}/", "")
 
 
 def write_env_file(env: dict[str, str]) -> Path:
@@ -67,9 +87,15 @@ def main() -> int:
     write_env_file(environment())
     started_at = datetime.now(timezone.utc)
     started = time.monotonic()
-    print(f"dataops demo: AIRFLOW_HOME={os.environ['AIRFLOW_HOME']}", flush=True)
+    print(f"dataops demo: AIRFLOW_HOME={here(os.environ['AIRFLOW_HOME'])}", flush=True)
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, stdout=subprocess.DEVNULL)
-    subprocess.run([sys.executable, "-m", "airflow", "dataops", "db", "migrate"], check=True)
+    migrated = subprocess.run(
+        [sys.executable, "-m", "airflow", "dataops", "db", "migrate"],
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    print(here(migrated.stdout), end="", flush=True)
 
     from airflow.dag_processing.dagbag import DagBag  # after the environment is set
 
@@ -108,7 +134,8 @@ def summary(keys: list[str], started_at: datetime) -> None:
             conn.execute("SELECT flight_date, COUNT(*) FROM flights GROUP BY flight_date").fetchall()
         )
     print(
-        "\npartition    this run                 state        rows in warehouse  quarantined  gate          freshness lag"
+        f"\n{'partition':12} {'this run':25} {'state':11}  {'rows in warehouse':>17}  {'quarantined':>11}  "
+        f"{'gate':12}  freshness lag"
     )
     for key in keys:
         p = states.get(key)
@@ -122,13 +149,13 @@ def summary(keys: list[str], started_at: datetime) -> None:
         lag = f"{s.value / 3600:6.1f} h ({'good' if s.good else 'BAD'})" if s and s.value is not None else "-"
         gate = f"{r['verdict']} {r['rules_total'] - r['rules_failed']}/{r['rules_total']}" if r else "-"
         print(
-            f"{key}   {did:24} {p.state if p else 'missing':11}  {counts.get(key, 0):>17}  "
+            f"{key:12} {did:25} {p.state if p else 'missing':11}  {counts.get(key, 0):>17}  "
             f"{(p.rows_quarantined or 0) if p else 0:>11}  {gate:12}  {lag}"
         )
     n = sum(1 for _ in LINEAGE.open()) if LINEAGE.exists() else 0
-    print(f"\nledger and SLIs: {store.url}")
-    print(f"warehouse:       {WAREHOUSE}")
-    print(f"lineage:         {LINEAGE} ({n} OpenLineage events)")
+    print(f"\nledger and SLIs: {here(store.url)}")
+    print(f"warehouse:       {here(WAREHOUSE)}")
+    print(f"lineage:         {here(LINEAGE)} ({n} OpenLineage events)")
     env_file = HOME / "env.sh"
     print(
         f"try:             source {env_file.relative_to(ROOT)} && airflow dataops partitions status {DAG_ID}"

@@ -74,7 +74,9 @@ def test_no_tracked_file_reads_outside_the_repository() -> None:
     [
         pytest.param('SPEC = ROOT.parent / "' + _SHARED + '" / "spec"', id="sibling-dir"),
         pytest.param("glob('/work/" + _SHARED + "/spec/odcs/examples/*.yaml')", id="absolute-shared"),
-        pytest.param("cd /work/main && .venv/bin/python -m bench.bench_contracts", id="absolute-checkout"),
+        pytest.param(
+            "cd /work/" + "main && .venv/bin/python -m bench.bench_contracts", id="absolute-checkout"
+        ),
         pytest.param("spec = '../" + _SHARED + "/x.json'", id="dot-dot"),
         pytest.param('Path(__file__).parents[3] / "' + _SHARED + '"', id="parents"),
     ],
