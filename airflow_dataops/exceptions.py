@@ -5,6 +5,8 @@ The tree::
     DataOpsError                      anything this package raises on purpose
     ├── ConfigError                   a malformed ``[dataops]`` setting
     ├── StoreError                    the state store cannot be reached or migrated
+    ├── WarehouseError                a warehouse connection is unknown, not SQL or unreachable,
+    │                                 or a schema or table named on the command line does not exist
     ├── ContractError                 a contract that cannot be read or evaluated
     │   └── ContractViolation         data that breaks its contract (gate in ``fail`` mode)
     └── LedgerError                   the partition ledger refuses or cannot record
@@ -31,6 +33,11 @@ class ConfigError(DataOpsError, AirflowFailException):
 
 class StoreError(DataOpsError):
     """The state store (ledger, SLI history, contract results) cannot be used."""
+
+
+class WarehouseError(DataOpsError):
+    """The warehouse a command or task names cannot be used: unknown or non-SQL connection,
+    unreachable server, or a schema or table that does not exist (``airflow dataops`` exit 3)."""
 
 
 class ContractError(DataOpsError, AirflowFailException):

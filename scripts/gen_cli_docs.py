@@ -36,6 +36,18 @@ Every command below is registered through the provider's `cli` key, so it is par
 `[dataops]` settings as the tasks (see [the configuration table](../README.md#configuration));
 the `contract` commands need neither the state store nor Airflow's metadata database.
 For the order in which an on-call engineer uses them, see the [runbook](runbook.md).
+
+## Exit codes
+
+Every error is one line on stderr (`error: …`), never a traceback, and each exit code means one
+thing in every command:
+
+| code | meaning |
+|---|---|
+| 0 | success: the contract is valid, no blocking rule failed, the ledger and the target agree |
+| 1 | a finding: a blocking rule failed (or could not run), a partition differs from the ledger, a breaking contract change without a major version bump |
+| 2 | invalid input: a contract that cannot be loaded (file, line, YAML path and value in the message), or arguments that do not fit together |
+| 3 | the environment: the state store or a warehouse connection is unknown, of the wrong type or unreachable; a named dataset, schema or table does not exist |
 """
 
 

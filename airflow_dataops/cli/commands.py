@@ -1,4 +1,14 @@
-"""Bodies of ``airflow dataops …`` commands: thin shells over the store, the ledger and the contracts."""
+"""Bodies of ``airflow dataops …`` commands: thin shells over the store, the ledger and the contracts.
+
+Every error is one line on stderr (``error: …``) and every exit code means one thing in every
+command:
+
+0  success: nothing to report (contract valid, no blocking rule failed, ledger and target agree)
+1  a finding: a blocking rule failed, a partition differs from the ledger, a breaking contract change
+2  invalid input: a contract that cannot be loaded, or arguments that do not fit together
+3  the environment: the state store or a warehouse connection is unknown or unreachable, a named
+   dataset, schema or table does not exist
+"""
 
 from __future__ import annotations
 
@@ -9,9 +19,15 @@ from typing import Any
 
 from airflow_dataops.exceptions import DataOpsError
 
+EXIT_OK = 0
+EXIT_FINDING = 1
+EXIT_INVALID = 2
+EXIT_ENVIRONMENT = 3
 
-def _fail(message: str, code: int = 1) -> None:
-    print(f"error: {message}", file=sys.stderr)
+
+def _fail(message: str, code: int = EXIT_ENVIRONMENT) -> None:
+    """Print ``error: <message>`` (one line) on stderr and exit with ``code`` (default: environment, 3)."""
+    print(f"error: {' '.join(str(message).split())}", file=sys.stderr)
     raise SystemExit(code)
 
 
@@ -159,7 +175,7 @@ def contract_lint(args: Any) -> None:
     try:
         contract = load_contract(args.file)
     except DataOpsError as e:
-        _fail(str(e))
+        _fail(str(e), EXIT_INVALID)
     rules = sum(len(o.quality) + sum(len(p.quality) for p in o.properties) for o in contract.schema)
     print(f"{args.file}: valid ODCS {contract.api_version} contract {contract.id} v{contract.version}")
     print(f"  schema objects: {', '.join(o.name for o in contract.schema) or 'none'}; quality rules: {rules}")
@@ -174,7 +190,7 @@ def contract_diff(args: Any) -> None:
     try:
         old, new = load_contract(args.old), load_contract(args.new)
     except DataOpsError as e:
-        _fail(str(e))
+        _fail(str(e), EXIT_INVALID)
     diff = diff_contracts(old, new)
     if args.output == "json":
         print(

@@ -1,44 +1,66 @@
 """``airflow dataops contract test FILE --conn-id ID --table T``: run a contract's rules against live data.
 
-The same library call as ``ContractGateOperator`` (:func:`airflow_dataops.operators.gate.evaluate`),
-nothing stored, nothing moved.  Exit codes: 0 every error-severity rule held (warnings may have
-failed), 1 a blocking rule failed, 2 the contract could not be read or evaluated.
+The same library call as ``ContractGateOperator`` (:func:`airflow_dataops.contracts.evaluate.evaluate`),
+nothing stored, nothing moved, nothing written: the warehouse session is read-only (PostgreSQL
+``SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY``, SQLite ``PRAGMA query_only``) on top of
+the read-only guard every ``sql`` rule runs under, and a SQLite file that does not exist is an
+error, never a new empty database.
+
+Exit codes (the same meaning in every ``airflow dataops`` command, see :mod:`airflow_dataops.cli.commands`):
+0 no blocking rule failed (warnings may have), 1 a blocking rule failed, 2 the contract or the
+arguments are invalid, 3 the environment: the connection is unknown, not SQL or unreachable, the
+schema or table does not exist.
 """
 
 from __future__ import annotations
 
 import json
-import sys
+from pathlib import Path
 from typing import Any
 
-from airflow_dataops.exceptions import DataOpsError
+from airflow_dataops.cli.commands import EXIT_ENVIRONMENT, EXIT_FINDING, EXIT_INVALID, _fail
+from airflow_dataops.exceptions import DataOpsError, WarehouseError
 
 
 def contract_test(args: Any) -> None:
     from airflow_dataops.cli.commands import _table
+    from airflow_dataops.contracts import sql_rules
     from airflow_dataops.contracts.evaluate import evaluate
     from airflow_dataops.contracts.loader import load_contract
 
     partition = getattr(args, "partition", None)
     partition_column = getattr(args, "partition_column", None)
+    db_schema = getattr(args, "db_schema", None)
     if partition is not None and not partition_column:
-        _fail("--partition needs --partition-column (the column holding the partition key)")
+        _fail("--partition needs --partition-column (the column holding the partition key)", EXIT_INVALID)
     try:
         contract = load_contract(args.file)
-        engine = _engine(args.conn_id)
-        report = evaluate(
-            contract,
-            engine=getattr(args, "engine", None) or "sql",
-            sql_engine=engine,
-            table=args.table,
-            schema_object=getattr(args, "schema_object", None),
-            partition_column=partition_column,
-            partition_value=partition,
-            db_schema=getattr(args, "db_schema", None),
-        )
+    except DataOpsError as e:
+        _fail(str(e), EXIT_INVALID)
+    try:
+        engine = warehouse_engine(args.conn_id)
+        check_target(engine, args.conn_id, args.table, db_schema)
+        with sql_rules.allow_unsafe_on(getattr(args, "allow_unsafe_sql_rules_on", None)):
+            report = evaluate(
+                contract,
+                engine=getattr(args, "engine", None) or "sql",
+                sql_engine=engine,
+                table=args.table,
+                schema_object=getattr(args, "schema_object", None),
+                partition_column=partition_column,
+                partition_value=partition,
+                db_schema=db_schema,
+            )
+    except WarehouseError as e:
+        _fail(str(e), EXIT_ENVIRONMENT)
     except (DataOpsError, ValueError, TypeError) as e:
-        _fail(str(e))
-        return
+        _fail(str(e), EXIT_INVALID)
+    except Exception as e:  # the warehouse went away mid-run: one line, environment class
+        import sqlalchemy as sa
+
+        if not isinstance(e, sa.exc.SQLAlchemyError):
+            raise
+        _fail(f"the warehouse of connection {args.conn_id!r} failed: {_first_line(e)}", EXIT_ENVIRONMENT)
     if getattr(args, "output", "table") == "json":
         print(json.dumps(report.to_dict(), indent=2, default=str))
     else:
@@ -71,21 +93,100 @@ def contract_test(args: Any) -> None:
         for warning in report.warnings:
             print(f"  warning: {warning}")
     if report.blocking:
-        raise SystemExit(1)
+        raise SystemExit(EXIT_FINDING)
 
 
-def _engine(conn_id: str) -> Any:
+def warehouse_engine(conn_id: str) -> Any:
+    """A read-only SQLAlchemy engine for the Airflow connection ``conn_id``.
+
+    :raises WarehouseError: the connection is not defined, its hook is not a common-sql hook, its
+        SQLite file does not exist, or the warehouse cannot be reached.
+    """
+    import sqlalchemy as sa
     from airflow.providers.common.sql.hooks.sql import DbApiHook
     from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
 
-    hook = BaseHook.get_connection(conn_id).get_hook()
+    try:
+        conn = BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        raise WarehouseError(
+            f"connection {conn_id!r} is not defined; create it (airflow connections add {conn_id} ...) "
+            "or pass the right --conn-id"
+        ) from None
+    try:
+        hook = conn.get_hook()
+    except Exception as e:
+        raise WarehouseError(
+            f"connection {conn_id!r} (type {conn.conn_type!r}) gives no hook: {_first_line(e)}; "
+            "install its provider or use a SQL connection"
+        ) from None
     if not isinstance(hook, DbApiHook):
-        raise TypeError(
-            f"connection {conn_id!r} gives a {type(hook).__name__}, not a SQL (common-sql DbApiHook) hook"
+        raise WarehouseError(
+            f"connection {conn_id!r} has type {conn.conn_type!r} ({type(hook).__name__}), not a SQL "
+            "(common-sql DbApiHook) connection; pass a sqlite, postgres or other SQL connection"
         )
-    return hook.get_sqlalchemy_engine()
+    try:
+        engine = hook.get_sqlalchemy_engine()
+    except Exception as e:
+        raise WarehouseError(f"connection {conn_id!r} gives no SQLAlchemy engine: {_first_line(e)}") from None
+    if engine.dialect.name == "sqlite":
+        database = engine.url.database
+        if (
+            database
+            and database != ":memory:"
+            and not database.startswith("file:")
+            and not Path(database).is_file()
+        ):
+            raise WarehouseError(
+                f"connection {conn_id!r} points to SQLite file {database!r}, which does not exist; "
+                "contract test never creates a database"
+            )
+    sa.event.listen(engine, "connect", _read_only_session)
+    try:
+        with engine.connect():
+            pass
+    except sa.exc.SQLAlchemyError as e:
+        raise WarehouseError(
+            f"cannot reach the warehouse of connection {conn_id!r}: {_first_line(e)}"
+        ) from None
+    return engine
 
 
-def _fail(message: str) -> None:
-    print(f"error: {message}", file=sys.stderr)
-    raise SystemExit(2)
+def check_target(engine: Any, conn_id: str, table: str, db_schema: str | None) -> None:
+    """Refuse (``WarehouseError``) an unknown ``--db-schema`` or ``--table`` with what does exist."""
+    import sqlalchemy as sa
+
+    inspector = sa.inspect(engine)
+    if db_schema is not None:
+        schemas = inspector.get_schema_names()
+        if db_schema not in schemas:
+            raise WarehouseError(
+                f"schema {db_schema!r} does not exist in the warehouse of connection {conn_id!r} "
+                f"(schemas: {', '.join(schemas) or 'none'}); pass the right --db-schema"
+            )
+    if not inspector.has_table(table, schema=db_schema):
+        name = f"{db_schema}.{table}" if db_schema else table
+        raise WarehouseError(
+            f"table {name!r} does not exist in the warehouse of connection {conn_id!r}; "
+            "pass the right --table (and --db-schema)"
+        )
+
+
+def _read_only_session(dbapi_connection: Any, _record: Any) -> None:
+    """Make every transaction of a new warehouse connection read-only (SQLite, PostgreSQL)."""
+    module = type(dbapi_connection).__module__
+    cursor = dbapi_connection.cursor()
+    try:
+        if module.startswith("sqlite3"):
+            cursor.execute("PRAGMA query_only = ON")
+        elif module.startswith(("psycopg2", "psycopg")):
+            cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+            dbapi_connection.commit()
+    finally:
+        cursor.close()
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(getattr(e, "orig", None) or e).strip().splitlines()
+    return (text[0] if text else type(e).__name__)[:300]

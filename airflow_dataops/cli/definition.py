@@ -71,14 +71,16 @@ def get_dataops_cli_commands() -> list[Any]:
             ActionCommand(
                 name="lint",
                 help="Load a contract, validate it against ODCS v3.1 and list what we do not evaluate",
-                description="Exits 1 on an invalid contract. Example: airflow dataops contract lint dags/contracts/flights.odcs.yaml",
+                description="Exits 2 on an invalid contract (one line: file, line, YAML path, what to fix). "
+                "Example: airflow dataops contract lint dags/contracts/flights.odcs.yaml",
                 func=cmd("contract_lint"),
                 args=(contract_file,),
             ),
             ActionCommand(
                 name="diff",
                 help="Classify the changes between two versions of a contract as breaking, compatible or informational",
-                description="Exits 1 on a breaking change unless the major version was bumped. "
+                description="Exits 1 on a breaking change unless the major version was bumped, 2 when a contract "
+                "is invalid. "
                 "Example: airflow dataops contract diff old.odcs.yaml new.odcs.yaml",
                 func=cmd("contract_diff"),
                 args=(
@@ -90,8 +92,10 @@ def get_dataops_cli_commands() -> list[Any]:
             ActionCommand(
                 name="test",
                 help="Run a contract's rules against a table (or one partition) and print every rule's result",
-                description="Stores and moves nothing. Exits 1 when an error-severity rule fails, 2 when the contract "
-                "cannot be read or evaluated. Example: airflow dataops contract test dags/contracts/flights.odcs.yaml "
+                description="Stores, moves and writes nothing: the warehouse session is read-only. Exits 1 when a "
+                "blocking rule fails (or cannot run), 2 when the contract or the arguments are invalid, 3 when the "
+                "connection is unknown, not SQL or unreachable, or the schema or table does not exist. "
+                "Example: airflow dataops contract test dags/contracts/flights.odcs.yaml "
                 "--conn-id warehouse --table flights --partition 2013-01-01 --partition-column flight_date",
                 func=lazy_load_command("airflow_dataops.cli.contract_test.contract_test"),
                 args=(
@@ -114,7 +118,17 @@ def get_dataops_cli_commands() -> list[Any]:
                         ("--schema-object",),
                         help="The contract's schema object describing the table (if several).",
                     ),
-                    Arg(("--db-schema",), help="The database schema of the table."),
+                    Arg(
+                        ("--db-schema",),
+                        help="The database schema of the table; unqualified tables in sql rules resolve in it too.",
+                    ),
+                    Arg(
+                        ("--allow-unsafe-sql-rules-on",),
+                        metavar="DIALECT",
+                        help="Run sql rules on this SQLAlchemy dialect (e.g. mysql) although airflow-dataops cannot "
+                        "make them read-only there (only sqlite and postgresql are guarded); same as [dataops] "
+                        "allow_unsafe_sql_rules_on.",
+                    ),
                     output,
                 ),
             ),

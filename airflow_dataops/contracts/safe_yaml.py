@@ -148,12 +148,12 @@ class _Loader(yaml.SafeLoader):
         self.expanded = 0
         self.sizes: dict[int, int] = {}
 
-    def compose_node(self, parent: Node | None, index: Any) -> Node:  # type: ignore[override]
+    def compose_node(self, parent: Node | None, index: Any) -> Any:
         if self.check_event(AliasEvent):
             event = self.peek_event()
-            node = self.anchors.get(event.anchor)  # type: ignore[attr-defined]
-            if node is not None:
-                size = self.sizes.get(id(node))
+            anchored = self.anchors.get(event.anchor)  # type: ignore[attr-defined]
+            if anchored is not None:
+                size = self.sizes.get(id(anchored))
                 if size is None:
                     raise YamlRefused(
                         f"alias *{event.anchor} refers to a node that contains it (a recursive alias); "  # type: ignore[attr-defined]
@@ -169,7 +169,7 @@ class _Loader(yaml.SafeLoader):
                 line=self.peek_event().start_mark.line + 1,
             )
         try:
-            node = super().compose_node(parent, index)
+            node: Any = super().compose_node(parent, index)
         finally:
             self.depth -= 1
         if isinstance(node, ScalarNode):
@@ -177,7 +177,7 @@ class _Loader(yaml.SafeLoader):
         elif isinstance(node, SequenceNode):
             size = 1 + sum(self.sizes.get(id(child), 1) for child in node.value)
         else:
-            size = 1 + sum(self.sizes.get(id(k), 1) + self.sizes.get(id(v), 1) for k, v in node.value)
+            size = 1 + sum(int(self.sizes.get(id(k), 1) + self.sizes.get(id(v), 1)) for k, v in node.value)
             self._check_duplicates(node)
         self.sizes[id(node)] = size
         self._count(1, node.start_mark.line + 1)

@@ -191,7 +191,7 @@ def render(
     ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
     alias_of_table = table
 
-    def source(node: exp.Table) -> exp.Expression:
+    def source(node: exp.Table) -> Any:
         alias = node.alias or table
         base = exp.table_(table, db=db_schema, quoted=True)
         if partition_column is None:
