@@ -106,8 +106,10 @@ def evaluate(
             dataframe = dataframe[dataframe[partition_column].astype(str) == str(partition_value)]
         columns = {str(c): _family(dataframe[c]) for c in dataframe.columns}
         where = "the DataFrame"
+        types = None
     else:
-        columns = _table_columns(contract, obj, sql_engine, table, db_schema)  # type: ignore[arg-type]
+        types = _table_types(contract, obj, sql_engine, table, db_schema, partition_column)  # type: ignore[arg-type]
+        columns = _families(types)
         where = f"table {table!r}"
     check_evaluable(contract, obj, columns, where=where, engine=name)
     try:
@@ -123,6 +125,7 @@ def evaluate(
                 partition_value=partition_value,
                 db_schema=db_schema,
                 now=now,
+                columns=types,  # inspected once, above
             )
         elif name == "gx":
             from airflow_dataops.contracts.engines.gx import evaluate_gx
@@ -185,26 +188,17 @@ def check_evaluable(
     """Refuse (``ContractError``) a contract that cannot be evaluated on data with ``columns``.
 
     ``columns`` maps each column present to its logical family (``integer``, ``string`` ...,
-    or ``None`` when unknown).  Checked: every column a rule needs is present; every declared
-    column's type fits its ``logicalType``/``physicalType``; allowed values and missing markers
-    have the column's type; a latency/freshness column holds times.
+    or ``None`` when unknown).  Checked: every declared column's type fits its
+    ``logicalType``/``physicalType``; allowed values and missing markers have the column's type;
+    a latency/freshness column holds times.  A MISSING column is not refused here: the engines
+    report it as a failed ``<object>.<property>.schema`` rule (and every rule on it as failed,
+    "column missing"), so it blocks like any other failed error rule, in the same exit class
+    whether or not other rules name the column.
     """
     from airflow_dataops.contracts import rules as R
 
     head = f"contract {contract.id} v{contract.version}"
-    listing = ", ".join(columns) or "none"
     checks = R.plan(contract, obj)
-    for check in checks:
-        if check.measure.kind == "sql" and engine != "sql":
-            continue
-        for col in check.measure.columns:
-            if col not in columns:
-                raise ContractError(
-                    f"{head}: rule {check.name!r} needs column {col!r}, which {where} does not have "
-                    f"(columns: {listing}); fix the property name (or physicalName) or the data",
-                    file=contract.source,
-                    path=_path(obj, check, col),
-                )
     for prop in obj.properties:
         if prop.column not in columns:
             continue
@@ -293,10 +287,20 @@ def quarantine_rows(
         RowRule,
         _ensure_quarantine,
         _rule_names,
+        reflect_columns,
     )
 
     register_sqlite_regexp(engine)
-    predicates = row_predicates(contract, schema_object)
+    target = reflect_columns(engine, table, db_schema)
+    predicates = row_predicates(
+        contract,
+        schema_object,
+        table=target,
+        partition_column=partition_column,
+        partition_value=partition_value,
+        db_schema=db_schema,
+        columns={c.name: c.type for c in target.columns},
+    )
     unknown = [r for r in rules if r not in predicates]
     if unknown:
         raise ContractError(
@@ -304,7 +308,6 @@ def quarantine_rows(
             f"{', '.join(predicates) or 'none'}",
             file=contract.source,
         )
-    target = sa.Table(table, sa.MetaData(), schema=db_schema, autoload_with=engine)
     row_rules = [RowRule(name=n, failing=predicates[n]) for n in rules]
     quarantine = _ensure_quarantine(engine, target, db_schema=db_schema)
     part = target.c[partition_column] == partition_value if partition_column else sa.true()
@@ -347,15 +350,31 @@ def quarantine_rows(
     )
 
 
-def _table_columns(
-    contract: Contract, obj: SchemaObject, engine: Engine, table: str, db_schema: str | None
-) -> dict[str, str | None]:
-    from airflow_dataops.contracts.engines.sql import _family, table_columns
+def _table_types(
+    contract: Contract,
+    obj: SchemaObject,
+    engine: Engine,
+    table: str,
+    db_schema: str | None,
+    partition_column: str | None = None,
+) -> dict[str, Any]:
+    from airflow_dataops.contracts.engines.sql import table_columns
 
-    found = table_columns(
-        contract, obj, engine, table, db_schema, context=f"contract {contract.id} v{contract.version}: "
+    return table_columns(
+        contract,
+        obj,
+        engine,
+        table,
+        db_schema,
+        partition_column=partition_column,
+        context=f"contract {contract.id} v{contract.version}: ",
     )
-    return {name: _family(type_) for name, type_ in found.items()}
+
+
+def _families(types: Mapping[str, Any]) -> dict[str, str | None]:
+    from airflow_dataops.contracts.engines.sql import _family
+
+    return {name: _family(type_) for name, type_ in types.items()}
 
 
 def _read_table(

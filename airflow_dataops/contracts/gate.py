@@ -51,4 +51,16 @@ def explain(report: GateReport, verdict: Verdict, *, mode: str) -> str:
         rows = f", {r.failing_rows} failing rows" if r.failing_rows is not None else ""
         sev = "ERROR" if r.severity is Severity.ERROR else "warning"
         lines.append(f"  [{sev}] {r.name}: expected {r.expected}, got {r.actual}{rows}")
+        if mode != "quarantine" or r.severity is not Severity.ERROR:
+            continue
+        if r.quarantinable and r.quarantine_note:
+            lines.append(f"      {r.quarantine_note}")
+        elif not r.quarantinable:
+            why = (
+                "it tolerates some failing rows (a threshold), and moving them aside would game it"
+                if r.row_level and r.failing_rows is not None
+                else "no failing rows can be selected for it (an aggregate or schema rule, or its column "
+                "is missing)"
+            )
+            lines.append(f"      not quarantined: {why}; it blocks the partition")
     return "\n".join(lines)

@@ -47,6 +47,10 @@ class RuleResult:
         rule (``nullValues mustBeLessOrEqualTo 5 percent``) is row-level but not quarantinable:
         quarantining its rows would hide legitimate nulls to game the threshold, so when it fails
         it blocks like an aggregate rule.
+    :param quarantine_note: what quarantine does with this rule's rows when that is not simply
+        "the failing rows": for duplicate rules (``unique``, ``primaryKey``, ``duplicateValues``)
+        every row of a duplicated key is moved and none is kept, so ``failing_rows`` (the rows in
+        excess of one per key) is smaller than the rows moved.
     """
 
     name: str
@@ -59,6 +63,7 @@ class RuleResult:
     column: str | None = None
     row_level: bool = False
     quarantinable: bool = False
+    quarantine_note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -12,7 +12,7 @@ import datetime as dt
 import operator as _op
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from airflow_dataops.contracts.model import (
@@ -83,6 +83,13 @@ _PHYSICAL_FAMILIES: dict[str, tuple[str, ...]] = {
     "object": ("json", "jsonb", "struct", "map", "object", "record"),
     "array": ("array", "list"),
 }
+#: Duplicate measures: in quarantine mode their failing rows are whole groups of equal keys.
+GROUP_KINDS = frozenset({"duplicates", "tuple_duplicates"})
+GROUP_NOTE = "quarantine moves every row of each duplicated key (none is kept as the winner)"
+
+#: ``multipleOf``: a value fails when ``|v/m - round(v/m)|`` exceeds this (floats are not exact).
+MULTIPLE_TOLERANCE = 1e-9
+
 _PHYSICAL = {name: family for family, names in _PHYSICAL_FAMILIES.items() for name in names}
 
 
@@ -125,7 +132,13 @@ class Measure:
     kinds: ``rows``; ``nulls`` (column); ``missing`` (column, ``markers``); ``invalid`` (column,
     ``valid_values`` and/or ``pattern``; nulls are never invalid); ``duplicates`` (column: non-null
     values minus distinct non-null values); ``tuple_duplicates`` (columns: rows minus distinct
-    tuples, nulls equal); ``max`` (column); ``sql`` (``query``).
+    tuples, nulls equal); ``max`` (column); ``sql`` (``query``).  From ``logicalTypeOptions``:
+    ``range`` (non-null values with ``value <op> bound``, ``op`` one of ``<  <=  >  >=``, or
+    ``outside`` a ``(low, high)`` bound; ``temporal`` names date/timestamp/time bounds given as
+    ISO text); ``length`` (the text's length ``<op> bound``); ``multiple`` (not a multiple of
+    ``bound``); ``format`` (text not matching ``pattern``; a column whose type is not text, e.g. a
+    native date, holds only well-formed values and counts 0).  From ``relationships``:
+    ``orphans`` (rows whose non-null ``columns`` have no match in ``ref_columns`` of ``ref_table``).
     """
 
     kind: str
@@ -134,6 +147,11 @@ class Measure:
     valid_values: tuple[Any, ...] | None = None
     pattern: str | None = None
     query: str | None = None
+    op: str | None = None
+    bound: Any = None
+    temporal: str | None = None
+    ref_table: str | None = None
+    ref_columns: tuple[str, ...] = ()
 
     @property
     def column(self) -> str:
@@ -158,10 +176,13 @@ class Check:
     row_level: bool = False
     max_age: float | None = None  # seconds, for latency / freshness
     age_unit: str | None = None
+    condition: str | None = None  # what a failing row is, e.g. "amount < 0"
     rule: QualityRule | None = field(default=None, compare=False)
 
     @property
     def expected(self) -> str:
+        if self.condition is not None:
+            return f"mustBe 0 rows with {self.condition}"
         if self.max_age is not None:
             return f"max({self.column}) not older than {_num(self.threshold)} {self.age_unit}"
         if isinstance(self.threshold, tuple):
@@ -204,7 +225,8 @@ class Unmeasured:
 
 
 def plan(contract: Contract, obj: SchemaObject) -> tuple[Check, ...]:
-    """Every evaluable check of ``obj``: required, unique, primary key, library and sql rules, latency."""
+    """Every evaluable check of ``obj``: required, unique, logicalTypeOptions, relationships, primary
+    key, library and sql rules, latency."""
     checks: list[Check] = []
     for prop in obj.properties:
         col = prop.column
@@ -214,21 +236,31 @@ def plan(contract: Contract, obj: SchemaObject) -> tuple[Check, ...]:
             )
         if prop.unique:
             checks.append(
-                _check(obj, prop, "unique", Measure(kind="duplicates", columns=(col,)), "uniqueness")
+                _check(obj, prop, "unique", Measure(kind="duplicates", columns=(col,)), "uniqueness", True)
             )
+        for label, measure, condition in option_measures(prop):
+            checks.append(replace(_check(obj, prop, label, measure, "conformity", True), condition=condition))
+        for rel in prop.relationships:
+            check = _relationship_check(contract, obj, rel, prefix=f"{obj.name}.{prop.name}")
+            if check is not None:
+                checks.append(check)
         for rule in prop.quality:
-            measure = _rule_measure(rule, (col,))
-            if measure is not None:
-                checks.append(_rule_check(obj, prop, rule, measure))
+            found = _rule_measure(rule, (col,))
+            if found is not None:
+                checks.append(_rule_check(obj, prop, rule, found))
+    for rel in obj.relationships:
+        check = _relationship_check(contract, obj, rel, prefix=obj.name)
+        if check is not None:
+            checks.append(check)
     keys = obj.primary_key
     if keys:
         measure = Measure(kind="tuple_duplicates", columns=tuple(p.column for p in keys))
-        checks.append(_check(obj, None, "primaryKey", measure, "uniqueness"))
+        checks.append(_check(obj, None, "primaryKey", measure, "uniqueness", True))
     for rule in obj.quality:
         cols = tuple(_column_of(obj, c) for c in rule.arguments.get("properties") or ())
-        measure = _rule_measure(rule, cols)
-        if measure is not None:
-            checks.append(_rule_check(obj, None, rule, measure))
+        found = _rule_measure(rule, cols)
+        if found is not None:
+            checks.append(_rule_check(obj, None, rule, found))
     for sla in contract.sla_properties:
         if sla.property not in ("latency", "freshness") or not sla.element:
             continue
@@ -252,6 +284,64 @@ def plan(contract: Contract, obj: SchemaObject) -> tuple[Check, ...]:
                 )
             )
     return _unique_names(checks)
+
+
+_OPTION_BOUNDS = (("minimum", "<"), ("exclusiveMinimum", "<="), ("maximum", ">"), ("exclusiveMaximum", ">="))
+
+
+def option_measures(prop: Property) -> list[tuple[str, Measure, str]]:
+    """``(rule label, measure, condition of a failing row)`` for each evaluated logicalTypeOption."""
+    opts, col = prop.options, prop.column
+    temporal = prop.logical_type if prop.logical_type in ("date", "timestamp", "time") else None
+    out: list[tuple[str, Measure, str]] = []
+    for key, op in _OPTION_BOUNDS:
+        if key in opts:
+            m = Measure(kind="range", columns=(col,), op=op, bound=opts[key], temporal=temporal)
+            out.append((key, m, f"{col} {op} {_num(opts[key])}"))
+    for key, op in (("minLength", "<"), ("maxLength", ">")):
+        if key in opts:
+            m = Measure(kind="length", columns=(col,), op=op, bound=opts[key])
+            out.append((key, m, f"length({col}) {op} {opts[key]}"))
+    if "pattern" in opts:
+        m = Measure(kind="invalid", columns=(col,), pattern=opts["pattern"])
+        out.append(("pattern", m, f"{col} not matching {opts['pattern']!r}"))
+    if "multipleOf" in opts:
+        m = Measure(kind="multiple", columns=(col,), bound=opts["multipleOf"])
+        out.append(("multipleOf", m, f"{col} not a multiple of {_num(opts['multipleOf'])}"))
+    if "format_pattern" in opts:
+        m = Measure(kind="format", columns=(col,), pattern=opts["format_pattern"])
+        out.append(("format", m, f"{col} not matching {opts['format_pattern']!r}"))
+    low, high = opts.get("format_minimum"), opts.get("format_maximum")
+    if low is not None or high is not None:
+        if low is not None and high is not None:
+            m = Measure(kind="range", columns=(col,), op="outside", bound=(low, high))
+            condition = f"{col} outside [{_num(low)}, {_num(high)}]"
+        else:
+            m = Measure(kind="range", columns=(col,), op="<", bound=low)
+            condition = f"{col} < {_num(low)}"
+        out.append(("format", m, condition))
+    return out
+
+
+def _relationship_check(contract: Contract, obj: SchemaObject, rel: Any, *, prefix: str) -> Check | None:
+    if rel.to_object is None:
+        return None
+    target = next((o for o in contract.schema if rel.to_object in (o.name, o.physical_name)), None)
+    table = target.table if target is not None else rel.to_object
+    ref_cols = tuple(
+        (target.get_property(c).column if target is not None and target.get_property(c) else c)  # type: ignore[union-attr]
+        for c in rel.to_columns
+    )
+    cols = tuple(_column_of(obj, c) for c in rel.columns)
+    return Check(
+        name=f"{prefix}.foreignKey",
+        dimension="consistency",
+        severity=Severity.ERROR,
+        measure=Measure(kind="orphans", columns=cols, ref_table=table, ref_columns=ref_cols),
+        column=cols[0] if len(cols) == 1 else None,
+        row_level=True,
+        condition=f"({', '.join(cols)}) not found in {table}({', '.join(ref_cols)})",
+    )
 
 
 def measures(checks: Iterable[Check]) -> list[Measure]:
@@ -298,6 +388,7 @@ def judge(check: Check, values: dict[Measure, Any], *, now: dt.datetime | None =
         passed=compare(check.operator, actual, check.threshold),
         failing_rows=failing,
         quarantinable=check.row_level and _zero_tolerance(check),
+        quarantine_note=GROUP_NOTE if check.row_level and check.measure.kind in GROUP_KINDS else None,
     )
 
 
@@ -434,7 +525,7 @@ def _rule_check(obj: SchemaObject, prop: Property | None, rule: QualityRule, mea
         threshold=rule.threshold if rule.threshold is not None else 0.0,
         unit=rule.unit,
         column=prop.column if prop else None,
-        row_level=measure.kind in ("nulls", "missing", "invalid"),
+        row_level=measure.kind in ("nulls", "missing", "invalid", "duplicates", "tuple_duplicates"),
         rule=rule,
     )
 
@@ -445,7 +536,7 @@ def _unique_names(checks: list[Check]) -> tuple[Check, ...]:
     for c in checks:
         n = seen.get(c.name, 0) + 1
         seen[c.name] = n
-        out.append(c if n == 1 else Check(**{**c.__dict__, "name": f"{c.name}#{n}"}))
+        out.append(c if n == 1 else replace(c, name=f"{c.name}#{n}"))
     return tuple(out)
 
 

@@ -214,6 +214,7 @@ class PartitionWriteOperator(BaseOperator):
             table=stage.name,
             schema_object=self.schema_object,
             db_schema=self.db_schema,
+            columns={c.name: c.type for c in stage.columns},  # staged just now: no need to inspect it
         )
         return replace(report, dataset=dataset, partition=key)
 
@@ -254,7 +255,13 @@ class PartitionWriteOperator(BaseOperator):
             if verdict is Verdict.QUARANTINED:
                 from airflow_dataops.contracts.engines.sql import row_predicates
 
-                predicates = row_predicates(contract, self.schema_object)  # type: ignore[arg-type]
+                predicates = row_predicates(
+                    contract,  # type: ignore[arg-type]
+                    self.schema_object,
+                    table=stage,
+                    db_schema=self.db_schema,
+                    columns={c.name: c.type for c in stage.columns},
+                )
                 rules = [RowRule(name=n, failing=predicates[n]) for n in gate.quarantinable(report)]
         target = ensure_target(engine, stage, table=self.table, db_schema=self.db_schema)
         result = publish(

@@ -216,8 +216,12 @@ def _evaluate(
     rows_id = suite.add(E.ExpectTableRowCountToBeBetween)
     plan: list[tuple[R.Check, dict[str, str]]] = []
     checks = R.plan(contract, obj)
+    unreachable = _unreachable(checks, source)
     for check in checks:
         m = check.measure
+        if m in unreachable:
+            warnings.append(f"{check.name}: not evaluated: {unreachable[m]}")
+            continue
         if m.kind == "sql" and source.sql_target is None:
             warnings.append(
                 f"{check.name}: sql rules need a database; not evaluated on a DataFrame "
@@ -230,11 +234,12 @@ def _evaluate(
         if m.kind == "sql":
             plan.append((check, {"sql": "sql"}))  # measured after the GX run, by the SQL engine's runner
             continue
-        ids = _expectations_for(m, suite, E, sql, source)
+        ids = _expectations_for(m, suite, E, sql, source, columns)
         if ids is None:
             warnings.append(
-                f"{check.name}: a {m.kind} measure with both validValues and pattern, or a duplicate check "
-                f"over several columns, needs SQL; not evaluated by the gx engine on a DataFrame"
+                f"{check.name}: not evaluated by the gx engine on a DataFrame: a {m.kind} measure of this "
+                "shape (validValues with pattern, several columns, date bounds, multipleOf, a foreign key) "
+                "needs SQL"
             )
             continue
         plan.append((check, ids))
@@ -289,10 +294,57 @@ def _sql_rule_value(contract: Contract, check: R.Check, source: _Source) -> Any:
     return _run_sql_rule(contract, check, target, table, partition_column, partition_value)
 
 
+def _unreachable(checks: tuple[R.Check, ...], source: _Source) -> dict[R.Measure, str]:
+    """Foreign keys whose referenced table the SQL source cannot reach (the SQL engine's rule)."""
+    if source.sql_target is None or not any(c.measure.kind == "orphans" for c in checks):
+        return {}
+    import sqlalchemy as sa
+
+    from airflow_dataops.contracts.engines.sql import _unreachable_references
+
+    target, table = source.sql_target[0], source.sql_target[1]
+    if isinstance(target, sa.Engine):
+        with target.connect() as conn:
+            return _unreachable_references(conn, checks, table.schema)
+    return _unreachable_references(target, checks, table.schema)
+
+
+_PY_OPS = {"<": "min", "<=": "min_strict", ">": "max", ">=": "max_strict"}
+
+
 def _expectations_for(
-    m: R.Measure, suite: _Suite, E: Any, sql: bool, source: _Source
+    m: R.Measure, suite: _Suite, E: Any, sql: bool, source: _Source, columns: Mapping[str, str | None]
 ) -> dict[str, str] | None:
     col = m.column if m.columns else None
+    if m.kind == "format" and columns.get(m.column) not in ("string", None):
+        return {"zero": ""}  # a native date/time column holds only well-formed values
+    if m.kind in ("range", "length", "multiple", "format", "orphans"):
+        if sql:
+            from airflow_dataops.contracts.engines.sql import _predicate, _Scope
+
+            schema = source.sql_target[1].schema if source.sql_target else None
+            scope = _Scope(None, None, None, schema, columns)
+            where = _compile(_predicate(m, scope), source).replace("{", "{{").replace("}", "}}")
+            query = f"SELECT 1 AS dataops_row FROM {{batch}} WHERE {where}"
+            return {"observed": suite.add(E.UnexpectedRowsExpectation, unexpected_rows_query=query)}
+        if m.kind == "format":
+            return {"unexpected": suite.add(E.ExpectColumnValuesToMatchRegex, column=col, regex=m.pattern)}
+        if m.kind == "range" and m.temporal is None:
+            if m.op == "outside":
+                kwargs: dict[str, Any] = {"min_value": m.bound[0], "max_value": m.bound[1]}
+            else:  # the failing condition "value < bound" is the expectation "value >= bound"
+                side = _PY_OPS[m.op or "<"]
+                kwargs = {
+                    side.split("_")[0] + "_value": m.bound,
+                    "strict_" + side.split("_")[0]: side.endswith("strict"),
+                }
+            return {"unexpected": suite.add(E.ExpectColumnValuesToBeBetween, column=col, **kwargs)}
+        if m.kind == "length":
+            key = "min_value" if m.op == "<" else "max_value"
+            return {
+                "unexpected": suite.add(E.ExpectColumnValueLengthsToBeBetween, column=col, **{key: m.bound})
+            }
+        return None
     if m.kind in ("nulls", "missing") or (m.kind == "duplicates"):
         ids = {"nulls": suite.add(E.ExpectColumnValuesToNotBeNull, column=col)}
         if m.kind == "missing" and m.markers:

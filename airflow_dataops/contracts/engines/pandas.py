@@ -46,6 +46,11 @@ def evaluate_dataframe(
         if check.measure.kind == "sql":
             warnings.append(f"{check.name}: sql rules are not evaluated by the pandas engine")
             continue
+        if check.measure.kind == "orphans":
+            warnings.append(
+                f"{check.name}: not evaluated: a foreign key needs the referenced table (use the sql engine)"
+            )
+            continue
         if not all(c in df.columns for c in check.measure.columns):
             results.append(R.missing_column_result(check))
             continue
@@ -73,13 +78,22 @@ def failing_row_mask(
     obj = contract.schema_object(schema_object)
     mask = pd.Series(False, index=df.index)
     for check in R.plan(contract, obj):
-        if check.row_level and (rules is None or check.name in rules) and check.measure.column in df.columns:
-            mask |= _row_mask(check.measure, df)
+        m = check.measure
+        if (
+            check.row_level
+            and m.kind != "orphans"
+            and (rules is None or check.name in rules)
+            and all(c in df.columns for c in m.columns)
+        ):
+            mask |= _row_mask(m, df)
     return mask
 
 
+_ROW_KINDS = ("nulls", "missing", "invalid", "range", "length", "multiple", "format")
+
+
 def _measure(m: R.Measure, df: pd.DataFrame) -> Any:
-    if m.kind in ("nulls", "missing", "invalid"):
+    if m.kind in _ROW_KINDS:
         return int(_row_mask(m, df).sum())
     if m.kind == "duplicates":
         s = df[m.column].dropna()
@@ -95,8 +109,18 @@ def _measure(m: R.Measure, df: pd.DataFrame) -> Any:
 def _row_mask(m: R.Measure, df: pd.DataFrame) -> pd.Series:
     import pandas as pd
 
+    if m.kind == "tuple_duplicates":  # every member of a duplicated key (NULLs equal), as the SQL engine
+        return df[list(m.columns)].duplicated(keep=False).astype(bool)
     s = df[m.column]
     isna = s.isna().astype(bool)
+    if m.kind == "duplicates":
+        return (~isna & s.duplicated(keep=False)).astype(bool)
+    if m.kind in ("range", "length", "multiple"):
+        return _compare_mask(m, s, isna)
+    if m.kind == "format":
+        if _family(s) not in ("string", None):
+            return pd.Series(False, index=df.index)
+        m = R.Measure(kind="invalid", columns=m.columns, pattern=m.pattern)
     if m.kind == "nulls":
         return isna
     if m.kind == "missing":
@@ -117,6 +141,69 @@ def _row_mask(m: R.Measure, df: pd.DataFrame) -> pd.Series:
             return pd.Series(False, index=df.index)
         return ~isna & ~valid
     raise ValueError(f"measure kind {m.kind!r} is not row-level")
+
+
+def _compare_mask(m: R.Measure, s: pd.Series, isna: pd.Series) -> pd.Series:
+    """Range, length and multipleOf, with the SQL engine's semantics (NULLs and values that do not
+    parse as the bound's type never fail)."""
+    import numpy as np
+    import pandas as pd
+
+    if m.kind == "length":
+        values = pd.Series([None if gone else len(str(v)) for v, gone in zip(s.tolist(), isna.tolist())])
+        values = values.astype("Float64").set_axis(s.index)
+    elif m.kind == "multiple":
+        q = pd.to_numeric(s, errors="coerce").astype("float64") / float(m.bound)
+        return ((q - np.round(q)).abs() > R.MULTIPLE_TOLERANCE).fillna(False).astype(bool)
+    elif m.temporal is not None:
+        values = _instants(s, m.temporal)
+    else:
+        values = pd.to_numeric(s, errors="coerce").astype("Float64")
+    bound = m.bound
+    if m.temporal is not None:
+        bound = (
+            tuple(_instant(b, m.temporal) for b in bound)
+            if isinstance(bound, tuple)
+            else _instant(bound, m.temporal)
+        )
+    if m.op == "outside":
+        out = (values < bound[0]) | (values > bound[1])
+    else:
+        out = {"<": values.lt, "<=": values.le, ">": values.gt, ">=": values.ge}[m.op or "<"](bound)
+    return pd.Series(out, index=s.index).fillna(False).astype(bool)
+
+
+def _instant(value: Any, temporal: str) -> Any:
+    import pandas as pd
+
+    if temporal == "time":
+        return _seconds(value)
+    stamp = pd.to_datetime(value, errors="coerce", utc=True, format="ISO8601")
+    return pd.NaT if pd.isna(stamp) else stamp.tz_localize(None)
+
+
+def _instants(s: pd.Series, temporal: str) -> pd.Series:
+    """Values as comparable instants (naive UTC; seconds of the day for ``time``); NaT/NA when unparseable."""
+    import pandas as pd
+
+    if temporal == "time":
+        return pd.Series([_seconds(v) for v in s.tolist()], index=s.index, dtype="Float64")
+    from pandas.api import types as t
+
+    if t.is_datetime64_any_dtype(s):
+        return s.dt.tz_convert("UTC").dt.tz_localize(None) if s.dt.tz is not None else s
+    text = s.astype("string")
+    return pd.to_datetime(text, errors="coerce", utc=True, format="ISO8601").dt.tz_localize(None)
+
+
+def _seconds(value: Any) -> float | None:
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    try:
+        t = value if isinstance(value, dt.time) else dt.time.fromisoformat(str(value).strip())
+    except ValueError:
+        return None
+    return t.hour * 3600 + t.minute * 60 + t.second + t.microsecond / 1e6
 
 
 def _family(s: pd.Series) -> str | None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -51,20 +52,22 @@ def evaluate_sql(
     partition_value: str | None = None,
     db_schema: str | None = None,
     now: dt.datetime | None = None,
+    columns: Mapping[str, Any] | None = None,
 ) -> GateReport:
     """Evaluate ``contract``'s rules for ``schema_object`` on ``table`` (one partition if given).
 
     :param now: the reference time for ``latency``/``freshness`` (default: the current UTC time);
         pass the end of the partition's interval when checking history.
+    :param columns: the table's column names and SQLAlchemy types when the caller knows them
+        already (a table it just staged, or inspected): the table is then not inspected again.
     :raises ContractError: the table does not exist, or an ``sql`` rule's query fails.
     """
     obj = contract.schema_object(schema_object)
+    args = (contract, obj, table, partition_column, partition_value, db_schema, now, columns)
     if isinstance(engine_or_connection, Engine):
         with engine_or_connection.connect() as conn:
-            return _evaluate(contract, obj, conn, table, partition_column, partition_value, db_schema, now)
-    return _evaluate(
-        contract, obj, engine_or_connection, table, partition_column, partition_value, db_schema, now
-    )
+            return _evaluate(conn, *args)
+    return _evaluate(engine_or_connection, *args)
 
 
 def register_sqlite_regexp(target: Engine | Connection | Any) -> None:
@@ -86,10 +89,35 @@ def register_sqlite_regexp(target: Engine | Connection | Any) -> None:
         raw.create_function("regexp", 2, _regexp, deterministic=True)
 
 
-def row_predicates(contract: Contract, schema_object: str | None = None) -> dict[str, ColumnElement[bool]]:
-    """Rule name -> boolean expression TRUE for the rows that break that row-level rule."""
+def row_predicates(
+    contract: Contract,
+    schema_object: str | None = None,
+    *,
+    table: sa.TableClause | None = None,
+    partition_column: str | None = None,
+    partition_value: str | None = None,
+    db_schema: str | None = None,
+    columns: Mapping[str, Any] | None = None,
+) -> dict[str, ColumnElement[bool]]:
+    """Rule name -> boolean expression TRUE (never NULL) for the rows that break that row-level rule.
+
+    Without ``table`` the columns are unbound ``sqlalchemy.column()`` objects and the duplicate
+    rules (``unique``, ``primaryKey``, ``duplicateValues``), which must look at the other rows, are
+    left out.  With ``table`` (the very Table the statement selects from, e.g. the staged one) they
+    are included: a row fails when its key value belongs to a group of two or more rows of the
+    table (of its partition, if given), so quarantine moves EVERY member of a duplicated key and
+    picks no winner.  ``columns`` (name -> SQLAlchemy type) lets a ``format`` rule know that a
+    native date column needs no text check; ``db_schema`` is where a foreign key's table is.
+    """
     obj = contract.schema_object(schema_object)
-    return {c.name: _predicate(c.measure) for c in R.plan(contract, obj) if c.row_level}
+    families = {n: _family(t) for n, t in columns.items()} if columns is not None else None
+    scope = _Scope(table, partition_column, partition_value, db_schema, families)
+    out: dict[str, ColumnElement[bool]] = {}
+    for check in R.plan(contract, obj):
+        if not check.row_level or (table is None and check.measure.kind in _GROUP_KINDS):
+            continue
+        out[check.name] = sa.func.coalesce(_predicate(check.measure, scope), sa.false())
+    return out
 
 
 def failing_row_predicate(
@@ -98,16 +126,21 @@ def failing_row_predicate(
     dialect: Dialect | str | None = None,
     *,
     rules: set[str] | frozenset[str] | None = None,
+    table: sa.TableClause | None = None,
+    db_schema: str | None = None,
 ) -> ColumnElement[bool] | None:
-    """An expression TRUE for rows that break ANY row-level rule (required, null, missing, invalid).
+    """An expression TRUE for rows that break ANY row-level rule (see :func:`row_predicates`).
 
     ``rules`` restricts it to the named rules (e.g. the failed ones of a report), so that a
     tolerated threshold (``nullValues mustBeLessOrEqualTo 5 percent``) need not quarantine rows.
-    Columns are unbound ``sqlalchemy.column()`` objects: use it in ``select(t).where(...)``.
-    ``dialect`` is accepted for symmetry; the expression compiles on any dialect.
+    Without ``table``, columns are unbound ``sqlalchemy.column()`` objects (use it in
+    ``select(t).where(...)``) and duplicate rules are left out.  ``dialect`` is accepted for
+    symmetry; the expression compiles on any dialect.
     """
     preds = [
-        p for name, p in row_predicates(contract, schema_object).items() if rules is None or name in rules
+        p
+        for name, p in row_predicates(contract, schema_object, table=table, db_schema=db_schema).items()
+        if rules is None or name in rules
     ]
     if not preds:
         return None
@@ -118,21 +151,32 @@ def failing_row_predicate(
 
 
 def _evaluate(
+    conn: Connection,
     contract: Contract,
     obj: SchemaObject,
-    conn: Connection,
     table: str,
     partition_column: str | None,
     partition_value: str | None,
     db_schema: str | None,
     now: dt.datetime | None,
+    known: Mapping[str, Any] | None,
 ) -> GateReport:
     register_sqlite_regexp(conn)
-    columns = table_columns(contract, obj, conn, table, db_schema, partition_column=partition_column)
+    if known is None:
+        columns = table_columns(contract, obj, conn, table, db_schema, partition_column=partition_column)
+    else:
+        columns = dict(known)
+    families = {name: _family(type_) for name, type_ in columns.items()}
     results: list[RuleResult] = [
-        R.schema_result(obj, p, _family(columns.get(p.column)), p.column in columns) for p in obj.properties
+        R.schema_result(obj, p, families.get(p.column), p.column in columns) for p in obj.properties
     ]
+    warnings = list(contract.warnings)
     checks = R.plan(contract, obj)
+    unreachable = _unreachable_references(conn, checks, db_schema)
+    for check in checks:
+        if check.measure in unreachable:
+            warnings.append(f"{check.name}: not evaluated: {unreachable[check.measure]}")
+    checks = tuple(c for c in checks if c.measure not in unreachable)
     runnable = [c for c in checks if all(col in columns for col in c.measure.columns)]
     t = sa.table(table, *(sa.column(n) for n in columns), schema=db_schema)
     where = (
@@ -140,9 +184,10 @@ def _evaluate(
         if partition_column
         else sa.true()
     )
+    scope = _Scope(t, partition_column, partition_value, db_schema, families)
     aggregate = [m for m in R.measures(runnable) if m.kind != "sql"]
     values: dict[R.Measure, Any] = {}
-    labelled = [_aggregate(m, t, where).label(f"m{i}") for i, m in enumerate(aggregate)]
+    labelled = [_aggregate(m, t, where, scope).label(f"m{i}") for i, m in enumerate(aggregate)]
     row = conn.execute(sa.select(*labelled).select_from(t).where(where)).one()
     values.update(zip(aggregate, row))
     for check in runnable:
@@ -160,11 +205,68 @@ def _evaluate(
         engine="sql",
         row_count=int(values[R.ROWS] or 0),
         results=tuple(results),
-        warnings=contract.warnings,
+        warnings=tuple(warnings),
     )
 
 
-def _aggregate(m: R.Measure, t: sa.TableClause, where: ColumnElement[bool]) -> ColumnElement[Any]:
+def _unreachable_references(
+    conn: Connection, checks: tuple[R.Check, ...], db_schema: str | None
+) -> dict[R.Measure, str]:
+    """Foreign keys whose referenced table (or column) is not on this connection, with the reason."""
+    out: dict[R.Measure, str] = {}
+    found: dict[str, set[str] | None] = {}
+    for check in checks:
+        m = check.measure
+        if m.kind != "orphans" or m.ref_table is None:
+            continue
+        if m.ref_table not in found:
+            try:
+                cols = sa.inspect(conn).get_columns(m.ref_table, schema=db_schema)
+                found[m.ref_table] = {c["name"] for c in cols} or None
+            except sa.exc.NoSuchTableError:
+                found[m.ref_table] = None
+        have = found[m.ref_table]
+        where = f"{db_schema}.{m.ref_table}" if db_schema else m.ref_table
+        if have is None:
+            out[m] = f"referenced table {where!r} is not reachable on this connection"
+        elif missing := [c for c in m.ref_columns if c not in have]:
+            out[m] = f"referenced table {where!r} has no column {missing[0]!r}"
+    return out
+
+
+class _Scope:
+    """What a predicate may refer to: the table the statement reads (and its partition), where a
+    referenced table lives, and the columns' logical families."""
+
+    def __init__(
+        self,
+        table: sa.TableClause | None,
+        partition_column: str | None,
+        partition_value: str | None,
+        db_schema: str | None,
+        families: Mapping[str, str | None] | None,
+    ) -> None:
+        self.table = table
+        self.partition_column = partition_column
+        self.partition_value = partition_value
+        self.db_schema = db_schema
+        self.families = families
+
+    def col(self, name: str) -> ColumnElement[Any]:
+        return self.table.c[name] if self.table is not None else sa.column(name)
+
+    def family(self, name: str) -> str | None:
+        return (self.families or {}).get(name)
+
+
+_GROUP_KINDS = R.GROUP_KINDS
+#: kinds whose aggregate is COUNT(CASE WHEN <the row predicate> THEN 1 END)
+_ROW_KINDS = frozenset({"missing", "invalid", "range", "length", "multiple", "format", "orphans"})
+
+
+def _aggregate(
+    m: R.Measure, t: sa.TableClause, where: ColumnElement[bool], scope: _Scope
+) -> ColumnElement[Any]:
     if m.kind == "rows":
         return sa.func.count()
     col = t.c[m.column]
@@ -172,8 +274,10 @@ def _aggregate(m: R.Measure, t: sa.TableClause, where: ColumnElement[bool]) -> C
         return sa.func.count() - sa.func.count(col)
     if m.kind == "missing" and not m.markers:
         return sa.func.count() - sa.func.count(col)
-    if m.kind in ("missing", "invalid"):
-        return sa.func.count(sa.case((_predicate(m, col), sa.literal(1))))
+    if m.kind == "format" and scope.family(m.column) not in ("string", None):
+        return sa.literal(0)  # a native date/time column holds only well-formed values
+    if m.kind in _ROW_KINDS:
+        return sa.func.count(sa.case((_predicate(m, scope), sa.literal(1))))
     if m.kind == "duplicates":
         return sa.func.count(col) - sa.func.count(sa.distinct(col))
     if m.kind == "tuple_duplicates":
@@ -295,8 +399,11 @@ def sqlite_glob(pattern: str) -> str | None:
     return "".join(glob * n for _, n, glob in atoms)
 
 
-def _predicate(m: R.Measure, col: ColumnElement[Any] | None = None) -> ColumnElement[bool]:
-    col = sa.column(m.column) if col is None else col
+def _predicate(m: R.Measure, scope: _Scope | None = None) -> ColumnElement[bool]:
+    """TRUE for a row that breaks measure ``m`` (may be NULL for a NULL value: callers that select
+    rows wrap it in COALESCE, see :func:`row_predicates`)."""
+    scope = scope or _Scope(None, None, None, None, None)
+    col = scope.col(m.column)
     if m.kind == "nulls":
         return col.is_(None)
     if m.kind == "missing":
@@ -310,7 +417,96 @@ def _predicate(m: R.Measure, col: ColumnElement[Any] | None = None) -> ColumnEle
         if not valid:
             return sa.false()
         return sa.and_(col.is_not(None), sa.not_(sa.and_(*valid)))
+    if m.kind == "format":
+        if scope.family(m.column) not in ("string", None):
+            return sa.false()
+        return sa.and_(col.is_not(None), sa.not_(_PatternMatch(sa.cast(col, sa.String), m.pattern or "")))
+    if m.kind == "range":
+        return _Compare(col, m.op or "<", m.bound, m.temporal)
+    if m.kind == "length":
+        return _Compare(sa.func.length(sa.cast(col, sa.String)), m.op or "<", m.bound, None)
+    if m.kind == "multiple":
+        quotient = sa.cast(col, sa.Float) / _bind("multiple", float(m.bound))
+        return sa.func.abs(quotient - sa.func.round(quotient)) > _bind("tolerance", R.MULTIPLE_TOLERANCE)
+    if m.kind == "orphans":
+        ref = sa.table(m.ref_table or "", *(sa.column(c) for c in m.ref_columns), schema=scope.db_schema)
+        ref_cols = [ref.c[c] for c in m.ref_columns]
+        present = sa.select(*ref_cols).where(*(c.is_not(None) for c in ref_cols))
+        cols = [scope.col(c) for c in m.columns]
+        key: Any = cols[0] if len(cols) == 1 else sa.tuple_(*cols)
+        return sa.and_(*(c.is_not(None) for c in cols), sa.not_(key.in_(present)))
+    if m.kind in _GROUP_KINDS:
+        return _in_duplicate_group(m, scope)
     raise ValueError(f"measure kind {m.kind!r} is not row-level")
+
+
+def _in_duplicate_group(m: R.Measure, scope: _Scope) -> ColumnElement[bool]:
+    """The row's key belongs to a group of 2+ rows of the table (and partition): every member fails.
+
+    One column (``unique``): NULLs are never duplicates, as in the count.  A tuple (``primaryKey``,
+    ``duplicateValues`` over properties): NULLs are equal, as in the count.
+    """
+    if scope.table is None:
+        raise ValueError("a duplicate rule's failing rows need the table they are selected from")
+    other = scope.table.alias("dataops_dup")
+    part = (
+        [other.c[scope.partition_column] == _bind("partition_value", scope.partition_value)]
+        if scope.partition_column
+        else []
+    )
+    keys = [other.c[c] for c in m.columns]
+    if m.kind == "duplicates":
+        values = sa.select(keys[0]).where(*part, keys[0].is_not(None)).group_by(keys[0])
+        return scope.col(m.column).in_(values.having(sa.func.count() > 1))
+    groups = (
+        sa.select(*keys).where(*part).group_by(*keys).having(sa.func.count() > 1).subquery("dataops_dups")
+    )
+    same = [groups.c[i].is_not_distinct_from(scope.col(c)) for i, c in enumerate(m.columns)]
+    return sa.exists(sa.select(sa.literal(1)).select_from(groups).where(*same))
+
+
+def _bind(name: str, value: Any) -> Any:
+    return sa.bindparam(name, value, unique=True)
+
+
+class _Compare(ColumnElement[bool]):
+    """``value <op> bound`` (``outside``: below ``bound[0]`` or above ``bound[1]``).
+
+    Date/time bounds are ISO text: PostgreSQL casts the literal to the column's type; SQLite, which
+    stores dates and times as text, compares ``julianday()`` of both sides (any ISO 8601 spelling).
+    """
+
+    type = sa.Boolean()
+    inherit_cache = False
+
+    def __init__(self, value: ColumnElement[Any], op: str, bound: Any, temporal: str | None) -> None:
+        self.value = value
+        self.comparison = op  # not "op": ColumnElement.op() is a method
+        self.bound = bound
+        self.temporal = temporal
+
+    def clause(self, wrap: Any = None) -> ColumnElement[bool]:
+        wrap = wrap or (lambda e: e)
+        value = wrap(self.value)
+
+        def side(op: str, bound: Any) -> ColumnElement[bool]:
+            return value.op(op, is_comparison=True)(wrap(_bind("bound", bound)))
+
+        if self.comparison == "outside":
+            return sa.or_(side("<", self.bound[0]), side(">", self.bound[1])).self_group()
+        return side(self.comparison, self.bound)
+
+
+@compiles(_Compare)
+def _compile_compare(element: _Compare, compiler: Any, **kw: Any) -> str:
+    return compiler.process(element.clause(), **kw)
+
+
+@compiles(_Compare, "sqlite")
+def _compile_compare_sqlite(element: _Compare, compiler: Any, **kw: Any) -> str:
+    if element.temporal is None:
+        return compiler.process(element.clause(), **kw)
+    return compiler.process(element.clause(sa.func.julianday), **kw)
 
 
 def table_columns(

@@ -104,8 +104,8 @@ def test_pandas_and_sql_agree(rows, tmp_path_factory):
         pdf = evaluate_dataframe(CONTRACT, df)
         assert [key(r) for r in sql.results] == [key(r) for r in pdf.results]
         assert sql.row_count == pdf.row_count == len(df)
-        pred = failing_row_predicate(CONTRACT, "t", engine.dialect)
-        t = sa.table(table, sa.column("rid"))
+        t = sa.table(table, *(sa.column(c) for c in df.columns))
+        pred = failing_row_predicate(CONTRACT, "t", engine.dialect, table=t)
         with engine.connect() as conn:
             n_sql = conn.execute(sa.select(sa.func.count()).select_from(t).where(pred)).scalar()
         assert n_sql == int(failing_row_mask(CONTRACT, df).sum())

@@ -155,16 +155,16 @@ def test_full_report(engine):
         "t.b.schema": (True, "string", None),
         "t.p.schema": (True, "string", None),
         "t.ts.schema": (True, "string", None),
-        "t.a.unique": (True, 0, None),
+        "t.a.unique": (True, 0, 0),
         "t.b.required": (False, 2, 2),
         "t.b.allowed": (False, 1, 1),
         "t.b.shape": (False, 20.0, 2),
         "t.b.missingValues": (True, 3, 3),
-        "t.b.duplicateValues": (True, 3, None),
+        "t.b.duplicateValues": (True, 3, 3),
         "t.b.zeds": (True, 1.0, None),
-        "t.primaryKey": (True, 0, None),
+        "t.primaryKey": (True, 0, 0),
         "t.rowCount": (True, 10, None),
-        "t.duplicateValues": (False, 3, None),
+        "t.duplicateValues": (False, 3, 3),
         "t.ts.latency": (True, 1.0, None),
     }
     by_name = {r.name: r for r in report.results}
@@ -262,12 +262,25 @@ def test_sql_rule_that_cannot_run_is_a_failed_blocking_rule_with_the_reason(engi
 def test_failing_row_predicate_matches_pandas_mask(engine):
     contract = make_contract(FULL)
     pred = failing_row_predicate(contract, "t", engine.dialect)
-    t = sa.table("t", sa.column("a"), sa.column("b"))
+    t = sa.table("t", sa.column("a"), sa.column("b"), sa.column("p"))
     with engine.connect() as conn:
         bad = sorted(conn.execute(sa.select(t.c.a).where(pred)).scalars())
-    mask = failing_row_mask(contract, DATA)
+    per_row = {"t.b.required", "t.b.allowed", "t.b.shape", "t.b.missingValues"}
+    mask = failing_row_mask(contract, DATA, rules=per_row)
     assert bad == sorted(DATA.loc[mask, "a"].tolist()) == [1, 4, 6, 9]
-    assert set(row_predicates(contract)) == {"t.b.required", "t.b.allowed", "t.b.shape", "t.b.missingValues"}
+    assert set(row_predicates(contract)) == per_row  # without the table, duplicate rules cannot be selected
+    # with the table, every member of a duplicated key fails too: b in (x, y); (b, p) with NULLs equal
+    groups = {"t.a.unique", "t.b.duplicateValues", "t.primaryKey", "t.duplicateValues"}
+    assert set(row_predicates(contract, table=t)) == per_row | groups
+    with engine.connect() as conn:
+        bad = sorted(
+            conn.execute(sa.select(t.c.a).where(failing_row_predicate(contract, "t", table=t))).scalars()
+        )
+        dup = failing_row_predicate(contract, "t", table=t, rules={"t.duplicateValues"})
+        assert sorted(conn.execute(sa.select(t.c.a).where(dup)).scalars()) == [1, 2, 3, 4, 7, 8]
+    assert (
+        bad == sorted(DATA.loc[failing_row_mask(contract, DATA), "a"].tolist()) == [0, 1, 2, 3, 4, 6, 7, 8, 9]
+    )
     only = failing_row_predicate(contract, "t", "sqlite", rules={"t.b.allowed"})
     with engine.connect() as conn:
         assert list(conn.execute(sa.select(t.c.a).where(only)).scalars()) == [6]
