@@ -128,7 +128,8 @@ def construct(node: Node | None, text: str = "") -> Any:
     try:
         return loader.construct_document(node)
     except ValueError as e:  # e.g. an integer longer than Python converts (4300 digits)
-        raise YamlRefused(f"holds a value Python cannot read: {e}", line=_line_of_error(node)) from None
+        reason = str(e).split(";")[0].split(":")[0]
+        raise YamlRefused(f"holds a value Python cannot read ({reason})", line=_line_of_error(node)) from None
     finally:
         loader.dispose()
 

@@ -1,0 +1,118 @@
+"""sql rules run read-only (#14): refused at load unless one SELECT; run where nothing can be written."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from airflow_dataops.contracts import sql_rules as S
+from airflow_dataops.contracts.engines.sql import evaluate_sql
+
+from ._helpers import make_contract
+
+RULE = """\
+- name: t
+  properties:
+    - name: a
+      logicalType: integer
+      quality:
+        - type: sql
+          name: neg
+          query: "{query}"
+          mustBe: 0
+"""
+
+
+@pytest.mark.parametrize(
+    ("query", "kind"),
+    [
+        ("SELECT 0; DELETE FROM canary; COMMIT", "3 statements (SELECT; DELETE; COMMIT)"),
+        ("DROP TABLE canary", "DROP TABLE"),
+        ("COPY (SELECT 1) TO PROGRAM 'touch x'", "COPY"),
+        ("ATTACH DATABASE 'x.db' AS x", "ATTACH"),
+        ("VACUUM INTO 'copy.db'", "VACUUM"),
+        ("SET ROLE postgres", "SET"),
+        ("WITH d AS (DELETE FROM canary RETURNING *) SELECT COUNT(*) FROM d", "DELETE"),
+        ("SELECT * INTO t2 FROM canary", "SELECT … INTO"),
+        ("SELECT pg_read_file('/etc/passwd')", "pg_read_file()"),
+        ("SELECT load_extension('x')", "load_extension()"),
+    ],
+)
+def test_anything_but_one_read_only_select_is_refused_at_load(query, kind):
+    from airflow_dataops.exceptions import ContractError
+
+    with pytest.raises(ContractError) as info:
+        make_contract(RULE.format(query=query))
+    assert info.value.path == "schema[0].properties[0].quality[0].query"
+    assert "sql rule 'neg': the query" in info.value.message and kind in info.value.message
+
+
+def test_placeholders_partition_and_db_schema_are_resolved_in_the_tree():
+    sql = S.render(
+        "SELECT COUNT(*) FROM {table} JOIN dims d ON d.id = {table}.a WHERE {column} < 0",
+        "postgresql",
+        table="t",
+        db_schema="analytics",
+        column="a",
+        partition_column="day",
+        partition_value="2024-01-01' OR '1'='1",
+    )
+    assert sql == (
+        "SELECT COUNT(*) FROM (SELECT * FROM \"analytics\".\"t\" WHERE \"day\" = '2024-01-01'' OR ''1''=''1') "
+        'AS "t" JOIN "analytics".dims AS d ON d.id = "t".a WHERE "a" < 0'
+    )
+
+
+def test_sqlite_runner_denies_writes_and_resets_the_connection(tmp_path):
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'w.db'}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE canary (x INT)")
+        conn.exec_driver_sql("INSERT INTO canary VALUES (1)")
+    with engine.connect() as conn:
+        for raw in ("DELETE FROM canary", "ATTACH DATABASE 'x.db' AS x", "PRAGMA query_only = OFF"):
+            with pytest.raises(sa.exc.DatabaseError):
+                S.run_read_only(conn, raw)  # bypassing the parse on purpose: the runtime guard alone
+        assert S.run_read_only(conn, "SELECT COUNT(*) FROM canary") == 1
+        conn.exec_driver_sql("INSERT INTO canary VALUES (2)")  # the connection writes again afterwards
+        conn.commit()
+    assert not (tmp_path / "x.db").exists()
+
+
+@pytest.mark.postgres
+def test_postgres_rule_inside_a_writers_transaction_keeps_that_transaction(pg_url):
+    engine = sa.create_engine(pg_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE SCHEMA analytics")
+        conn.exec_driver_sql("CREATE TABLE analytics.t (a INT)")
+        conn.exec_driver_sql("CREATE TABLE analytics.dims (id INT)")
+        conn.exec_driver_sql("INSERT INTO analytics.t VALUES (1), (-1)")
+    contract = make_contract(
+        RULE.format(
+            query="SELECT COUNT(*) FROM {table} WHERE {column} < 0 AND NOT EXISTS (SELECT 1 FROM dims)"
+        )
+    )
+    with engine.connect() as conn:
+        conn.exec_driver_sql("INSERT INTO analytics.t VALUES (-2)")  # the writer's open transaction
+        report = evaluate_sql(contract, engine_or_connection=conn, table="t", db_schema="analytics")
+        with pytest.raises(sa.exc.InternalError, match="read-only transaction"), conn.begin_nested():
+            conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+            conn.exec_driver_sql("DELETE FROM analytics.t")
+        conn.exec_driver_sql("INSERT INTO analytics.t VALUES (5)")  # still writable after the rules ran
+        conn.commit()
+    result = next(r for r in report.results if r.name == "t.a.neg")
+    assert result.actual == 2.0 and not result.passed  # unqualified "dims" resolved in analytics
+    with engine.connect() as conn:
+        assert sorted(conn.exec_driver_sql("SELECT a FROM analytics.t").scalars()) == [-2, -1, 1, 5]
+    engine.dispose()
+
+
+def test_a_dialect_without_a_guarantee_is_refused_unless_opted_in():
+    class FakeConn:
+        class dialect:
+            name = "mysql"
+
+    with pytest.raises(S.SqlRuleRefused, match="allow_unsafe_sql_rules_on = mysql"):
+        S.run_read_only(FakeConn(), "SELECT 1")  # type: ignore[arg-type]
+    with S.allow_unsafe_on("mysql"):
+        assert "mysql" in S.unsafe_dialects()
+    assert "mysql" not in S.unsafe_dialects()
