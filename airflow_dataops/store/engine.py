@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, SQLAlchemyError
 
 from airflow_dataops.exceptions import StoreError
 from airflow_dataops.store import migrations
@@ -160,7 +160,9 @@ class StateStore:
             try:
                 with conn.begin():
                     yield conn
-            except OperationalError as e:
+            except IntegrityError:
+                raise  # a decision the caller makes (the ledger retries a lost first claim)
+            except DBAPIError as e:  # down, locked, read-only, permission denied: one clear line
                 raise self._unreachable(e) from e
 
     @contextmanager
