@@ -422,7 +422,7 @@ def _predicate(m: R.Measure, scope: _Scope | None = None) -> ColumnElement[bool]
             return sa.false()
         return sa.and_(col.is_not(None), sa.not_(_PatternMatch(sa.cast(col, sa.String), m.pattern or "")))
     if m.kind == "range":
-        return _Compare(col, m.op or "<", m.bound, m.temporal)
+        return _Compare(col, m.op or "<", m.bound, m.temporal, text=scope.family(m.column) == "string")
     if m.kind == "length":
         return _Compare(sa.func.length(sa.cast(col, sa.String)), m.op or "<", m.bound, None)
     if m.kind == "multiple":
@@ -472,18 +472,29 @@ def _bind(name: str, value: Any) -> Any:
 class _Compare(ColumnElement[bool]):
     """``value <op> bound`` (``outside``: below ``bound[0]`` or above ``bound[1]``).
 
-    Date/time bounds are ISO text: PostgreSQL casts the literal to the column's type; SQLite, which
-    stores dates and times as text, compares ``julianday()`` of both sides (any ISO 8601 spelling).
+    Date/time bounds are ISO text.  SQLite, which stores dates and times as text, compares
+    ``julianday()`` of both sides (any ISO 8601 spelling; NULL, so never failing, for text that is
+    not a date).  PostgreSQL casts the literal to a native column's type; on a TEXT column it
+    compares ISO 8601 text (``T`` read as a space) and leaves values of another shape alone, as
+    SQLite and pandas do.
     """
 
     type = sa.Boolean()
     inherit_cache = False
+    ISO_SHAPE = {
+        "date": "^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T]|$)",
+        "timestamp": "^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T]|$)",
+        "time": "^[0-9]{2}:[0-9]{2}",
+    }
 
-    def __init__(self, value: ColumnElement[Any], op: str, bound: Any, temporal: str | None) -> None:
+    def __init__(
+        self, value: ColumnElement[Any], op: str, bound: Any, temporal: str | None, *, text: bool = False
+    ) -> None:
         self.value = value
         self.comparison = op  # not "op": ColumnElement.op() is a method
         self.bound = bound
         self.temporal = temporal
+        self.text = text
 
     def clause(self, wrap: Any = None) -> ColumnElement[bool]:
         wrap = wrap or (lambda e: e)
@@ -499,7 +510,11 @@ class _Compare(ColumnElement[bool]):
 
 @compiles(_Compare)
 def _compile_compare(element: _Compare, compiler: Any, **kw: Any) -> str:
-    return compiler.process(element.clause(), **kw)
+    if element.temporal is None or not element.text:
+        return compiler.process(element.clause(), **kw)
+    iso = element.clause(lambda e: sa.func.replace(e, "T", " "))
+    shaped = _PatternMatch(element.value, _Compare.ISO_SHAPE[element.temporal])
+    return compiler.process(sa.and_(shaped, iso).self_group(), **kw)
 
 
 @compiles(_Compare, "sqlite")

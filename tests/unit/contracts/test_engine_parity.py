@@ -25,6 +25,7 @@ CONTRACT = make_contract(
           required: true
           unique: true
           primaryKey: true
+          logicalTypeOptions: {minimum: -1, exclusiveMaximum: 5, multipleOf: 2, format: u8}
           quality:
             - metric: nullValues
               mustBeLessOrEqualTo: 20
@@ -33,6 +34,7 @@ CONTRACT = make_contract(
               mustBeLessThan: 2
         - name: s
           logicalType: string
+          logicalTypeOptions: {minLength: 1, maxLength: 2, pattern: "^[a-z]", format: email}
           quality:
             - name: inSet
               metric: invalidValues
@@ -56,6 +58,12 @@ CONTRACT = make_contract(
         - name: g
           logicalType: string
           required: true
+        - name: x
+          logicalType: number
+          logicalTypeOptions: {exclusiveMinimum: -1, maximum: 1.5, multipleOf: 0.5}
+        - name: d
+          logicalType: date
+          logicalTypeOptions: {minimum: "2024-01-01", exclusiveMaximum: "2024-01-04", format: yyyy-MM-dd}
       quality:
         - metric: rowCount
           mustBeGreaterThan: 3
@@ -68,9 +76,17 @@ CONTRACT = make_contract(
 )
 
 TEXT = st.one_of(st.none(), st.sampled_from(["a", "b", "A1", "zz", "", "n/a", "a b", "é", "ab1", "B"]))
+NUMBER = st.one_of(st.none(), st.sampled_from([-1.0, -0.5, 0.0, 0.25, 1.5, 2.0, 0.1]))
+DAY = st.one_of(
+    st.none(), st.sampled_from(["2023-12-31", "2024-01-01", "2024-01-03", "2024-01-04", "2024/01/02"])
+)
 ROWS = st.lists(
     st.tuples(
-        st.one_of(st.none(), st.integers(-2, 5)), TEXT, st.one_of(st.none(), st.sampled_from(["x", "y"]))
+        st.one_of(st.none(), st.integers(-2, 5)),
+        TEXT,
+        st.one_of(st.none(), st.sampled_from(["x", "y"])),
+        NUMBER,
+        DAY,
     ),
     min_size=0,
     max_size=25,
@@ -84,6 +100,8 @@ def frame(rows):
             "k": pd.array([r[0] for r in rows], dtype="Int64"),
             "s": pd.array([r[1] for r in rows], dtype="string"),
             "g": pd.array([r[2] for r in rows], dtype="string"),
+            "x": pd.array([r[3] for r in rows], dtype="Float64"),
+            "d": pd.array([r[4] for r in rows], dtype="string"),
         }
     )
 
