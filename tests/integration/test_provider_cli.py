@@ -77,7 +77,7 @@ def test_db_migrate_creates_the_store(tmp_path: Path) -> None:
 )
 def test_bad_settings_stop_with_one_clear_line(env: dict[str, str], expected: str) -> None:
     result = airflow("dataops", "db", "status", env=env)
-    assert result.returncode == 1
+    assert result.returncode == 3  # the environment (store, settings): docs/cli.md "Exit codes"
     lines = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert lines and lines[-1].startswith(expected), result.stderr
     assert "Traceback" not in result.stderr
@@ -87,7 +87,7 @@ def test_bad_settings_stop_with_one_clear_line(env: dict[str, str], expected: st
 def test_contract_lint_names_a_missing_file(tmp_path: Path) -> None:
     missing = tmp_path / "missing.odcs.yaml"
     result = airflow("dataops", "contract", "lint", str(missing))
-    assert result.returncode == 1
+    assert result.returncode == 2  # invalid input: docs/cli.md "Exit codes"
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith(f"error: {missing}: ")
 
