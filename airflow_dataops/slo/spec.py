@@ -382,10 +382,15 @@ def load_slo_sidecar(path: str | Path, *, dataset: str) -> Mapping[str, Any]:
     """
     import yaml  # only needed when a sidecar is used
 
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as e:
-        raise SLODefinitionError(f"dataset {dataset!r}: cannot read SLO sidecar {str(path)!r}: {e}") from e
+    from airflow_dataops.contracts.safe_yaml import YamlRefused, decode, load_yaml
+
+    try:  # the contracts' bounded YAML loader: a sidecar is as untrusted as a contract
+        data = load_yaml(decode(Path(path).read_bytes()))
+    except (OSError, yaml.YAMLError, YamlRefused) as e:
+        where = f" (line {e.line})" if isinstance(e, YamlRefused) and e.line else ""
+        raise SLODefinitionError(
+            f"dataset {dataset!r}: cannot read SLO sidecar {str(path)!r}{where}: {' '.join(str(e).split())}"
+        ) from e
     if not isinstance(data, Mapping) or not isinstance(data.get("slo"), Mapping):
         raise SLODefinitionError(
             f"dataset {dataset!r}: SLO sidecar {str(path)!r} must hold a mapping with an 'slo' key"
@@ -417,7 +422,14 @@ def _slo_block_from_custom_properties(contract: Mapping[str, Any], dataset: str)
         if isinstance(value, str):  # some tools store custom property values as YAML text
             import yaml
 
-            value = yaml.safe_load(value)
+            from airflow_dataops.contracts.safe_yaml import YamlRefused, load_yaml
+
+            try:
+                value = load_yaml(value)
+            except (yaml.YAMLError, YamlRefused) as e:
+                raise _fail(
+                    dataset, f"customProperties[{i}].value", f"is not valid YAML: {' '.join(str(e).split())}"
+                ) from e
         if not isinstance(value, Mapping) or not isinstance(value.get("slo"), Mapping):
             raise _fail(
                 dataset, f"customProperties[{i}].value", "(dataops) must be a mapping with an 'slo' mapping"

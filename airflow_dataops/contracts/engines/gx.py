@@ -83,8 +83,11 @@ def evaluate_gx(
     db_schema: str | None = None,
     dataset: str | None = None,
     now: dt.datetime | None = None,
+    columns: Mapping[str, Any] | None = None,
 ) -> GateReport:
     """Evaluate ``contract``'s rules with a Great Expectations suite.
+
+    ``columns`` (name -> SQLAlchemy type) spares inspecting a table whose columns the caller knows.
 
     Give either ``engine_or_connection`` and ``table`` (checked where it lives; one partition
     when ``partition_column``/``partition_value`` are given) or a pandas ``dataframe``.
@@ -113,7 +116,7 @@ def evaluate_gx(
                 "evaluate_gx: table= is required with engine_or_connection=", file=contract.source
             )
         columns, source = _sql_source(
-            contract, obj, engine_or_connection, table, db_schema, partition_column, partition_value
+            contract, obj, engine_or_connection, table, db_schema, partition_column, partition_value, columns
         )
         name = dataset or (f"{db_schema}.{table}" if db_schema else table)
     return _evaluate(contract, obj, columns, source, name, partition_value, now)
@@ -157,6 +160,7 @@ def _sql_source(
     db_schema: str | None,
     partition_column: str | None,
     partition_value: str | None,
+    known: Mapping[str, Any] | None = None,
 ) -> tuple[dict[str, str | None], _Source]:
     import sqlalchemy as sa
 
@@ -172,8 +176,12 @@ def _sql_source(
             "use a file database or the sql engine",
             file=contract.source,
         )
-    found = table_columns(
-        contract, obj, engine_or_connection, table, db_schema, partition_column=partition_column
+    found = (
+        known
+        if known is not None
+        else table_columns(
+            contract, obj, engine_or_connection, table, db_schema, partition_column=partition_column
+        )
     )
     columns = {name: sql_family(type_) for name, type_ in found.items()}
     t = sa.table(table, *(sa.column(n) for n in columns), schema=db_schema)
@@ -509,9 +517,11 @@ def _custom_expectations(
     path = f"{rule.path}.implementation"
     impl = rule.implementation
     if isinstance(impl, str):
+        from airflow_dataops.contracts.safe_yaml import YamlRefused, load_yaml
+
         try:
-            impl = yaml.safe_load(impl)
-        except yaml.YAMLError as e:
+            impl = load_yaml(impl)  # bounded like the contract it comes from
+        except (yaml.YAMLError, YamlRefused) as e:
             raise ContractError(
                 f"custom GX rule {rule.label!r}: implementation is not valid YAML: {e}",
                 file=contract.source,
