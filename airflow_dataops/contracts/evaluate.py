@@ -141,6 +141,7 @@ def evaluate(
                 db_schema=db_schema,
                 dataset=dataset,
                 now=now,
+                columns=types,
             )
         else:
             from airflow_dataops.contracts.engines.pandas import evaluate_dataframe

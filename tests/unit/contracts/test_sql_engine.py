@@ -445,3 +445,45 @@ def test_accepts_an_open_connection(engine):
     with engine.begin() as conn:
         report = evaluate_sql(contract, engine_or_connection=conn, table="t")
     assert {r.name: r.actual for r in report.results}["t.b.shape"] == 20.0
+
+
+NO_SQL_RULE = FULL.replace(
+    """        - type: sql
+          name: zeds
+          query: "SELECT COUNT(*) FROM ${object} WHERE ${column} = 'z'"
+          mustBe: 1
+""",
+    "",
+)
+
+
+def _statements(engine):
+    statements: list[str] = []
+
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    return statements
+
+
+def test_known_columns_mean_one_statement_and_no_inspection(engine):
+    """The write path hands over the staged table's columns: the gate is ONE data statement."""
+    contract = make_contract(NO_SQL_RULE)
+    columns = {"a": sa.Integer(), "b": sa.Text(), "p": sa.Text(), "ts": sa.Text()}
+    statements = _statements(engine)
+    report = evaluate_sql(contract, engine_or_connection=engine, table="t", columns=columns)
+    assert len(statements) == 1 and statements[0].lstrip().upper().startswith("SELECT"), statements
+    reflected = evaluate_sql(contract, engine_or_connection=engine, table="t")
+    assert [r.to_dict() for r in report.results] == [r.to_dict() for r in reflected.results]
+
+
+def test_evaluate_inspects_the_table_once(engine):
+    from airflow_dataops.contracts.evaluate import evaluate
+
+    contract = make_contract(NO_SQL_RULE)
+    statements = _statements(engine)
+    evaluate(contract, engine="sql", sql_engine=engine, table="t")
+    assert sum("table_info" in s.lower() or "table_xinfo" in s.lower() for s in statements) == 1, statements
+    data = [s for s in statements if s.lstrip().upper().startswith("SELECT") and "sqlite_" not in s]
+    assert len(data) == 1, data
