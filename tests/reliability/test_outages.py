@@ -160,3 +160,79 @@ def test_a_warehouse_connection_dropped_mid_publish_rolls_back(
         runs=2,
         result="gate fails closed with StoreError naming the store; warehouse untouched",
     )
+
+
+# ------------------------------------------------------------------------------ readers
+def _read_command(command: str, target: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    from airflow_dataops.cli import commands
+
+    capsys.readouterr()
+    try:
+        getattr(commands, command)(SimpleNamespace(target=target, since=None, output="table"))
+        code = 0
+    except SystemExit as e:
+        code = int(e.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+READ_COMMANDS = ("partitions_status", "partitions_verify", "db_status")
+
+
+def test_read_commands_work_on_a_read_only_store_while_a_writer_holds_its_lock(
+    sqlite_warehouse: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    import sqlite3
+
+    db = tmp_path / "store.db"
+    monkeypatch.setenv("AIRFLOW__DATAOPS__STORE_URL", f"sqlite:///{db}")
+    key = "2026-10-03"
+    published = _operator(key).execute(_context())["rows_published"]
+    StateStore._shared.clear()
+    holder = sqlite3.connect(db, isolation_level=None)  # a task in the middle of a ledger decision
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("DELETE FROM dataops_rerun_requests")
+    outcomes = []
+    try:
+        monkeypatch.setenv("AIRFLOW__DATAOPS__STORE_CONNECT_TIMEOUT", "1")
+        for url in (f"sqlite:///{db}", f"sqlite:///file:{db}?mode=ro&uri=true"):
+            monkeypatch.setenv("AIRFLOW__DATAOPS__STORE_URL", url)
+            StateStore._shared.clear()
+            for command in READ_COMMANDS:
+                code, _out, err = _read_command(command, "flights", capsys)
+                assert (code, err) == (0, ""), (url, command, err)
+                outcomes.append(command)
+            status = _read_command("partitions_status", "flights", capsys)[1].split()
+            assert {key, "applied", str(published)} <= set(status)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    record(
+        "store-readers",
+        scenario="partitions status/verify and db status on a SQLite store write-locked by another "
+        "connection (BEGIN IMMEDIATE), opened read-write and read-only (mode=ro)",
+        runs=len(outcomes),
+        result=f"{len(outcomes)} of {len(outcomes)} answered (exit 0) without waiting for the lock; "
+        "nothing migrated or written",
+    )
+
+
+def test_a_store_url_that_points_nowhere_creates_nothing(tmp_path: Path, monkeypatch, capsys) -> None:
+    runs = 0
+    for db in (tmp_path / "typo.db", tmp_path / "no-such-dir" / "dataops.db"):
+        monkeypatch.setenv("AIRFLOW__DATAOPS__STORE_URL", f"sqlite:///{db}")
+        for command in READ_COMMANDS:
+            StateStore._shared.clear()
+            code, _out, err = _read_command(command, "outage_dag", capsys)
+            assert code != 0
+            assert err.startswith(f"error: dataops state store sqlite:///{db} does not exist (")
+            assert err.count("\n") == 1 and "Traceback" not in err
+            runs += 1
+    assert list(tmp_path.iterdir()) == []
+    record(
+        "store-missing",
+        scenario="read commands (partitions status/verify, db status) on a store path whose file or folder "
+        "does not exist",
+        runs=runs,
+        result=f"{runs} of {runs}: one-line error naming the path and `airflow dataops db migrate`; 0 files created",
+    )
