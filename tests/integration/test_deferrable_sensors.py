@@ -11,10 +11,8 @@ tests/dags/dataops_deferred_sensors.py, a second DAG bundle added for these test
 
 from __future__ import annotations
 
-import json
 import threading
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
@@ -43,33 +41,6 @@ def _publish(store: StateStore, dataset: str, age: timedelta, days: int = 7) -> 
     )
 
 
-TEST_DAGS = Path(__file__).resolve().parents[1] / "dags"
-
-
-@pytest.fixture
-def test_bundle(airflow_db, monkeypatch: pytest.MonkeyPatch) -> None:
-    """dag.test() syncs the DAG's bundle to the metadata DB: give the test DAGs a bundle of their own."""
-    from airflow.configuration import conf
-
-    bundles = json.loads(conf.get("dag_processor", "dag_bundle_config_list"))
-    bundles.append(
-        {
-            "name": "dataops-tests",
-            "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
-            "kwargs": {"path": str(TEST_DAGS)},
-        }
-    )
-    monkeypatch.setenv("AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST", json.dumps(bundles))
-
-
-def _dag(dag_id: str):
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(TEST_DAGS / "dataops_deferred_sensors.py"), bundle_name="dataops-tests")
-    assert not bag.import_errors, bag.import_errors
-    return bag.get_dag(dag_id)
-
-
 @pytest.fixture
 def resumed(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
     """The events the sensors resumed with (a spy: the real execute_complete still runs)."""
@@ -92,7 +63,7 @@ def _states(run) -> dict[str, str]:
 
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_a_deferred_freshness_sensor_resumes_when_the_upstream_publishes(
-    test_bundle, use_store, resumed, monkeypatch: pytest.MonkeyPatch
+    load_test_dag, use_store, resumed, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from airflow_dataops.triggers import dataset as triggers
 
@@ -121,7 +92,7 @@ def test_a_deferred_freshness_sensor_resumes_when_the_upstream_publishes(
 
     publisher = threading.Thread(target=upstream_publishes_once_polled, daemon=True)
     publisher.start()
-    run = _dag("dataops_deferred_freshness").test()
+    run = load_test_dag("dataops_deferred_sensors.py", "dataops_deferred_freshness").test()
     publisher.join(5)
     assert run.state == "success"
     assert _states(run) == {"wait": "success", "downstream": "success"}
@@ -132,12 +103,12 @@ def test_a_deferred_freshness_sensor_resumes_when_the_upstream_publishes(
 
 
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
-def test_a_deferred_slo_sensor_times_out_and_fails_the_task(test_bundle, use_store, resumed) -> None:
+def test_a_deferred_slo_sensor_times_out_and_fails_the_task(load_test_dag, use_store, resumed) -> None:
     store = StateStore.from_settings()
     upsert_dataset(store, "stale", slo=SLO)
     _publish(store, "stale", timedelta(days=3))  # breached, and nothing will publish
 
-    dag = _dag("dataops_deferred_slo_timeout")
+    dag = load_test_dag("dataops_deferred_sensors.py", "dataops_deferred_slo_timeout")
     run = dag.test()
     assert run.state == "failed"
     states = _states(run)
@@ -149,12 +120,14 @@ def test_a_deferred_slo_sensor_times_out_and_fails_the_task(test_bundle, use_sto
 
 
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
-def test_a_deferred_slo_sensor_passes_at_once_for_a_healthy_dataset(test_bundle, use_store, resumed) -> None:
+def test_a_deferred_slo_sensor_passes_at_once_for_a_healthy_dataset(
+    load_test_dag, use_store, resumed
+) -> None:
     store = StateStore.from_settings()
     upsert_dataset(store, "healthy", slo=SLO)
     _publish(store, "healthy", timedelta(hours=1))
 
-    dag = _dag("dataops_deferred_slo_healthy")
+    dag = load_test_dag("dataops_deferred_sensors.py", "dataops_deferred_slo_healthy")
     run = dag.test()
     assert run.state == "success"
     assert _states(run) == {"wait": "success", "downstream": "success"}
