@@ -44,8 +44,8 @@ typecheck: lint
 test: $(STAMP) system-deps lint
 	@mkdir -p $(ARTIFACTS)
 	@set -e; \
-	trap 'bash scripts/pg.sh stop "$(PGSTATE)"' EXIT; \
 	url=$$(bash scripts/pg.sh start "$(PGSTATE)"); \
+	trap 'bash scripts/pg.sh stop "$(PGSTATE)"' EXIT; \
 	echo "throwaway PostgreSQL: $$url"; \
 	DATAOPS_TEST_PG_URL="$$url" DATAOPS_REQUIRE_PG=1 DATAOPS_WRITE_REPORTS=1 $(PY) -m pytest $(PYTEST_ARGS)
 
@@ -55,8 +55,8 @@ test-fast: $(STAMP)
 # A longer soak of the reliability suite (10x the crash runs and concurrency rounds of `make test`).
 soak: $(STAMP) system-deps
 	@set -e; \
-	trap 'bash scripts/pg.sh stop "$(PGSTATE)"' EXIT; \
 	url=$$(bash scripts/pg.sh start "$(PGSTATE)"); \
+	trap 'bash scripts/pg.sh stop "$(PGSTATE)"' EXIT; \
 	DATAOPS_TEST_PG_URL="$$url" DATAOPS_REQUIRE_PG=1 DATAOPS_CRASH_RUNS=1000 DATAOPS_CONCURRENCY_ROUNDS=200 \
 	$(PY) -m pytest tests/reliability $(PYTEST_ARGS)
 
