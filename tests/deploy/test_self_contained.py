@@ -1,8 +1,9 @@
 """The repository stands alone: nothing in it reads outside the checkout, or names a machine's paths.
 
-A user's ``git clone`` has no sibling ``shared/`` directory and lives at some path of theirs, so a
-tracked file that names one (code, tests, scripts, benchmarks, the Makefile, CI, docs) either breaks
-there or tells them something untrue. What the suite needs from outside is vendored under
+A user's ``git clone`` has nothing beside it and lives at a path of their choosing, so a tracked
+file (code, tests, scripts, benchmarks, the Makefile, CI, docs) that names a directory beside the
+checkout, or an absolute path of the machine that wrote it, breaks there or tells them something
+untrue. What the suite needs from outside is vendored under
 ``tests/spec/`` (see its README).
 """
 
