@@ -4,10 +4,13 @@
 set -euo pipefail
 need=()
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
-command -v chromium >/dev/null || need+=(chromium)
+# The UI tests launch ${DATAOPS_CHROMIUM:-/usr/bin/chromium} (tests/e2e): check that very file.
+[ -x "${DATAOPS_CHROMIUM:-/usr/bin/chromium}" ] || need+=(chromium)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != "0" ]; then
-  echo "system-deps: missing ${need[*]}; install them with: sudo apt-get install -y ${need[*]}" >&2
+  hint=""
+  [[ " ${need[*]} " == *" chromium "* ]] && hint=" (or point DATAOPS_CHROMIUM at a Chromium binary you have)"
+  echo "system-deps: missing ${need[*]}; install them with: sudo apt-get install -y ${need[*]}$hint" >&2
   exit 1
 fi
 echo "system-deps: installing ${need[*]} (Debian packages)" >&2
