@@ -74,6 +74,38 @@ def get_provider_info() -> dict[str, Any]:
                         "example": "2",
                         "default": "5",
                     },
+                    "contract_max_bytes": {
+                        "description": "Largest contract (or SLO sidecar) file read, in bytes; a larger one is "
+                        "refused with one line.",
+                        "version_added": "0.1.0",
+                        "type": "integer",
+                        "example": "4194304",
+                        "default": "4194304",
+                    },
+                    "contract_max_depth": {
+                        "description": "Deepest nesting of mappings and lists accepted in a contract's YAML.",
+                        "version_added": "0.1.0",
+                        "type": "integer",
+                        "example": "64",
+                        "default": "64",
+                    },
+                    "contract_max_nodes": {
+                        "description": "Most YAML values a contract may expand to, every alias counted each time "
+                        "it is used (an alias bomb is refused while parsing).",
+                        "version_added": "0.1.0",
+                        "type": "integer",
+                        "example": "200000",
+                        "default": "200000",
+                    },
+                    "allow_unsafe_sql_rules_on": {
+                        "description": "Comma-separated SQLAlchemy dialect names (e.g. mysql) on which contract sql "
+                        "rules may run although airflow-dataops cannot make them read-only there; sqlite and "
+                        "postgresql are always guarded and need no entry.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "mysql",
+                        "default": "",
+                    },
                     "on_already_applied": {
                         "description": "What an apply of an already-applied partition does without a rerun "
                         "request: skip (task skipped, nothing written) or fail.",
