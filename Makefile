@@ -9,10 +9,12 @@ PGSTATE := $(CURDIR)/.pgtest.state
 ARTIFACTS := $(CURDIR)/.test-artifacts
 PYTEST_ARGS ?=
 
-.PHONY: help install demo test test-fast lint typecheck bench clean system-deps docs soak
+.PHONY: help install demo airflow trigger test test-fast lint typecheck bench clean system-deps docs soak
 
 help:
 	@echo "make demo   - install, then run the nycflights DAG for three partitions and print a summary"
+	@echo "make airflow - a real local Airflow (scheduler, dag-processor, triggerer, api-server) on the demo's data"
+	@echo "make trigger KEY=YYYY-MM-DD [DAG=nycflights_daily] - run one partition on that Airflow"
 	@echo "make test   - install, start a throwaway PostgreSQL, lint, type-check and run the whole suite"
 	@echo "make bench  - run the benchmarks and write docs/benchmarks.md"
 	@echo "make docs   - regenerate docs/cli.md from the airflow dataops parser"
@@ -28,6 +30,17 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	@$(PY) scripts/demo.py
+
+# A real local Airflow on the embedded default (docs/local.md); Ctrl-C stops it.
+airflow: $(STAMP)
+	@$(PY) scripts/local_airflow.py
+
+DAG ?= nycflights_daily
+NOTE ?= requested with make trigger
+# A partitioned run by key on the `make airflow` stack, through Airflow's REST API (docs/local.md).
+trigger: $(STAMP)
+	@test -n "$(KEY)" || { echo "usage: make trigger KEY=YYYY-MM-DD [DAG=$(DAG)] [NOTE=...]" >&2; exit 2; }
+	@$(PY) scripts/local_airflow.py trigger "$(DAG)" "$(KEY)" "$(NOTE)"
 
 # Debian packages the full suite needs: a PostgreSQL server (binaries only; we start our own
 # cluster) and Chromium for the UI tests.  Installed only when missing, and only as root.

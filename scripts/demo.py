@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-HOME = ROOT / ".demo"
+HOME = Path(os.environ.get("DATAOPS_DEMO_HOME") or ROOT / ".demo").resolve()  # tests point it elsewhere
 WAREHOUSE = HOME / "warehouse.db"
 LINEAGE = HOME / "lineage.jsonl"
 DAG_ID = "nycflights_daily"
