@@ -108,12 +108,17 @@ def resolve_datasets(store: Any, target: str) -> list[dict[str, Any]]:
 
 
 def partitions_status(args: Any) -> None:
+    """Ledger state per partition; for a failed or quarantined partition the rules its gate failed
+    (expected and actual), and the reason of each rerun (JSON: ``failed_rules``, ``reruns``)."""
     from airflow_dataops.store.ledger import list_partitions
+    from airflow_dataops.store.records import partition_findings
 
     store = _store()
     rows: list[dict[str, Any]] = []
     for ds in resolve_datasets(store, args.target):
+        findings = partition_findings(store, ds["dataset"])
         for p in list_partitions(store, ds["dataset"], since=args.since):
+            found = findings.get(p.partition_key, {})
             rows.append(
                 {
                     "dataset": ds["dataset"],
@@ -126,15 +131,38 @@ def partitions_status(args: Any) -> None:
                     "contract": p.contract_version,
                     "gate": p.gate_verdict,
                     "updated": p.updated_at.isoformat(timespec="seconds"),
+                    "failed_rules": found.get("failed_rules", []),
+                    "reruns": found.get("reruns", []),
                 }
             )
     if args.output == "json":
-        print(json.dumps(rows, indent=2))
+        print(json.dumps(rows, indent=2, default=str))
         return
     if not rows:
         print(f"no partitions recorded for {args.target!r}" + (f" since {args.since}" if args.since else ""))
         return
-    print(_table(list(rows[0]), [list(r.values()) for r in rows]))
+    shown = [{k: v for k, v in r.items() if k not in ("failed_rules", "reruns")} for r in rows]
+    print(_table(list(shown[0]), [list(r.values()) for r in shown]))
+    details = [line for r in rows for line in _partition_details(r)]
+    if details:
+        print("\n" + "\n".join(details))
+
+
+def _partition_details(row: dict[str, Any]) -> list[str]:
+    """What failed in a partition's latest gate, and why it was rerun: one line each."""
+    where = f"{row['dataset']} {row['partition']}"
+    lines = []
+    if row["state"] != "applied" or row["gate"] not in (None, "passed"):
+        for r in row["failed_rules"]:
+            rows = f", {r['failing_rows']} failing rows" if r.get("failing_rows") is not None else ""
+            lines.append(
+                f"{where}: [{r.get('severity')}] {r.get('rule')}: expected {r.get('expected')}, "
+                f"got {r.get('actual')}{rows}"
+            )
+    for r in row["reruns"]:
+        when = str(r.get("started_at") or "")[:16].replace("T", " ")
+        lines.append(f"{where}: rerun {when} by {r.get('requested_by')}: {r.get('reason')}")
+    return lines
 
 
 def partitions_verify(args: Any) -> None:

@@ -9,6 +9,7 @@ difference in what they compute.
 
 from __future__ import annotations
 
+import argparse
 import ast
 import json
 import os
@@ -161,7 +162,7 @@ def test_a_refused_middle_day_is_one_bad_correctness_event_in_every_view(
 
 
 def test_failed_quarantined_late_missing_and_rerun_partitions_agree(
-    outcomes, monkeypatch: pytest.MonkeyPatch
+    outcomes, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from airflow_dataops.store.ledger import request_rerun
 
@@ -192,6 +193,36 @@ def test_failed_quarantined_late_missing_and_rerun_partitions_agree(
     assert (completeness["bad_events"], completeness["missing_events"]) == (3, 2)
     late = [r for r in sli_history(store, DATASET, kind="correctness") if r.partition_key == keys[3]]
     assert [r.good for r in late] == [True]  # a late day is not a correctness failure
+
+    # What failed, where on-call looks: `partitions status` and the dataset page.
+    from airflow_dataops.cli.commands import partitions_status
+
+    capsys.readouterr()
+    partitions_status(argparse.Namespace(target=DATASET, since=None, output="json"))
+    listed = {p["partition"]: p for p in json.loads(capsys.readouterr().out)}
+    refused = listed[keys[2]]
+    assert refused["state"] == "failed"
+    errors = [
+        (r["rule"], r["expected"], r["actual"]) for r in refused["failed_rules"] if r["severity"] == "error"
+    ]
+    assert errors == [("slo_orders.rowCount", "mustBeGreaterThan 2 rows", 1)]
+    quarantined = listed[keys[1]]["failed_rules"]
+    assert [r["rule"] for r in quarantined if r["severity"] == "error"] == [
+        "slo_orders.amount.nonNegativeAmount"
+    ]
+    assert [(r["reason"], r["requested_by"]) for r in listed[keys[-1]]["reruns"]] == [
+        ("late vendor file replaced", "oncall")
+    ]
+    partitions_status(argparse.Namespace(target=DATASET, since=None, output="table"))
+    table = capsys.readouterr().out
+    assert (
+        f"{DATASET} {keys[2]}: [error] slo_orders.rowCount: expected mustBeGreaterThan 2 rows, got 1" in table
+    )
+    assert "by oncall: late vendor file replaced" in table
+    page, _ = _ui(store, datetime.now(timezone.utc), monkeypatch)
+    on_page = {p["partition_key"]: p for p in page["partitions"]}
+    assert on_page[keys[2]]["failed_rules"] == refused["failed_rules"]
+    assert on_page[keys[-1]]["reruns"] == listed[keys[-1]]["reruns"]
 
 
 def test_the_real_command_prints_what_the_evaluator_says(outcomes, use_store: str) -> None:
