@@ -181,6 +181,9 @@ class _Parser:
         self.check_names(data)
         self.check_quality_rules(data)
         self.check_json_schema(data)
+        for key in ("id", "version"):  # they key the ledger, the results and lineage: never blank
+            if not str(data[key]).strip():
+                raise self.error(f"{key} is blank; give the contract a non-empty {key}", [key])
         return self.build(data)
 
     def check_json_schema(self, data: dict[str, Any]) -> None:
@@ -231,7 +234,9 @@ class _Parser:
                 self._unique(
                     obj["properties"],
                     ["schema", i, "properties"],
-                    lambda p: list(dict.fromkeys(v for v in (p.get("name"), p.get("physicalName")) if v)),
+                    lambda p: list(
+                        dict.fromkeys(v for v in (p.get("name"), p.get("physicalName")) if isinstance(v, str))
+                    ),
                     f"property of {obj.get('name')!r}",
                 )
 
@@ -574,6 +579,12 @@ class _Parser:
             description=sla.get("description"),
             path=format_path(parts),
         )
+        if prop.property == "frequency":  # docs/slo.md: the SLO cadence, not a gate check
+            self.warnings.append(
+                f"{prop.path}: SLA property 'frequency' is not checked by the gate; it sets the SLO cadence "
+                "(dataops.slo.cadence overrides it)"
+            )
+            return prop
         if prop.property not in EVALUATED_SLA:
             self.warnings.append(f"{prop.path}: SLA property {prop.property!r} is not evaluated")
             return prop
