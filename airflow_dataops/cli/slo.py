@@ -50,12 +50,12 @@ def slo_cli_group() -> Any:
 
 
 #: Exit codes of ``slo status`` and ``slo burn`` (the project's scheme; see docs/slo.md).
-EXIT_OK, EXIT_BREACHED, EXIT_INVALID, EXIT_STORE = 0, 1, 2, 3
+EXIT_OK, EXIT_BREACHED, EXIT_INVALID, EXIT_ENVIRONMENT = 0, 1, 2, 3
 _EXITS = (
     "Exit codes: 0 every SLO shown is healthy, at risk or without data; 1 an SLO is breached "
-    "(status) or an alert fires (burn); 2 invalid input: an unknown dataset, an invalid SLO "
-    "definition (the other datasets are still shown) or a malformed [dataops] setting; "
-    "3 the store cannot be reached or read."
+    "(status) or an alert fires (burn); 2 invalid input: an invalid SLO definition (the other "
+    "datasets are still shown) or a malformed [dataops] setting; 3 the environment: the store "
+    "cannot be reached or read, or the named dataset is not registered in it."
 )
 
 
@@ -76,16 +76,16 @@ def _store_faults() -> Iterator[None]:
     except ConfigError as e:
         _fail(_one_line(e), EXIT_INVALID)
     except StoreError as e:
-        _fail(f"the dataops store cannot be used: {_one_line(e)}", EXIT_STORE)
+        _fail(_one_line(e), EXIT_ENVIRONMENT)
     except SQLAlchemyError as e:
         orig = getattr(e, "orig", None) or e
         _fail(
             f"the dataops store cannot be read ({type(orig).__name__}: {_one_line(orig)}); "
             "check [dataops] store_url and run `airflow dataops db migrate`",
-            EXIT_STORE,
+            EXIT_ENVIRONMENT,
         )
     except OSError as e:
-        _fail(f"the dataops store cannot be reached: {type(e).__name__}: {_one_line(e)}", EXIT_STORE)
+        _fail(f"the dataops store cannot be reached: {type(e).__name__}: {_one_line(e)}", EXIT_ENVIRONMENT)
 
 
 def _one_line(error: BaseException) -> str:
@@ -127,10 +127,24 @@ def status_json(store: Any, dataset: str | None = None, *, now: Any = None) -> l
     return [item for item, _ in _status(store, dataset, now=now)]
 
 
+def _known(store: Any, dataset: str) -> None:
+    """Exit 3 (as every command does for a named dataset that does not exist) unless registered."""
+    from airflow_dataops.store.records import get_dataset
+
+    if get_dataset(store, dataset) is None:
+        _fail(
+            f"dataset {dataset!r} is not registered in the dataops store (no dataops_datasets row); "
+            "it is registered on its first publish. `airflow dataops slo status` lists the registered ones",
+            EXIT_ENVIRONMENT,
+        )
+
+
 def _status(store: Any, dataset: str | None, *, now: Any = None) -> list[tuple[dict[str, Any], Any]]:
     from airflow_dataops.slo.evaluator import evaluate_datasets
     from airflow_dataops.store.breaches import open_breaches
 
+    if dataset:
+        _known(store, dataset)
     names = [dataset] if dataset else None
     results = evaluate_datasets(store, datasets=names, now=now)
     breaches = open_breaches(store, datasets=names)
@@ -166,7 +180,9 @@ def slo_status(args: Any) -> None:
                 rates = " ".join(f"{k}={v:.2f}" for k, v in d["burn_rates"].items() if v is not None) or "-"
                 episode = d["open_breach"]
                 open_text = (
-                    f"{episode['severity']} since {str(episode['opened_at'])[:16].replace('T', ' ')}" if episode else "-"
+                    f"{episode['severity']} since {str(episode['opened_at'])[:16].replace('T', ' ')}"
+                    if episode
+                    else "-"
                 )
                 rows.append(
                     [
@@ -195,7 +211,9 @@ def slo_burn(args: Any) -> None:
     from airflow_dataops.slo.evaluator import burn_table, evaluate_datasets
 
     with _store_faults():
-        (result,) = evaluate_datasets(_store(), datasets=[args.dataset])
+        store = _store()
+        _known(store, args.dataset)
+        (result,) = evaluate_datasets(store, datasets=[args.dataset])
     if result.error:
         _fail(result.error, EXIT_INVALID)
     out: list[dict[str, Any]] = [

@@ -558,9 +558,12 @@ def _one_spec(
     missing, missing_field = pick("missing_data")
     at_risk, at_risk_field = pick("at_risk_below", 0.25)
     # Validate with the exact YAML path first, so the message points at the key the user wrote.
+    window_days = _positive(window, dataset=dataset, field=window_field)
+    if window_days > MAX_WINDOW_DAYS:
+        raise _fail(dataset, window_field, f"must be at most {MAX_WINDOW_DAYS} (10 years), got {window!r}")
     values = {
         "objective": _objective(objective, dataset=dataset, field=objective_field),
-        "window_days": _positive(window, dataset=dataset, field=window_field),
+        "window_days": window_days,
         "budgeting": _enum(BudgetingMethod, budgeting, dataset=dataset, field=budgeting_field),
         "at_risk_below": _number(at_risk, dataset=dataset, field=at_risk_field),
         "cadence": parse_duration(

@@ -201,6 +201,8 @@ def read_sli_columns(
                             cols.units.extend(us[i:j])
                             cols.partitions.extend(ps[i:j])
                     i = j
+        except conn.dialect.dbapi.Error as e:  # type: ignore[union-attr]  # the raw cursor: PEP 249 errors
+            raise store._unreachable(e) from e
         finally:
             cursor.close()
     return out

@@ -508,3 +508,27 @@ def test_contract_of_wrong_type():
     assert str(e.value) == (
         "dataset 'flights': a contract must be a mapping (parsed YAML) or a model with model_dump(), got list"
     )
+
+
+def test_frequency_lint_and_the_slo_cadence_agree(tmp_path):
+    """`contract lint` says frequency sets the SLO cadence, and the SLO spec uses it (docs/slo.md)."""
+    from datetime import timedelta
+
+    from airflow_dataops.contracts.loader import load_contract
+    from airflow_dataops.slo.evaluator import specs_for_dataset
+
+    path = tmp_path / "orders.odcs.yaml"
+    path.write_text(
+        "apiVersion: v3.1.0\nkind: DataContract\nid: urn:x:orders\nversion: 1.0.0\nstatus: active\n"
+        "schema:\n  - name: orders\n    properties:\n      - {name: id, logicalType: integer}\n"
+        "slaProperties:\n  - {property: frequency, value: 6, unit: h}\n"
+        "customProperties:\n  - property: dataops\n    value:\n      slo:\n        objective: 0.9\n"
+        "        slis: {correctness: {threshold: 1, unit: ratio}}\n"
+    )
+    contract = load_contract(path)
+    assert (
+        "slaProperties[0]: SLA property 'frequency' is not checked by the gate; it sets the SLO cadence "
+        "(dataops.slo.cadence overrides it)"
+    ) in contract.warnings
+    (spec,) = specs_for_dataset({"dataset": "orders", "contract_path": str(path)})
+    assert spec.cadence == timedelta(hours=6)

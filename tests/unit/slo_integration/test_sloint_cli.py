@@ -106,10 +106,10 @@ def test_status_healthy_dataset_exits_0(seeded, capsys):
 
 
 @pytest.mark.parametrize("command", [slo_status, slo_burn], ids=["status", "burn"])
-def test_unknown_dataset_exits_2_in_both_commands(seeded, capsys, command):
+def test_unknown_dataset_exits_3_in_both_commands(seeded, capsys, command):
     with pytest.raises(SystemExit) as info:
         command(ns(dataset="nope", output="json"))
-    assert info.value.code == 2
+    assert info.value.code == 3  # as every command does for a named dataset that does not exist
     assert "error: dataset 'nope' is not registered in the dataops store" in capsys.readouterr().err
 
 
