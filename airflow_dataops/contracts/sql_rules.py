@@ -192,13 +192,17 @@ def render(
     alias_of_table = table
 
     def source(node: exp.Table) -> Any:
-        alias = node.alias or table
+        alias = node.args.get("alias")  # the author's alias, as written (quoting and case kept)
         base = exp.table_(table, db=db_schema, quoted=True)
         if partition_column is None:
-            return base.as_(alias, quoted=True) if (node.alias or db_schema) else base
+            if alias is not None:
+                base.set("alias", alias)
+            return base
         value = exp.null() if partition_value is None else exp.Literal.string(str(partition_value))
         inner = exp.select("*").from_(base).where(exp.column(partition_column, quoted=True).eq(value))
-        return inner.subquery(exp.to_identifier(alias, quoted=True))
+        return exp.Subquery(
+            this=inner, alias=alias or exp.TableAlias(this=exp.to_identifier(table, quoted=True))
+        )
 
     def transform(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Table) and isinstance(node.this, exp.Identifier):
