@@ -5,7 +5,8 @@ side: anything that weakens the promise is **breaking** (a field removed or rena
 widened or changed, ``required`` dropped, more allowed values, a quality rule or SLA loosened
 or removed), anything that strengthens it is **compatible** (a field added, a type narrowed,
 ``required`` added, fewer allowed values, a rule tightened or added), and prose is
-**informational**.  A breaking change is accepted when the major ``version`` was bumped.
+**informational**.  The ``dataops.slo`` block is classified by ``airflow_dataops.slo.diff``
+(objective, thresholds, SLIs, window, cadence).  A breaking change is accepted when the major ``version`` was bumped.
 
 Pure Python: no Airflow, no database.
 """
@@ -99,6 +100,9 @@ def diff_contracts(old: Contract, new: Contract) -> ContractDiff:
     for name in new_objs.keys() - old_objs.keys():
         out.append(Change(kind=C, path=f"schema.{name}", message=f"schema object {name!r} was added"))
     out.extend(_diff_sla(old.sla_properties, new.sla_properties))
+    from airflow_dataops.slo.diff import diff_slos  # the dataops.slo block, classified the same way
+
+    out.extend(Change(kind=ChangeKind(k), path=p, message=m) for k, p, m in diff_slos(old, new))
     return ContractDiff(old_version=old.version, new_version=new.version, changes=tuple(out))
 
 

@@ -48,7 +48,7 @@ from airflow_dataops.slo.evaluation import (
     read_span,
 )
 from airflow_dataops.slo.sli import SLIKind
-from airflow_dataops.slo.spec import SLODefinitionError, SLOSpec, slo_specs_from_contract
+from airflow_dataops.slo.spec import SLODefinitionError, SLOSpec, contract_mapping, slo_specs_from_contract
 
 __all__ = [
     "BreachTransition",
@@ -77,17 +77,6 @@ FEW = 50
 
 
 # ---------------------------------------------------------------------------------- specs
-
-
-def _contract_mapping(contract: Any) -> dict[str, Any]:
-    """Our ``Contract`` as the ODCS-shaped mapping ``slo_specs_from_contract`` reads."""
-    return {
-        "slaProperties": [
-            {"property": s.property, "value": s.value, "unit": s.unit, "element": s.element}
-            for s in contract.sla_properties
-        ],
-        "customProperties": [{"property": k, "value": v} for k, v in contract.custom_properties.items()],
-    }
 
 
 def _resolve_path(path: str) -> Path | None:
@@ -177,7 +166,7 @@ def _build_specs(dataset: str, resolved: str | None, block: Any) -> list[SLOSpec
             contract = load_contract(resolved)
         except ContractError as e:
             raise SLODefinitionError(f"dataset {dataset!r}: contract {resolved!r} cannot be read: {e}") from e
-        return slo_specs_from_contract(_contract_mapping(contract), dataset, contract_path=resolved)
+        return slo_specs_from_contract(contract_mapping(contract), dataset, contract_path=resolved)
     if not block:
         return []
     if not isinstance(block, Mapping):

@@ -49,6 +49,7 @@ __all__ = [
     "MissingDataPolicy",
     "SLODefinitionError",
     "SLOSpec",
+    "contract_mapping",
     "load_slo_sidecar",
     "parse_duration",
     "parse_unit",
@@ -461,6 +462,17 @@ def _check_keys(block: Mapping[str, Any], allowed: frozenset[str], *, dataset: s
         raise _fail(
             dataset, field, f"has unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
         )
+
+
+def contract_mapping(contract: Any) -> dict[str, Any]:
+    """Our loaded ``Contract`` as the ODCS-shaped mapping ``slo_specs_from_contract`` reads."""
+    return {
+        "slaProperties": [
+            {"property": s.property, "value": s.value, "unit": s.unit, "element": s.element}
+            for s in contract.sla_properties
+        ],
+        "customProperties": [{"property": k, "value": v} for k, v in contract.custom_properties.items()],
+    }
 
 
 def slo_specs_from_contract(
