@@ -116,3 +116,21 @@ def test_a_dialect_without_a_guarantee_is_refused_unless_opted_in():
     with S.allow_unsafe_on("mysql"):
         assert "mysql" in S.unsafe_dialects()
     assert "mysql" not in S.unsafe_dialects()
+
+
+def test_sqlite_rule_inside_a_writers_transaction_keeps_that_transaction(tmp_path):
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'w.db'}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (a INT)")
+        conn.exec_driver_sql("INSERT INTO t VALUES (1), (-1)")
+    contract = make_contract(RULE.format(query="SELECT COUNT(*) FROM {table} WHERE {column} < 0"))
+    with engine.connect() as conn:
+        conn.exec_driver_sql("INSERT INTO t VALUES (-2)")  # the writer's open transaction
+        report = evaluate_sql(contract, engine_or_connection=conn, table="t")
+        conn.exec_driver_sql("INSERT INTO t VALUES (5)")  # still writable after the rule ran
+        conn.commit()
+    assert next(r for r in report.results if r.name == "t.a.neg").actual == 2.0  # saw the uncommitted row
+    with engine.connect() as conn:
+        assert sorted(conn.exec_driver_sql("SELECT a FROM t").scalars()) == [-2, -1, 1, 5]
+        assert conn.exec_driver_sql("PRAGMA query_only").scalar() == 0
+    engine.dispose()
