@@ -119,6 +119,9 @@ class PartitionWriteOperator(BaseOperator):
         claim = self._claim(ledger, key, context, contract, settings.on_already_applied)
         started = time.monotonic()
         engine = self._hook.get_sqlalchemy_engine()
+        self._claim_id = claim.apply_id  # stage apart from any other attempt at this partition
+        if claim.took_over_from is not None:
+            self._drop_stage_of(engine, key, claim.took_over_from.id)
         stage = None
         try:
             stage = self.stage(context, engine, key)
@@ -142,9 +145,19 @@ class PartitionWriteOperator(BaseOperator):
 
                 try:
                     drop_stage(engine, stage)
-                except Exception:  # a leftover stage table is harmless; the next attempt replaces it
+                except Exception:  # a leftover stage table is harmless; the attempt taking over drops it
                     self.log.warning("could not drop staging table %s", stage.name, exc_info=True)
             self.log.debug("ti %s done", ti)
+
+    def _drop_stage_of(self, engine: Engine, key: str, claim_id: int) -> None:
+        """Drop the staging table of the attempt this one took over (killed, or stale and doomed)."""
+        from airflow_dataops.partitions.writer import drop_stage, stage_table_name
+
+        name = stage_table_name(self.table, key, claim_id)
+        try:
+            drop_stage(engine, name, self.db_schema)
+        except Exception:
+            self.log.warning("could not drop staging table %s", name, exc_info=True)
 
     def _dataset_name(self, contract: Contract | None) -> str:
         if self.dataset:
@@ -264,6 +277,8 @@ class PartitionWriteOperator(BaseOperator):
                 )
                 rules = [RowRule(name=n, failing=predicates[n]) for n in gate.quarantinable(report)]
         target = ensure_target(engine, stage, table=self.table, db_schema=self.db_schema)
+        # The ledger's fence commits the target only while this claim still holds the partition,
+        # and records the apply in the same store transaction (a taken-over attempt rolls back).
         result = publish(
             engine,
             stage=stage,
@@ -405,7 +420,7 @@ class PartitionedSQLOperator(PartitionWriteOperator):
 
         from airflow_dataops.partitions.writer import stage_table_name
 
-        name = stage_table_name(self.table, partition_key)
+        name = stage_table_name(self.table, partition_key, getattr(self, "_claim_id", None))
         preparer = engine.dialect.identifier_preparer
         qualified = (
             preparer.quote(name)
@@ -468,7 +483,12 @@ class DataFramePartitionOperator(PartitionWriteOperator):
                     f"key {partition_key!r} (e.g. {sample}); a partition write may only hold its own key"
                 )
         return stage_frame(
-            engine, frame, table=self.table, partition_key=partition_key, db_schema=self.db_schema
+            engine,
+            frame,
+            table=self.table,
+            partition_key=partition_key,
+            db_schema=self.db_schema,
+            claim_id=getattr(self, "_claim_id", None),
         )
 
 

@@ -52,8 +52,15 @@ Q_KEY, Q_RULES, Q_RUN, Q_AT = (
 _MAX_IDENT = 63  # PostgreSQL's identifier limit, the tightest we support
 
 
-def stage_table_name(table: str, partition_key: str) -> str:
-    digest = hashlib.sha1(f"{table}\x00{partition_key}".encode()).hexdigest()[:10]
+def stage_table_name(table: str, partition_key: str, claim_id: int | None = None) -> str:
+    """The staging table of one partition write.
+
+    With ``claim_id`` (the ledger claim's token) each attempt stages apart: an attempt that was
+    taken over while it still ran cannot replace, or drop, the staged rows of the attempt that
+    took over (which would then publish the stale rows under its own, valid, claim).
+    """
+    ident = f"{table}\x00{partition_key}" + ("" if claim_id is None else f"\x00{claim_id}")
+    digest = hashlib.sha1(ident.encode()).hexdigest()[:10]
     name = f"{table}__stage_{digest}"
     if len(name) > _MAX_IDENT:
         name = f"dataops_stage_{hashlib.sha1(table.encode()).hexdigest()[:12]}_{digest}"
@@ -86,14 +93,20 @@ class RowRule:
 
 
 def stage_frame(
-    engine: Engine, frame: pd.DataFrame, *, table: str, partition_key: str, db_schema: str | None = None
+    engine: Engine,
+    frame: pd.DataFrame,
+    *,
+    table: str,
+    partition_key: str,
+    db_schema: str | None = None,
+    claim_id: int | None = None,
 ) -> Table:
     """Write ``frame`` to a fresh staging table and return it (its columns, as pandas created them).
 
     Built with pandas' own ``SQLTable`` (what ``DataFrame.to_sql`` uses; present from pandas 1 to 3)
     so the Table it created is known without asking the database again.
     """
-    name = stage_table_name(table, partition_key)
+    name = stage_table_name(table, partition_key, claim_id)
     preparer = engine.dialect.identifier_preparer
     qualified = (
         preparer.quote(name)
@@ -127,10 +140,12 @@ def reflect_columns(engine: Engine, name: str, db_schema: str | None = None) -> 
     return Table(name, MetaData(), *columns, schema=db_schema)
 
 
-def drop_stage(engine: Engine, stage: Table) -> None:
+def drop_stage(engine: Engine, stage: Table | str, db_schema: str | None = None) -> None:
+    """Drop a staging table (a Table, or a name in ``db_schema``) if it exists."""
+    table = stage if isinstance(stage, Table) else Table(stage, MetaData(), schema=db_schema)
     preparer = engine.dialect.identifier_preparer
     with engine.begin() as conn:
-        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {preparer.format_table(stage)}")
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {preparer.format_table(table)}")
 
 
 class _Untyped(UserDefinedType):  # type: ignore[type-arg]

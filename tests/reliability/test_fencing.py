@@ -57,8 +57,16 @@ class Attempt:
         self.claim_ = self.ledger.begin(KEY, dag_id="dag", task_id="load", run_id=self.run_id, attempt=1)
         return self
 
+    def stage(self) -> Attempt:
+        self.staged = stage_frame(
+            self.engine, source(KEY, self.n), table=TABLE, partition_key=KEY, claim_id=self.claim_.apply_id
+        )
+        return self
+
     def publish(self) -> Any:
-        stage = stage_frame(self.engine, source(KEY, self.n), table=TABLE, partition_key=KEY)
+        if getattr(self, "staged", None) is None:
+            self.stage()
+        stage = self.staged
         try:
             target = ensure_target(self.engine, stage, table=TABLE)
             return publish(
@@ -186,6 +194,63 @@ def test_operator_attempt_taken_over_mid_run_fails_and_publishes_nothing(
         assert (state.run_id, state.rows_published) == ("run_winner", 150)
         assert _verify_ok(store, warehouse_url)
         _OUTCOMES["stale-operator"] += 1
+    finally:
+        StateStore._shared.clear()
+        store.dispose()
+
+
+def test_a_stale_attempt_staging_while_the_winner_runs_cannot_swap_its_rows(
+    store: StateStore, store_url: str, warehouse_url: str
+) -> None:
+    """Both attempts run at once: the stale one stages between the winner's staging and its publish.
+    Each claim stages into its own table, so the winner publishes its own rows, not the stale ones."""
+    stale = Attempt(store, warehouse_url, "run_stale", n=200).claim()
+    expire_lease(store)
+    winner = Attempt(store, warehouse_url, "run_winner", n=150).claim().stage()
+    stale.stage()
+    assert stale.staged.name != winner.staged.name
+    with pytest.raises(StaleClaim):
+        stale.publish()  # ...and it drops only its own staging table
+    winner.publish()
+    assert target_multiset(warehouse_url, KEY) == source_multiset(KEY, 150)
+    assert _verify_ok(store, warehouse_url)
+    _OUTCOMES[f"stale-interleaved-{_backend(store_url)}"] += 1
+
+
+def test_the_attempt_taking_over_drops_the_stale_attempt_s_staging_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow_dataops.operators.partitioned import DataFramePartitionOperator
+
+    store_url = f"sqlite:///{tmp_path / 'store.db'}"
+    warehouse_url = f"sqlite:///{tmp_path / 'warehouse.db'}"
+    monkeypatch.setenv("AIRFLOW__DATAOPS__STORE_URL", store_url)
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_FENCE_WAREHOUSE",
+        json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "warehouse.db")}),
+    )
+    StateStore._shared.clear()
+    store = StateStore(store_url)
+    stale = Attempt(store, warehouse_url, "run_stale", n=200).claim().stage()
+    expire_lease(store)
+    op = DataFramePartitionOperator(
+        task_id="load",
+        python_callable=lambda partition_key: source(partition_key, 150),
+        conn_id="fence_warehouse",
+        table=TABLE,
+        partition_column=COLUMN,
+        dataset=DATASET,
+        partition_key=KEY,
+    )
+    ti = SimpleNamespace(dag_id="dag", task_id="load", run_id="run_winner", try_number=1, dag_version_id=None)
+    try:
+        assert op.execute({"ti": ti, "run_id": "run_winner", "outlet_events": None})["rows_published"] == 150
+        assert not inspect(stale.engine).has_table(stale.staged.name)
+        assert [n for n in inspect(stale.engine).get_table_names() if "__stage_" in n] == []
+        with pytest.raises(Exception, match="no such table"):
+            stale.publish()  # doomed anyway: its staged rows are gone, and its fence would refuse
+        assert target_multiset(warehouse_url, KEY) == source_multiset(KEY, 150)
+        _OUTCOMES["stale-operator-takeover"] += 1
     finally:
         StateStore._shared.clear()
         store.dispose()
