@@ -46,7 +46,7 @@ thing in every command:
 |---|---|
 | 0 | success: the contract is valid, no blocking rule failed, the ledger and the target agree |
 | 1 | a finding: a blocking rule failed (or could not run), a partition differs from the ledger, a breaking contract change without a major version bump |
-| 2 | invalid input: a contract that cannot be loaded (file, line, YAML path and value in the message), or arguments that do not fit together |
+| 2 | invalid input: a contract that cannot be loaded (file, line, YAML path and value in the message), arguments that do not fit together, a malformed `[dataops]` setting |
 | 3 | the environment: the state store or a warehouse connection is unknown, of the wrong type or unreachable; a named dataset, schema or table does not exist |
 """
 

@@ -5,7 +5,8 @@ command:
 
 0  success: nothing to report (contract valid, no blocking rule failed, ledger and target agree)
 1  a finding: a blocking rule failed, a partition differs from the ledger, a breaking contract change
-2  invalid input: a contract that cannot be loaded, or arguments that do not fit together
+2  invalid input: a contract that cannot be loaded, arguments that do not fit together, a malformed
+   ``[dataops]`` setting
 3  the environment: the state store or a warehouse connection is unknown or unreachable, a named
    dataset, schema or table does not exist
 """
@@ -17,7 +18,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from airflow_dataops.exceptions import DataOpsError
+from airflow_dataops.exceptions import ConfigError, DataOpsError
 
 EXIT_OK = 0
 EXIT_FINDING = 1
@@ -25,8 +26,14 @@ EXIT_INVALID = 2
 EXIT_ENVIRONMENT = 3
 
 
-def _fail(message: str, code: int = EXIT_ENVIRONMENT) -> None:
-    """Print ``error: <message>`` (one line) on stderr and exit with ``code`` (default: environment, 3)."""
+def _fail(message: str, code: int | None = None) -> None:
+    """Print ``error: <message>`` (one line) on stderr and exit with ``code``.
+
+    Without ``code``, the exception being handled decides: a malformed ``[dataops]`` setting
+    (``ConfigError``) is invalid input (2), anything else the environment (3).
+    """
+    if code is None:
+        code = EXIT_INVALID if isinstance(sys.exc_info()[1], ConfigError) else EXIT_ENVIRONMENT
     print(f"error: {' '.join(str(message).split())}", file=sys.stderr)
     raise SystemExit(code)
 

@@ -77,7 +77,8 @@ def test_db_migrate_creates_the_store(tmp_path: Path) -> None:
 )
 def test_bad_settings_stop_with_one_clear_line(env: dict[str, str], expected: str) -> None:
     result = airflow("dataops", "db", "status", env=env)
-    assert result.returncode == 3  # the environment (store, settings): docs/cli.md "Exit codes"
+    # docs/cli.md "Exit codes": a malformed [dataops] setting is invalid input, an unreachable store the environment
+    assert result.returncode == (2 if "[dataops]" in expected else 3)
     lines = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert lines and lines[-1].startswith(expected), result.stderr
     assert "Traceback" not in result.stderr
