@@ -3,7 +3,7 @@
 Every writing / multi-statement / side-effect ``sql`` rule goes through ``contract test`` (the real
 CLI function, and the real ``airflow dataops`` command for a few) and through a gate evaluation with
 the rule forced past the loader (the model edited after load, so the run-time guard is tested on
-its own).  Afterwards the warehouse is byte-identical (SQLite: a hash of ``iterdump()``;
+its own), on a table and on a staged partition as the write-audit-publish operators gate it.  Afterwards the warehouse is byte-identical (SQLite: a hash of ``iterdump()``;
 PostgreSQL: a catalog snapshot plus the canary rows), no file appeared, and the rule never passed.
 """
 
@@ -18,13 +18,18 @@ import sys
 import types
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 from reliability_report import record
 
+from airflow_dataops.contracts import gate
+from airflow_dataops.contracts.engines.sql import evaluate_sql
 from airflow_dataops.contracts.evaluate import evaluate
 from airflow_dataops.contracts.loader import load_contract, parse_contract
+from airflow_dataops.contracts.report import Verdict
 from airflow_dataops.exceptions import ContractError
+from airflow_dataops.partitions.writer import drop_stage, stage_frame
 
 MARK = "/tmp/dataops_h14_pwned"
 CORPUS = [
@@ -185,13 +190,19 @@ def test_writing_sql_rules_never_write_and_never_pass(warehouse, tmp_path, monke
         result = next(r for r in report.results if r.name == "t.a.hostile")
         assert not result.passed and result in report.blocking, (query, result)
         assert str(result.actual).startswith(("not run", "failed to run")), (query, result)
+        # 4. a gated partition write: stage, gate the staged rows, drop the stage; fail and quarantine refuse
+        stage = stage_frame(engine, pd.DataFrame({"a": [1, 2]}), table="t", partition_key="k")
+        staged = evaluate_sql(forced, engine_or_connection=engine, table=stage.name)
+        assert gate.decide(staged, "fail") is Verdict.FAILED, query
+        assert gate.decide(staged, "quarantine") is Verdict.FAILED, query
+        drop_stage(engine, stage)
         assert snapshot(engine) == before, query
         assert files(tmp_path) - {str(path)} == listing, query
         _count(f"{dialect}: writing/side-effect sql rules")
     record(
         f"contracts-hostile-sql-{dialect}",
         scenario=f"writing, multi-statement and side-effect `sql` rules on {dialect} (loader, `contract test`, "
-        "gate with the rule forced past the loader)",
+        "evaluate() and a staged partition gate with the rule forced past the loader)",
         runs=COUNTS[f"{dialect}: writing/side-effect sql rules"],
         result="all refused or failed, never passed; warehouse byte-identical (dump hash / catalog + canary); "
         "no file created; 0 tracebacks",
