@@ -73,7 +73,7 @@ class SLOView:
 
     @classmethod
     def of(cls, evaluation: SLOEvaluation, spec: SLOSpec) -> SLOView:
-        d = evaluation_to_dict(evaluation, spec)
+        d = evaluation_to_dict(evaluation, spec, alerts=False)
         return cls(
             kind=d["slo"],
             status=d["status"],

@@ -134,6 +134,7 @@ def detection_time(error_ratio: float, objective: float, long_window: timedelta,
     return long_window * (factor * (1.0 - objective) / error_ratio)
 
 
+@functools.lru_cache(maxsize=512)
 def _label(d: timedelta) -> str:
     seconds = int(d.total_seconds())
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):

@@ -110,12 +110,16 @@ def threshold_text(spec: SLOSpec) -> str:
     return f"{op} {spec.threshold:g} {spec.unit}"
 
 
-def evaluation_to_dict(e: SLOEvaluation, spec: SLOSpec | None = None) -> dict[str, Any]:
+def evaluation_to_dict(
+    e: SLOEvaluation, spec: SLOSpec | None = None, *, alerts: bool = True
+) -> dict[str, Any]:
     """An ``SLOEvaluation`` as JSON-ready values: the one serialisation every JSON uses.
 
     Non-finite figures (an overspent budget of ``-inf``) are written as ``null``.
+
+    :param alerts: include the per-rule ``alerts`` list (the UI's overview leaves it out).
     """
-    return {
+    out = {
         "slo": e.kind.value,
         "status": e.status.value,
         "objective": e.objective,
@@ -129,7 +133,9 @@ def evaluation_to_dict(e: SLOEvaluation, spec: SLOSpec | None = None) -> dict[st
         "budget_remaining": _finite(e.budget_remaining),
         "burn_rates": {k: _finite(v) for k, v in e.burn_rates.items()},
         "firing": [f"{a.severity.value} {a.window.label}" for a in e.firing],
-        "alerts": [
+    }
+    if alerts:
+        out["alerts"] = [
             {
                 "window": a.window.label,
                 "severity": a.severity.value,
@@ -139,8 +145,8 @@ def evaluation_to_dict(e: SLOEvaluation, spec: SLOSpec | None = None) -> dict[st
                 "fired": a.fired,
             }
             for a in e.alerts
-        ],
-    }
+        ]
+    return out
 
 
 def burn_table(evaluation: SLOEvaluation) -> list[dict[str, Any]]:

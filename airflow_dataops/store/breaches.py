@@ -83,20 +83,16 @@ _SLI_COLUMNS_SQL = (
 # SQLite: the groups come from a cheap count query (an index-only scan) and the rows carry no
 # dataset/kind strings and a small-int unit code: ~25% less time than reading them per row.
 # Safe because both statements run in one SQLite read transaction, which sees one snapshot.
+# The partition keys come with the rows (one rerun anywhere needs them; reading them costs less
+# than counting distinct keys per group).
 _SQLITE_COUNTS_SQL = (
-    "SELECT dataset, kind, count(*), count(partition_key) - count(DISTINCT partition_key) FROM dataops_sli "
+    "SELECT dataset, kind, count(*) FROM dataops_sli "
     "WHERE observed_at > ? AND observed_at <= ?{kinds} GROUP BY dataset, kind ORDER BY dataset, kind"
 )
 _SQLITE_ROWS_SQL = (
     "SELECT {epoch}, value, good, "
-    "CASE unit WHEN 's' THEN 0 WHEN 'ratio' THEN 1 WHEN 'rows' THEN 2 ELSE 3 END "
+    "CASE unit WHEN 's' THEN 0 WHEN 'ratio' THEN 1 WHEN 'rows' THEN 2 ELSE 3 END, partition_key "
     "FROM dataops_sli WHERE observed_at > ? AND observed_at <= ?{kinds} ORDER BY dataset, kind, observed_at, id"
-)
-# Partition keys are only needed where a partition was observed twice (a rerun): read them for
-# those groups alone, in the same order and snapshot.
-_SQLITE_KEYS_SQL = (
-    "SELECT partition_key FROM dataops_sli WHERE dataset = ? AND kind = ? AND observed_at > ? "
-    "AND observed_at <= ? ORDER BY observed_at, id"
 )
 _UNIT_CODES = ("s", "ratio", "rows", "?")  # "?": judged by the recorded ``good``
 _CHUNK = 100_000
@@ -148,9 +144,7 @@ def read_sli_columns(
     :param datasets: only these datasets (default: all; filtered after reading).
     :param kinds: only these kinds (default: all).
     :returns: ``{(dataset, kind): SLIColumns}`` sorted by time (ties by insertion order).
-        ``good`` comes back as the driver gives it (``0``/``1`` on SQLite).  On SQLite the
-        partition keys are only read for groups where a partition repeats (else ``None``s):
-        the evaluator only needs them to keep the latest row of a rerun partition.
+        ``good`` comes back as the driver gives it (``0``/``1`` on SQLite).
     """
     wanted = None if datasets is None else set(datasets)
     if wanted is not None and not wanted:
@@ -214,10 +208,9 @@ def _read_sqlite(
     groups = cursor.execute(_SQLITE_COUNTS_SQL.format(kinds=kind_sql), params).fetchall()
     cursor.execute(_SQLITE_ROWS_SQL.format(epoch=epoch, kinds=kind_sql), params)
     out: dict[tuple[str, str], SLIColumns] = {}
-    rerun_groups: list[tuple[str, str]] = []
-    chunk: tuple[Sequence[Any], ...] = ((),) * 4
+    chunk: tuple[Sequence[Any], ...] = ((),) * 5
     pos = size = 0
-    for dataset, kind, count, duplicates in groups:
+    for dataset, kind, count in groups:
         cols = SLIColumns() if wanted is None or dataset in wanted else None
         need = count
         while need:
@@ -229,21 +222,16 @@ def _read_sqlite(
                 chunk, pos, size = tuple(zip(*rows)), 0, len(rows)
             take = min(need, size - pos)
             if cols is not None:
-                ts, vs, gs, us = chunk
+                ts, vs, gs, us, ps = chunk
                 cols.times.extend(ts[pos : pos + take])
                 cols.values.extend(vs[pos : pos + take])
                 cols.goods.extend(gs[pos : pos + take])
                 cols.units.extend(map(_UNIT_CODES.__getitem__, us[pos : pos + take]))
+                cols.partitions.extend(ps[pos : pos + take])
             pos += take
             need -= take
         if cols is not None:
-            cols.partitions = [None] * count
             out[(dataset, kind)] = cols
-            if duplicates:
-                rerun_groups.append((dataset, kind))
-    for dataset, kind in rerun_groups:
-        keys = cursor.execute(_SQLITE_KEYS_SQL, (dataset, kind, params[0], params[1])).fetchall()
-        out[(dataset, kind)].partitions = [k for (k,) in keys]
     return out
 
 
