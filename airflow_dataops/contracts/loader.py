@@ -26,7 +26,6 @@ import re
 import warnings
 from collections.abc import Sequence
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -70,17 +69,17 @@ def load_contract(path: str | os.PathLike[str]) -> Contract:
     """
     source = os.fspath(path)
     limits = YamlLimits.from_settings()
-    try:
-        size = Path(source).stat().st_size
-        if size > limits.max_bytes:
-            raise ContractError(
-                f"the file is {size} bytes, more than the limit of {limits.max_bytes} "
-                "([dataops] contract_max_bytes); split the contract or raise the limit",
-                file=source,
-            )
-        data = Path(source).read_bytes()
+    try:  # never more than the limit, whatever the path is (a FIFO or /dev/zero has no size)
+        with open(source, "rb") as f:
+            data = f.read(limits.max_bytes + 1)
     except OSError as e:
         raise ContractError(f"cannot read the contract file: {e.strerror or e}", file=source) from e
+    if len(data) > limits.max_bytes:
+        raise ContractError(
+            f"the file is larger than the limit of {limits.max_bytes} bytes "
+            "([dataops] contract_max_bytes); split the contract or raise the limit",
+            file=source,
+        )
     try:
         text = decode(data)
     except YamlRefused as e:
