@@ -184,7 +184,7 @@ class StateStore:
         )
 
     # ---------------------------------------------------------------- presence
-    def _sqlite_path(self) -> Path | None:
+    def sqlite_path(self) -> Path | None:
         """The SQLite database file, or None (PostgreSQL, in-memory)."""
         if self.dialect != "sqlite":
             return None
@@ -199,7 +199,7 @@ class StateStore:
 
     def _check_exists(self) -> None:
         """Readers never create the store: a SQLite path with no file is an error, not a new store."""
-        path = self._sqlite_path()
+        path = self.sqlite_path()
         if path is not None and not path.is_file():
             where = "its folder does not exist" if not path.parent.is_dir() else "no such file"
             raise StoreError(

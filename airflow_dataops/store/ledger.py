@@ -447,7 +447,7 @@ def finish(
 
 def same_sqlite_file(store: StateStore, conn: Connection) -> bool:
     """True if ``conn`` is a connection to the store's own SQLite file (store and warehouse in one)."""
-    mine = store._sqlite_path()
+    mine = store.sqlite_path()
     if mine is None or conn.dialect.name != "sqlite" or not conn.engine.url.database:
         return False
     other = conn.engine.url.database
