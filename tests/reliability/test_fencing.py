@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from datetime import datetime, timedelta, timezone
+from itertools import permutations
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -215,6 +216,38 @@ def test_a_stale_attempt_staging_while_the_winner_runs_cannot_swap_its_rows(
     assert target_multiset(warehouse_url, KEY) == source_multiset(KEY, 150)
     assert _verify_ok(store, warehouse_url)
     _OUTCOMES[f"stale-interleaved-{_backend(store_url)}"] += 1
+
+
+INTERLEAVINGS = sorted(
+    {
+        order
+        for order in permutations(["stale.stage", "stale.publish", "win.stage", "win.publish"])
+        if order.index("stale.stage") < order.index("stale.publish")
+        and order.index("win.stage") < order.index("win.publish")
+    }
+)
+
+
+@pytest.mark.parametrize("order", INTERLEAVINGS, ids=["-".join(o) for o in INTERLEAVINGS])
+def test_every_interleaving_of_a_stale_attempt_and_the_winner_ends_with_the_winner(
+    store: StateStore, store_url: str, warehouse_url: str, order: tuple[str, ...]
+) -> None:
+    attempts = {"stale": Attempt(store, warehouse_url, "run_stale", n=200).claim()}
+    expire_lease(store)
+    attempts["win"] = Attempt(store, warehouse_url, "run_winner", n=150).claim()
+    refused = 0
+    for step in order:
+        who, what = step.split(".")
+        if (who, what) == ("stale", "publish"):
+            with pytest.raises(StaleClaim):
+                attempts[who].publish()
+            refused += 1
+        else:
+            getattr(attempts[who], what)()
+    assert refused == 1
+    assert target_multiset(warehouse_url, KEY) == source_multiset(KEY, 150)
+    assert _verify_ok(store, warehouse_url)
+    _OUTCOMES[f"stale-interleaving-{_backend(store_url)}"] += 1
 
 
 def test_the_attempt_taking_over_drops_the_stale_attempt_s_staging_table(
