@@ -559,6 +559,14 @@ def _custom_expectations(
         fields = getattr(cls, "__fields__", None) or getattr(
             cls, "model_fields", {}
         )  # GX models are pydantic v1
+        runs_sql = sorted(f for f in fields if "query" in f)  # unexpected_rows_query, base_query ...
+        if runs_sql:  # GX would run that text on a connection nothing makes read-only (#14)
+            raise ContractError(
+                f"custom GX rule {rule.label!r}: {kind} runs SQL text ({', '.join(runs_sql)}) that airflow-dataops "
+                "cannot run read-only; write it as an ODCS type: sql rule, which runs as one read-only SELECT",
+                file=contract.source,
+                path=path,
+            )
         if column is not None and "column" in fields and "column" not in kwargs:
             kwargs["column"] = column
         try:

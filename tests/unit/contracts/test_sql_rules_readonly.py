@@ -134,3 +134,23 @@ def test_sqlite_rule_inside_a_writers_transaction_keeps_that_transaction(tmp_pat
         assert sorted(conn.exec_driver_sql("SELECT a FROM t").scalars()) == [-2, -1, 1, 5]
         assert conn.exec_driver_sql("PRAGMA query_only").scalar() == 0
     engine.dispose()
+
+
+@pytest.mark.parametrize("kind", ["unexpected_rows_expectation", "expect_query_results_to_match_comparison"])
+def test_gx_custom_expectations_that_run_sql_text_are_refused(kind):
+    import great_expectations as gx
+
+    from airflow_dataops.contracts.engines.gx import _custom_expectations
+    from airflow_dataops.contracts.model import QualityRule
+    from airflow_dataops.exceptions import ContractError
+
+    contract = make_contract(RULE.format(query="SELECT 0"))
+    rule = QualityRule(
+        type="custom",
+        engine="greatExpectations",
+        name="raw",
+        implementation={"type": kind, "kwargs": {"unexpected_rows_query": "DELETE FROM canary"}},
+        path="schema[0].quality[0]",
+    )
+    with pytest.raises(ContractError, match="cannot run read-only; write it as an ODCS type: sql rule"):
+        _custom_expectations(contract, rule, None, gx.expectations)
