@@ -127,7 +127,7 @@ class Property:
     partitioned: bool = False
     description: str | None = None
     quality: tuple[QualityRule, ...] = ()
-    #: ``logicalTypeOptions`` we evaluate, validated at load: numbers as floats, date/time bounds as
+    #: ``logicalTypeOptions`` we evaluate, validated at load: numbers as written, date/time bounds as
     #: normalised ISO text (naive UTC), ``pattern`` as given, ``format`` as a regular expression
     #: (``format_pattern``) or absent when not evaluated.
     options: dict[str, Any] = field(default_factory=dict)

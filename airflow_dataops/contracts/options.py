@@ -73,8 +73,8 @@ def logical_type_options(
     """``(options we evaluate, warnings)`` for a property's ``logicalTypeOptions``.
 
     ``family`` is the property's logicalType (or the family of its physicalType).  Returned
-    options: ``minimum``/``maximum``/``exclusiveMinimum``/``exclusiveMaximum`` (floats, or ISO text
-    for date/timestamp/time), ``multipleOf`` (float), ``minLength``/``maxLength`` (int),
+    options: ``minimum``/``maximum``/``exclusiveMinimum``/``exclusiveMaximum`` (numbers as written,
+    or ISO text for date/timestamp/time), ``multipleOf`` (a number), ``minLength``/``maxLength`` (int),
     ``pattern`` (a regular expression) and ``format_pattern`` (the regular expression of ``format``).
     """
     if not raw:
@@ -105,7 +105,8 @@ def logical_type_options(
                 raise fail(f"{key} must be a finite number, got {value!r}", at)
             if key == "multipleOf" and value <= 0:
                 raise fail(f"multipleOf must be greater than 0, got {value!r}", at)
-            out[key] = float(value)
+            # an int stays an int: PostgreSQL compares a BIGINT column with 1.0 as NUMERIC, row by row
+            out[key] = value if isinstance(value, int) else float(value)
         elif family in TEMPORAL and key in BOUNDS:
             out[key] = _instant(value, family, at, fail)
         elif key == "format":
@@ -115,7 +116,7 @@ def logical_type_options(
             if regex:
                 out["format_pattern"] = regex
             for name, bound in bounds:
-                out[f"format_{name}"] = float(bound)
+                out[f"format_{name}"] = bound
         else:
             warnings.append(f"{_fmt_path(at)}: {key} is not evaluated for logicalType {family}")
     _check_consistent(out, here, fail)

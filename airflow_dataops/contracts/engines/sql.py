@@ -10,7 +10,12 @@ parameter.  Counts are compiled the cheap way where one exists:
 * duplicates of one column: ``COUNT(col) - COUNT(DISTINCT col)``
 * duplicates of a column tuple / primary key: ``COUNT(*) - (SELECT COUNT(*) FROM (SELECT DISTINCT ...))``
   as a scalar subquery of the same statement
-* missing / invalid values: ``COUNT(CASE WHEN <predicate> THEN 1 END)``
+* every other row-level rule (missing / invalid values, logicalTypeOptions ranges, lengths,
+  patterns, formats, multipleOf, foreign-key orphans): ``COUNT(*) FILTER (WHERE <predicate>)``
+  (``COUNT(CASE WHEN … THEN 1 END)`` on a SQLite older than 3.30), the predicate NULL for NULL
+  values instead of guarded by ``IS NOT NULL``, a negated pattern as ``!~`` / ``NOT GLOB``, a
+  text column matched without a CAST, integer bounds bound as integers (PostgreSQL compares a
+  BIGINT with ``1.0`` as NUMERIC)
 
 Patterns use ``ColumnOperators.regexp_match`` (``~`` on PostgreSQL, ``REGEXP`` on SQLite).
 SQLite has no ``REGEXP`` of its own: SQLAlchemy's pysqlite dialect registers one on every
@@ -277,7 +282,7 @@ def _aggregate(
     if m.kind == "format" and scope.family(m.column) not in ("string", None):
         return sa.literal(0)  # a native date/time column holds only well-formed values
     if m.kind in _ROW_KINDS:
-        return sa.func.count(sa.case((_predicate(m, scope), sa.literal(1))))
+        return _CountWhere(_predicate(m, scope))
     if m.kind == "duplicates":
         return sa.func.count(col) - sa.func.count(sa.distinct(col))
     if m.kind == "tuple_duplicates":
@@ -295,20 +300,27 @@ def _values(values: Any) -> Any:
 
 
 class _PatternMatch(ColumnElement[bool]):
-    """``text`` matches ``pattern`` (``re.search`` semantics): ``regexp_match``, or ``GLOB`` on SQLite."""
+    """``text`` matches ``pattern`` (``re.search`` semantics): ``regexp_match``, or ``GLOB`` on SQLite.
+
+    ``negate=True`` is "does not match", compiled as the native negation (``!~``, ``NOT REGEXP``,
+    ``NOT GLOB``): on SQLite ``NOT ((a GLOB g) OR …)`` renders as ``(…) = 0``, twice as slow as
+    ``NOT GLOB`` over a million rows.
+    """
 
     type = sa.Boolean()
     inherit_cache = False  # one statement per gate: no need to teach the statement cache this node
 
-    def __init__(self, text: ColumnElement[Any], pattern: str) -> None:
+    def __init__(self, text: ColumnElement[Any], pattern: str, *, negate: bool = False) -> None:
         self.text = text
         self.pattern = pattern
+        self.negate = negate
 
 
 @compiles(_PatternMatch)
 def _compile_pattern(element: _PatternMatch, compiler: Any, **kw: Any) -> str:
-    regexp = element.text.regexp_match(sa.bindparam("pattern", element.pattern, unique=True))
-    return compiler.process(regexp, **kw)
+    pattern: Any = sa.bindparam("pattern", element.pattern, unique=True)
+    regexp = element.text.regexp_match(pattern)
+    return compiler.process(sa.not_(regexp) if element.negate else regexp, **kw)
 
 
 @compiles(_PatternMatch, "sqlite")
@@ -316,12 +328,17 @@ def _compile_pattern_sqlite(element: _PatternMatch, compiler: Any, **kw: Any) ->
     glob = sqlite_glob(element.pattern)
     if glob is None:
         return _compile_pattern(element, compiler, **kw)
-    matches = element.text.op("GLOB", is_comparison=True)
     # re.search's "$" also matches just before a final newline: the second GLOB says the same.
-    clause = sa.or_(
-        matches(sa.bindparam("glob", glob, unique=True)),
-        matches(sa.bindparam("glob", glob + "\n", unique=True)),
+    globs: tuple[Any, ...] = (
+        sa.bindparam("glob", glob, unique=True),
+        sa.bindparam("glob", glob + "\n", unique=True),
     )
+    if element.negate:
+        differs = element.text.op("NOT GLOB", is_comparison=True)
+        clause = sa.and_(*(differs(g) for g in globs))
+    else:
+        matches = element.text.op("GLOB", is_comparison=True)
+        clause = sa.or_(*(matches(g) for g in globs))
     return compiler.process(clause.self_group(), **kw)
 
 
@@ -408,19 +425,22 @@ def _predicate(m: R.Measure, scope: _Scope | None = None) -> ColumnElement[bool]
         return col.is_(None)
     if m.kind == "missing":
         return sa.or_(col.is_(None), col.in_(_values(m.markers))) if m.markers else col.is_(None)
+    # invalid / format: NULL in, NULL out (never counted, COALESCEd to false when selecting rows), so
+    # no "IS NOT NULL AND": it cost ~20% of a SQLite scan.  A text column is matched as it is.
+    text = col if scope.family(m.column) == "string" else sa.cast(col, sa.String)
     if m.kind == "invalid":
-        valid: list[ColumnElement[bool]] = []
+        bad: list[ColumnElement[bool]] = []
         if m.valid_values is not None:
-            valid.append(col.in_(_values(m.valid_values)))
+            bad.append(col.not_in(_values(m.valid_values)))
         if m.pattern:
-            valid.append(_PatternMatch(sa.cast(col, sa.String), m.pattern))
-        if not valid:
+            bad.append(_PatternMatch(text, m.pattern, negate=True))
+        if not bad:
             return sa.false()
-        return sa.and_(col.is_not(None), sa.not_(sa.and_(*valid)))
+        return sa.or_(*bad) if len(bad) > 1 else bad[0]
     if m.kind == "format":
         if scope.family(m.column) not in ("string", None):
             return sa.false()
-        return sa.and_(col.is_not(None), sa.not_(_PatternMatch(sa.cast(col, sa.String), m.pattern or "")))
+        return _PatternMatch(text, m.pattern or "", negate=True)
     if m.kind == "range":
         return _Compare(col, m.op or "<", m.bound, m.temporal, text=scope.family(m.column) == "string")
     if m.kind == "length":
@@ -463,6 +483,26 @@ def _in_duplicate_group(m: R.Measure, scope: _Scope) -> ColumnElement[bool]:
     )
     same = [groups.c[i].is_not_distinct_from(scope.col(c)) for i, c in enumerate(m.columns)]
     return sa.exists(sa.select(sa.literal(1)).select_from(groups).where(*same))
+
+
+class _CountWhere(ColumnElement[int]):
+    """Rows for which ``predicate`` is TRUE: ``COUNT(*) FILTER (WHERE …)`` where the database has
+    it (PostgreSQL; SQLite from 3.30), else ``COUNT(CASE WHEN … THEN 1 END)``.  Measured on 1M rows
+    with five such figures: FILTER takes 0.84x the CASE form's time on SQLite, 0.95x on PostgreSQL."""
+
+    type = sa.Integer()
+    inherit_cache = False
+
+    def __init__(self, predicate: ColumnElement[bool]) -> None:
+        self.predicate = predicate
+
+
+@compiles(_CountWhere)
+def _compile_count_where(element: _CountWhere, compiler: Any, **kw: Any) -> str:
+    version = compiler.dialect.server_version_info or ()
+    if compiler.dialect.name == "postgresql" or (compiler.dialect.name == "sqlite" and version >= (3, 30)):
+        return compiler.process(sa.func.count().filter(element.predicate), **kw)
+    return compiler.process(sa.func.count(sa.case((element.predicate, sa.literal(1)))), **kw)
 
 
 def _bind(name: str, value: Any) -> Any:
