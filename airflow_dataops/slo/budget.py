@@ -50,7 +50,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from itertools import accumulate
+from itertools import accumulate, pairwise
 from typing import NamedTuple
 
 from airflow_dataops.slo.sli import SLIKind
@@ -167,7 +167,9 @@ class EventSeries:
             # Missing events in the gap after observation g (the last gap, open-ended, is handled in count).
             cad = self._cadence
             ts = self.times
-            self._gaps = [max(0, math.floor((ts[g + 1] - ts[g]) / cad + 0.5) - 1) for g in range(len(ts) - 1)]
+            # round(d / cadence) - 1 per gap, floored at 0; times ascend, so int() is floor here.
+            rounded = [int((b - a) / cad + 0.5) for a, b in pairwise(ts)]
+            self._gaps = [k - 1 if k > 1 else 0 for k in rounded]
         self._missing = _prefix(self._gaps)
         self._good, self._bad, self._unknown = _prefix(good), _prefix(bad), _prefix(unknown)
 

@@ -188,3 +188,26 @@ def test_charts_escape_their_labels_and_handle_no_data() -> None:
 def test_budget_bar(remaining: float, cls: str) -> None:
     bar = svg.budget_bar(remaining)
     assert f'class="{cls}"' in bar and f"{remaining * 100:.0f}%" in bar
+
+
+def test_charts_span_the_data_not_an_empty_90_days() -> None:
+    """A 5-day-old dataset's points spread over the chart instead of piling up at its right edge."""
+    import re
+
+    start, end = NOW - timedelta(days=90), NOW
+    points = [(NOW - timedelta(days=d), 3600.0, True) for d in range(5, 0, -1)]
+    chart = svg.line_chart(points, label="freshness", unit="s", start=start, end=end)
+    xs = [float(x) for x in re.findall(r'<circle class="good" cx="([0-9.]+)"', chart)]
+    width = xs[-1] - xs[0]
+    assert len(xs) == 5 and width > 300  # of a 600-wide chart; on a 90-day axis it would be ~27
+    old = [(NOW - timedelta(days=d), 3600.0, True) for d in (80, 1)]  # older data: the full 90 days
+    xs_old = [
+        float(x)
+        for x in re.findall(r'cx="([0-9.]+)"', svg.line_chart(old, label="f", unit="s", start=start, end=end))
+    ]
+    assert xs_old[0] < 150
+
+    budget = [(NOW - timedelta(days=30 - d * 0.5), None if d < 50 else 1.0) for d in range(60)]
+    burn = svg.burndown_chart(budget, label="b")
+    line = re.search(r'<polyline class="line" points="([^"]+)"', burn).group(1).split()
+    assert float(line[0].split(",")[0]) < 100  # the known points start at the left edge
