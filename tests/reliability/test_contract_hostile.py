@@ -354,3 +354,17 @@ def test_hostile_yaml_is_refused_in_one_line(tmp_path):
         runs=len(YAML_CASES),
         result=f"{refused} refused at load with one line naming the file (and line), 0 tracebacks",
     )
+
+
+def test_contract_test_session_cannot_write(warehouse, monkeypatch):
+    from airflow_dataops.cli.contract_test import warehouse_engine
+
+    dialect, url, engine = warehouse
+    monkeypatch.setenv("AIRFLOW_CONN_WH", conn_env(dialect, url))
+    before = snapshot(engine)
+    ro = warehouse_engine("wh")
+    with ro.connect() as conn, pytest.raises(sa.exc.DBAPIError, match=r"read-only|readonly"):
+        conn.exec_driver_sql("DELETE FROM canary")
+        conn.commit()
+    ro.dispose()
+    assert snapshot(engine) == before
