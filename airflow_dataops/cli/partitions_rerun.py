@@ -81,7 +81,10 @@ def partitions_rerun(args: Any) -> None:
 
     try:
         store = StateStore.from_settings()
-        store.ensure_ready(create=False)  # a person's rerun migrates an older store, never creates one
+        if args.dry_run:
+            store.ensure_readable()  # a dry run changes nothing, not even the store's schema
+        else:
+            store.ensure_ready(create=False)  # a person's rerun migrates an older store, never creates one
         airflow = MetadataDBRuns()
         plan = plan_rerun(
             store,

@@ -272,3 +272,46 @@ def test_readers_work_with_a_postgres_role_that_may_only_select(pg_url: str, cli
             conn.execute(text(f'DROP OWNED BY "{role}"'))
             conn.execute(text(f'DROP ROLE "{role}"'))
         admin.dispose()
+
+
+def test_partitions_rerun_never_creates_a_store_and_its_dry_run_never_migrates(
+    tmp_path: Path, cli_store, capsys
+) -> None:
+    from airflow_dataops.cli.partitions_rerun import partitions_rerun
+
+    def rerun(dry_run: bool) -> tuple[int, str]:
+        args = SimpleNamespace(
+            dag_id="dag",
+            keys=["2026-11-01"],
+            date_from=None,
+            date_to=None,
+            reason="r",
+            dry_run=dry_run,
+            force=False,
+            output="table",
+        )
+        try:
+            partitions_rerun(args)
+            code = 0
+        except SystemExit as e:
+            code = int(e.code or 0)
+        return code, capsys.readouterr().err
+
+    db = tmp_path / "typo.db"
+    cli_store(f"sqlite:///{db}")
+    for dry_run in (True, False):
+        code, err = rerun(dry_run)
+        assert code != 0 and "does not exist" in err
+    assert not db.exists()
+    older = tmp_path / "older.db"
+    store = StateStore(f"sqlite:///{older}")
+    store.migrate()
+    store.dispose()
+    engine = create_engine(f"sqlite:///{older}")
+    with engine.begin() as conn:
+        conn.execute(t.schema_version.delete().where(t.schema_version.c.version > 1))
+    engine.dispose()
+    cli_store(f"sqlite:///{older}")
+    code, err = rerun(True)
+    assert code != 0 and "store schema v1 is older than this airflow-dataops" in err
+    assert StateStore(f"sqlite:///{older}").version() == 1
