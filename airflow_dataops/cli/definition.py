@@ -14,6 +14,7 @@ def get_dataops_cli_commands() -> list[Any]:
 
     from airflow_dataops.cli.partitions_rerun import rerun_action_command
     from airflow_dataops.cli.slo import slo_cli_group
+    from airflow_dataops.cli.triage import triage_action_command
 
     def cmd(name: str) -> Any:
         return lazy_load_command(f"airflow_dataops.cli.commands.{name}")
@@ -138,6 +139,6 @@ def get_dataops_cli_commands() -> list[Any]:
         GroupCommand(
             name="dataops",
             help="airflow-dataops: contracts, partition ledger, SLOs",
-            subcommands=(db, partitions, contract, slo_cli_group()),
+            subcommands=(triage_action_command(), db, partitions, contract, slo_cli_group()),
         )
     ]
