@@ -154,3 +154,50 @@ def test_gx_custom_expectations_that_run_sql_text_are_refused(kind):
     )
     with pytest.raises(ContractError, match="cannot run read-only; write it as an ODCS type: sql rule"):
         _custom_expectations(contract, rule, None, gx.expectations)
+
+
+ROUND_TRIP = {
+    "sqlite": [
+        "SELECT COUNT(*) FROM t WHERE note LIKE 'a\\_%' ESCAPE '\\'",
+        "SELECT COUNT(*) FROM t WHERE note GLOB 'a*' AND note REGEXP '^[a-z_]+$'",
+        "SELECT COUNT(*) FROM t WHERE strftime('%Y', ts) = '2024' AND note <> 'x:y'",
+        "SELECT IFNULL(SUM(amount), 0) FROM t",
+        "SELECT COUNT(*) FROM t WHERE note IS NOT 'x' AND CAST(amount AS INTEGER) % 2 = 1",
+        "SELECT COUNT(*) FROM (SELECT note FROM t GROUP BY note HAVING COUNT(*) > 1)",
+    ],
+    "postgresql": [
+        "SELECT COUNT(*) FROM t WHERE note LIKE 'a\\_%' ESCAPE '\\' OR note ~* '^A'",
+        "SELECT COUNT(*) FILTER (WHERE amount < 0) FROM t",
+        "SELECT COUNT(*) FROM t WHERE note = E'a\\nb' OR note IS DISTINCT FROM 'x:y'",
+        "SELECT COALESCE(SUM(amount), 0)::int FROM t",
+        "SELECT COUNT(*) FROM t WHERE ts::date BETWEEN '2024-01-01' AND '2024-12-31'",
+        "WITH x AS (SELECT amount FROM t) SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY amount) FROM x",
+    ],
+}
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_the_regenerated_query_gives_the_number_the_text_gives(dialect, request, tmp_path):
+    from airflow_dataops.contracts.engines.sql import register_sqlite_regexp
+
+    url = f"sqlite:///{tmp_path / 'w.db'}" if dialect == "sqlite" else request.getfixturevalue("pg_url")
+    engine = sa.create_engine(url)
+    register_sqlite_regexp(engine)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (note TEXT, amount FLOAT, ts TEXT)")
+        conn.execute(
+            sa.text("INSERT INTO t VALUES (:n, :a, :t)"),
+            [
+                {"n": "a_b", "a": 1, "t": "2024-01-01"},
+                {"n": "abc", "a": -2, "t": "2024-05-01"},
+                {"n": "a\nb", "a": 3, "t": "2023-01-01"},
+                {"n": "x:y", "a": 4, "t": "2024-02-02"},
+                {"n": None, "a": None, "t": None},
+                {"n": "abc", "a": 5, "t": "2024-03-03"},
+            ],
+        )
+    with engine.connect() as conn:
+        for query in ROUND_TRIP[dialect]:
+            text_value = conn.execute(sa.text(query.replace(":", "\\:"))).scalar()
+            assert S.run_read_only(conn, S.render(query, dialect, table="t")) == text_value, query
+    engine.dispose()
