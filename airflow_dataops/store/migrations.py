@@ -65,17 +65,21 @@ def newer_than_code(version: int, where: str) -> StoreVersionError:
 
 
 def check_readable(version: int, where: str) -> None:
-    """Refuse to read a store this code does not know the shape of; readers never migrate."""
+    """Refuse to read a store this code does not know the shape of; readers never migrate.
+
+    Newer: a retry cannot help (``StoreVersionError``).  Empty or older: the next writer (a
+    task, ``db migrate``) fixes it, so a reader's retry may succeed (plain ``StoreError``).
+    """
     if version > HEAD:
         raise newer_than_code(version, where)
     if version == 0:
-        raise StoreVersionError(
+        raise StoreError(
             f"dataops state store {where} holds no dataops tables (schema version 0); nothing was created. "
             "Create them with `airflow dataops db migrate` (a task's first publish also does), or point "
             "[dataops] store_url (AIRFLOW__DATAOPS__STORE_URL) at the existing store."
         )
     if version < HEAD:
-        raise StoreVersionError(
+        raise StoreError(
             f"dataops state store {where}: store schema v{version} is older than this airflow-dataops "
             f"(v{HEAD}) and read-only commands do not migrate; run `airflow dataops db migrate` "
             "(a task's next publish also migrates it)."
