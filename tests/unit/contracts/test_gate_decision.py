@@ -95,3 +95,41 @@ def test_explain_lists_each_failed_rule_with_its_figures(tmp_path) -> None:
 def test_an_unknown_mode_is_refused() -> None:
     with pytest.raises(ValueError, match="gate mode 'block' is not one of fail, quarantine, warn"):
         gate.check_mode("block")
+
+
+DUPLICATES = make_contract(
+    """
+    - name: flights
+      properties:
+        - {name: id, logicalType: integer, unique: true}
+        - name: delay
+          logicalType: number
+          logicalTypeOptions: {minimum: 0}
+          quality:
+            - {name: fewNulls, metric: nullValues, mustBeLessOrEqualTo: 10, unit: percent}
+      quality:
+        - {metric: rowCount, mustBeGreaterThan: 100}
+    """
+)
+
+
+def test_quarantine_mode_says_what_it_did_with_duplicates_and_why_others_were_not_quarantined(tmp_path):
+    engine = create_engine(f"sqlite:///{tmp_path / 'd.db'}")
+    pd.DataFrame({"id": [1, 1, 2, 3], "delay": [1.0, -2.0, None, None]}).to_sql(
+        "flights", engine, index=False
+    )
+    report = evaluate_sql(DUPLICATES, engine_or_connection=engine, table="flights")
+    assert set(gate.quarantinable(report)) == {"flights.id.unique", "flights.delay.minimum"}
+    verdict = gate.decide(report, "quarantine")
+    assert verdict is Verdict.FAILED  # the row count and the tolerated-null threshold are not quarantinable
+    lines = gate.explain(report, verdict, mode="quarantine").splitlines()
+    after = {line.split(":")[0].split("] ")[-1]: lines[i + 1].strip() for i, line in enumerate(lines[:-1])}
+    assert after["flights.id.unique"] == (
+        "quarantine moves every row of each duplicated key (none is kept as the winner)"
+    )
+    assert after["flights.delay.fewNulls"].startswith(
+        "not quarantined: it tolerates some failing rows (a threshold)"
+    )
+    assert after["flights.rowCount"].startswith("not quarantined: no failing rows can be selected for it")
+    fail = gate.explain(report, gate.decide(report, "fail"), mode="fail")
+    assert "not quarantined" not in fail and "duplicated key" not in fail  # fail mode: unchanged
