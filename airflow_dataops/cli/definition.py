@@ -13,6 +13,7 @@ def get_dataops_cli_commands() -> list[Any]:
     from airflow.cli.cli_config import ActionCommand, Arg, GroupCommand, lazy_load_command
 
     from airflow_dataops.cli.partitions_rerun import rerun_action_command
+    from airflow_dataops.cli.report import report_action_command
     from airflow_dataops.cli.slo import slo_cli_group
     from airflow_dataops.cli.triage import triage_action_command
 
@@ -139,6 +140,13 @@ def get_dataops_cli_commands() -> list[Any]:
         GroupCommand(
             name="dataops",
             help="airflow-dataops: contracts, partition ledger, SLOs",
-            subcommands=(triage_action_command(), db, partitions, contract, slo_cli_group()),
+            subcommands=(
+                triage_action_command(),
+                report_action_command(),
+                db,
+                partitions,
+                contract,
+                slo_cli_group(),
+            ),
         )
     ]

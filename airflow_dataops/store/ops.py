@@ -1,0 +1,119 @@
+"""Reads for the operational report (``airflow dataops report``): what happened in a period.
+
+Three reads, each one statement over an indexed column range, all in one read transaction:
+publish attempts from the ledger history, breach episodes that overlap the period, and the
+freshness SLI observations judged bad.  The arithmetic is :mod:`airflow_dataops.report`'s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+
+from airflow_dataops.store import tables as t
+from airflow_dataops.store.engine import StateStore
+from airflow_dataops.store.ledger import _aware
+
+__all__ = ["Attempt", "OpsRows", "read_ops_rows"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Attempt:
+    """One publish attempt (a ledger history row of action ``apply`` or ``rerun``)."""
+
+    dataset: str
+    partition_key: str
+    action: str
+    state: str
+    started_at: datetime
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class OpsRows:
+    owners: dict[str, str | None]  # dataset → owner (from its contract), every registered dataset
+    attempts: list[Attempt]  # started in the period
+    activity: list[tuple[str, datetime]]  # (dataset, when): attempts and rerun requests, any time
+    breaches: list[dict[str, Any]]  # episodes opened before the end and not resolved before the start
+    sla_violations: list[tuple[str, datetime]]  # (dataset, observed_at): bad freshness SLIs in the period
+
+
+def read_ops_rows(store: StateStore, since: datetime, until: datetime) -> OpsRows:
+    """Everything the report needs about ``[since, until)``, in one read transaction."""
+    h, b, s, d, r = (
+        t.partition_history.c,
+        t.breaches.c,
+        t.sli_observations.c,
+        t.datasets.c,
+        t.rerun_requests.c,
+    )
+    with store.begin(write=False) as conn:
+        owners = {row.dataset: row.owner for row in conn.execute(select(d.dataset, d.owner))}
+        attempts = [
+            Attempt(
+                dataset=row.dataset,
+                partition_key=row.partition_key,
+                action=row.action,
+                state=row.state,
+                started_at=_aware(row.started_at),  # type: ignore[arg-type]
+                finished_at=_aware(row.finished_at),
+            )
+            for row in conn.execute(
+                select(h.dataset, h.partition_key, h.action, h.state, h.started_at, h.finished_at)
+                .where(h.action.in_(("apply", "rerun")), h.started_at >= since, h.started_at < until)
+                .order_by(h.started_at, h.id)
+            )
+        ]
+        breaches = [
+            {
+                "dataset": row.dataset,
+                "slo": row.slo,
+                "severity": row.severity,
+                "opened_at": _aware(row.opened_at),
+                "resolved_at": _aware(row.resolved_at),
+            }
+            for row in conn.execute(
+                select(b.dataset, b.slo, b.severity, b.opened_at, b.resolved_at)
+                .where(b.opened_at < until, or_(b.resolved_at.is_(None), b.resolved_at >= since))
+                .order_by(b.opened_at, b.id)
+            )
+        ]
+        first = min((e["opened_at"] for e in breaches), default=since)
+        activity = [
+            (row.dataset, _aware(row.at))
+            for row in conn.execute(
+                select(h.dataset, h.started_at.label("at")).where(
+                    h.action.in_(("apply", "rerun")), h.started_at >= first, h.started_at < until
+                )
+            )
+        ] + [
+            (row.dataset, _aware(row.at))
+            for row in conn.execute(
+                select(r.dataset, r.requested_at.label("at")).where(
+                    r.requested_at >= first, r.requested_at < until
+                )
+            )
+        ]
+        violations = [
+            (row.dataset, _aware(row.observed_at))
+            for row in conn.execute(
+                select(s.dataset, s.observed_at).where(
+                    and_(
+                        s.kind == "freshness",
+                        s.good.is_(False),
+                        s.observed_at >= since,
+                        s.observed_at < until,
+                    )
+                )
+            )
+        ]
+    return OpsRows(
+        owners=owners,
+        attempts=attempts,
+        activity=activity,  # type: ignore[arg-type]
+        breaches=breaches,
+        sla_violations=violations,  # type: ignore[arg-type]
+    )
