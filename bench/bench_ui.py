@@ -13,6 +13,7 @@ every dataset, and HTML rendering.  Median of several rounds after one warm-up.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sys
 import tempfile
@@ -154,10 +155,13 @@ def run(datasets: int, days: int, rounds: int) -> str:
         ui.app.dependency_overrides[ui.get_store] = lambda: store
         client = TestClient(ui.app, root_path="/dataops")
 
+        cpu: list[float] = []  # process CPU ms of the last get(): the app's own work, whatever the load
+
         def get(path: str) -> float:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             response = client.get(path)
             elapsed = (time.perf_counter() - t0) * 1000
+            cpu.append((time.process_time() - c0) * 1000)
             if response.status_code != 200:
                 raise RuntimeError(f"{path}: HTTP {response.status_code}: {response.text[:300]}")
             return elapsed
@@ -183,24 +187,36 @@ def run(datasets: int, days: int, rounds: int) -> str:
             )
 
         def measure(label: str, path: str, before: object = None) -> float:
-            times = []
+            times, cpus = [], []
             for r in range(rounds):
                 if before is not None:
                     before(r)  # type: ignore[operator]
                 times.append(get(path))
-            rows.append([label, f"{median(times):.0f}", f"{min(times):.0f}", f"{max(times):.0f}"])
+                cpus.append(cpu[-1])
+            rows.append(
+                [
+                    label,
+                    f"{median(times):.0f}",
+                    f"{min(times):.0f}",
+                    f"{max(times):.0f}",
+                    f"{median(cpus):.0f}",
+                ]
+            )
+            figures[f"cpu:{path}:{label[:12]}"] = median(cpus)
             return median(times)
 
         rows: list[list[str]] = []
         figures = {}
         try:
             get("/api/datasets")  # imports, first connection
+            cold_cpu_from = len(cpu)
             figures["cold"] = measure(
                 "overview, full evaluation of every dataset (first request; snapshot cleared "
                 "before each round)",
                 "/",
                 lambda _r: ui.queries.clear_snapshots(),
             )
+            figures["cold_cpu"] = median(cpu[cold_cpu_from:])
             get("/")
             figures["steady"] = measure(
                 "**overview, steady state** (nothing changed since the last request)", "/"
@@ -222,11 +238,36 @@ def run(datasets: int, days: int, rounds: int) -> str:
                 lambda _r: ui.queries.clear_snapshots(),
             )
             size = len(client.get("/").content) / 1024
+            # The same store through the evaluator (what `slo status` and the evaluator DAG run): the
+            # same statuses as the overview, and its time.
+            from airflow_dataops.slo.evaluator import evaluate_datasets
+
+            eval_times, eval_cpu = [], []
+            for _ in range(rounds):
+                t0, c0 = time.perf_counter(), time.process_time()
+                results = evaluate_datasets(store)
+                eval_times.append((time.perf_counter() - t0) * 1000)
+                eval_cpu.append((time.process_time() - c0) * 1000)
+            figures["evaluator"] = median(eval_times)
+            rows.append(
+                [
+                    "`evaluate_datasets` over all datasets (the CLI's and the evaluator DAG's path)",
+                    f"{median(eval_times):.0f}",
+                    f"{min(eval_times):.0f}",
+                    f"{max(eval_times):.0f}",
+                    f"{median(eval_cpu):.0f}",
+                ]
+            )
+            overview = {d["dataset"]: d["status"] for d in client.get("/api/datasets").json()["datasets"]}
+            evaluated = {r.dataset: r.status.value for r in results}
+            agree = sum(overview[name] == status for name, status in evaluated.items())
         finally:
             ui.app.dependency_overrides.clear()
             store.dispose()
-    target = 200.0
+    target, full_target, eval_target = 200.0, 300.0, 2000.0
     verdict = "meets" if figures["steady"] <= target and figures["incremental"] <= target else "MISSES"
+    full_verdict = "meets" if figures["cold"] <= full_target else "MISSES"
+    eval_verdict = "meets" if figures["evaluator"] <= eval_target else "MISSES"
     body = (
         "## UI: overview page at scale\n\n"
         f"{sizes['datasets']:,} datasets x {days} days of SLIs ({sizes['sli_rows']:,} SLI rows: freshness, "
@@ -234,18 +275,26 @@ def run(datasets: int, days: int, rounds: int) -> str:
         f"is {size:.0f} KiB of HTML. The FastAPI app is called in-process with Starlette's TestClient; "
         "authentication is bypassed with `dependency_overrides` (fake user, allow-all DAG access), so the "
         "figures are the app's server time: store reads, SLO evaluation (budget, burn rates over every alert "
-        f"window) and HTML rendering. Milliseconds, median of {rounds} rounds.\n\n"
-        + table(["request", "median ms", "min ms", "max ms"], rows)
+        f"window) and HTML rendering. Milliseconds, median of {rounds} rounds; the last column is the process's "
+        "CPU time for the request, which other processes on the machine do not inflate.\n\n"
+        + table(["request", "median ms", "min ms", "max ms", "median CPU ms"], rows)
         + f"\n\nTarget: overview page <= {target:.0f} ms. Steady state {figures['steady']:.0f} ms and after new "
         f"SLIs {figures['incremental']:.0f} ms: {verdict} it. A full evaluation of all {sizes['datasets']:,} "
-        f"datasets takes {figures['cold']:.0f} ms and is paid once per API-server process (the first request), "
+        f"datasets takes {figures['cold']:.0f} ms ({figures['cold_cpu']:.0f} ms of CPU; target <= {full_target:.0f} ms: "
+        f"{full_verdict} it) and is paid once "
+        "per API-server process (the first request), "
         "then in a background thread every 60 s (`SNAPSHOT_TTL`, since statuses move with time alone) while "
         "requests keep getting the current snapshot. How the steady state stays cheap: each request reads the "
         "store's high-water marks (max SLI id, latest partition and registration write, breach ids) and "
         "re-evaluates only the datasets that changed since, reading their SLI rows through the "
         "`(dataset, kind, observed_at)` index. The full evaluation reads every dataset's SLO-window rows in one "
         "query as columns (`read_sli_columns`, Unix seconds computed by the database) and evaluates them with "
-        "`EventSeries.from_columns`, with no object per row.\n"
+        "`EventSeries.from_columns`, with no object per row.\n\n"
+        "One evaluation: the overview, the dataset pages, the CLI and the evaluator DAG all call "
+        "`slo.evaluation.evaluate_dataset` through the same batched loader. Over this store the evaluator "
+        f"takes {figures['evaluator']:.0f} ms (target <= {eval_target:.0f} ms: {eval_verdict} it), and its "
+        f"statuses equal the overview's for {agree:,} of {len(evaluated):,} datasets. "
+        f"Load average during the run (1 min): {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores.\n"
     )
     return body
 

@@ -15,7 +15,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -93,9 +93,23 @@ class SLOView:
 
     def to_dict(self) -> dict[str, Any]:
         """The keys of ``evaluation_to_dict`` (what ``slo status -o json`` writes), plus ``unit``."""
-        out = asdict(self)
-        out["slo"] = out.pop("kind")
-        return out
+        return {
+            "slo": self.kind,
+            "status": self.status,
+            "objective": self.objective,
+            "window_days": self.window_days,
+            "threshold": self.threshold,
+            "budget_remaining": self.budget_remaining,
+            "burn_rates": dict(self.burn_rates),
+            "firing": list(self.firing),
+            "sli_value": self.sli_value,
+            "unit": self.unit,
+            "good_events": self.good_events,
+            "bad_events": self.bad_events,
+            "missing_events": self.missing_events,
+            "total_events": self.total_events,
+            "error": self.error,
+        }
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -128,7 +142,8 @@ class DatasetSummary:
         return STATUS_ORDER.index(self.status)
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
+        out = {f.name: getattr(self, f.name) for f in fields(self)}  # shallow: asdict deep-copies
+        out["burn_rates"] = dict(self.burn_rates)
         out["slos"] = [v.to_dict() for v in self.slos]
         out["last_partition_at"] = _iso(self.last_partition_at)
         out["evaluated_at"] = _iso(self.evaluated_at)

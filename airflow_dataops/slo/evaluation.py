@@ -219,7 +219,7 @@ def _judge(
                 out.append(spec.is_good(v, u))
             except SLODefinitionError:  # a unit of another dimension: trust the recorder
                 out.append(recorded)
-    if spec.kind in _GATE_KINDS and any(g is not None and not g for g in goods):
+    if spec.kind in _GATE_KINDS and 0 in goods:  # a recorded False (or SQLite's 0); None != 0
         out = [False if g is not None and not g else o for o, g in zip(out, goods, strict=True)]
     return out
 
