@@ -26,6 +26,17 @@ import urllib.request
 from pathlib import Path
 
 PASSWORDS_FILE = "simple_auth_manager_passwords.json.generated"
+#: Debian's Chromium (never a browser download) and the flags it needs on these machines: no sandbox
+#: as root, and no background connections to hosts the closed network refuses.
+CHROMIUM = os.environ.get("DATAOPS_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def free_port() -> int:

@@ -22,28 +22,12 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from e2e.airflow_server import CHROMIUM, CHROMIUM_ARGS, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "local_airflow.py"
-CHROMIUM = os.environ.get("DATAOPS_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 pytestmark = [pytest.mark.scheduler, pytest.mark.slow, pytest.mark.timeout(900)]
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _components(home: Path) -> list[int]:
@@ -70,7 +54,7 @@ def _env(home: Path, port: int) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
     home = tmp_path_factory.mktemp("local-stack")
-    port = _free_port()
+    port = free_port()
     log = (home / "stack.log").open("w")
     started = time.monotonic()
     proc = subprocess.Popen(
