@@ -132,7 +132,7 @@ def test_api_dataset_detail(server: AirflowServer, token: str) -> None:
     status, _, body = server.get("/dataops/api/datasets/flights", token=token)
     d = json.loads(body)
     assert status == 200
-    assert [s["kind"] for s in d["slos"]] == ["freshness", "correctness"]
+    assert [s["slo"] for s in d["slos"]] == ["freshness", "correctness"]
     assert len(d["partitions"]) == 5
     newest = d["partitions"][0]
     assert newest["rerun_command"] == (
