@@ -80,9 +80,9 @@ class SLOEvaluationOperator(BaseOperator):
     def _report(self, run: EvaluationRun) -> None:
         for result in run.results:
             if result.error:
-                self.log.error("%s: %s", result.dataset, result.status)
+                self.log.error("%s: %s: %s", result.dataset, result.status.value, result.error)
             else:
-                self.log.info("%s: %s", result.dataset, result.status)
+                self.log.info("%s: %s", result.dataset, result.status.value)
 
     def announce(self, transition: BreachTransition, context: Any) -> None:
         """Notify and emit lineage for one transition; a failing notifier is logged, not raised."""
