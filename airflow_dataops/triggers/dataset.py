@@ -29,7 +29,19 @@ def check_dataset(
     ``freshness``: the newest data is at most ``max_lag_seconds`` old.
     ``slo``: every SLO of the dataset has data and is healthy or at risk (not breached,
     not "no data", not invalid).
+
+    A store that cannot be read (not created yet: nothing was ever published; or down) does
+    not pass, with the store's one-line reason: the sensor keeps waiting, bounded by its timeout.
     """
+    from airflow_dataops.exceptions import StoreError
+
+    try:
+        return _check(dataset, check, max_lag_seconds, store)
+    except StoreError as e:
+        return False, f"dataset {dataset!r}: the store cannot be read yet: {e}"
+
+
+def _check(dataset: str, check: str, max_lag_seconds: float | None, store: Any) -> tuple[bool, str]:
     from airflow_dataops.store import StateStore
 
     store = store or StateStore.from_settings()

@@ -226,3 +226,13 @@ def test_trigger_arguments():
         DatasetHealthTrigger(dataset="x", check="age")
     with pytest.raises(ValueError, match="check='freshness' needs max_lag_seconds"):
         DatasetHealthTrigger(dataset="x", check="freshness")
+
+
+def test_a_store_not_created_yet_keeps_the_sensor_waiting(use_store):
+    from airflow_dataops.triggers.dataset import check_dataset
+
+    for check, lag in (("slo", None), ("freshness", 3600.0)):
+        ok, reason = check_dataset("orders", check, lag)
+        assert ok is False
+        assert reason.startswith("dataset 'orders': the store cannot be read yet: dataops state store ")
+        assert "does not exist" in reason
