@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow_dataops.slo.burn_rate import _label
 from airflow_dataops.slo.spec import (
     MissingDataPolicy,
     SLODefinitionError,
@@ -101,7 +102,13 @@ def _diff_spec(path: str, kind: str, old: SLOSpec, new: SLOSpec) -> list[tuple[s
         verdict = _direction(
             new.cadence.total_seconds(), old.cadence.total_seconds(), higher_is_stronger=False
         )
-        out.append((verdict, f"{path}.cadence", f"SLO {kind!r} cadence {old.cadence} -> {new.cadence}"))
+        out.append(
+            (
+                verdict,
+                f"{path}.cadence",
+                f"SLO {kind!r} cadence {_label(old.cadence)} -> {_label(new.cadence)}",
+            )
+        )
     if new.window_days != old.window_days:
         out.append(
             (
@@ -118,15 +125,10 @@ def _diff_spec(path: str, kind: str, old: SLOSpec, new: SLOSpec) -> list[tuple[s
                 f"SLO {kind!r} budgeting changed: {old.budgeting.value} -> {new.budgeting.value}",
             )
         )
-    if new.missing_data != old.missing_data:
+    if new.missing_data != old.missing_data:  # always set by SLOSpec (a default per kind)
         verdict = C if new.missing_data is MissingDataPolicy.BAD else B
-        out.append(
-            (
-                verdict,
-                f"{path}.missing_data",
-                f"SLO {kind!r} missing data: {old.missing_data.value} -> {new.missing_data.value}",
-            )  # type: ignore[union-attr]
-        )
+        was, now = (getattr(p, "value", p) for p in (old.missing_data, new.missing_data))
+        out.append((verdict, f"{path}.missing_data", f"SLO {kind!r} missing data: {was} -> {now}"))
     if new.at_risk_below != old.at_risk_below:
         out.append(
             (

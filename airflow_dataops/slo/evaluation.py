@@ -119,7 +119,7 @@ def evaluation_to_dict(
 
     :param alerts: include the per-rule ``alerts`` list (the UI's overview leaves it out).
     """
-    out = {
+    out: dict[str, Any] = {
         "slo": e.kind.value,
         "status": e.status.value,
         "objective": e.objective,

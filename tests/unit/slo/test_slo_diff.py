@@ -136,6 +136,27 @@ P = "customProperties.dataops.slo"
             ],
             id="at-risk-informational",
         ),
+        pytest.param(
+            {**BASE, "missing_data": "ignore"},
+            [("breaking", f"{P}.slis.freshness.missing_data", "SLO 'freshness' missing data: bad -> ignore")],
+            id="missing-data-no-longer-bad",
+        ),
+        pytest.param(
+            {**BASE, "cadence": "2d"},
+            [
+                (
+                    "breaking",
+                    f"{P}.slis.freshness.cadence",
+                    "SLO 'freshness' cadence 1d -> 2d",
+                ),
+                (
+                    "breaking",
+                    f"{P}.slis.correctness.cadence",
+                    "SLO 'correctness' cadence 1d -> 2d",
+                ),
+            ],
+            id="cadence-longer",
+        ),
         pytest.param(BASE, [], id="unchanged"),
     ],
 )
