@@ -382,13 +382,16 @@ def test_zz_report_fencing_outcomes() -> None:
     """Last in the module: what the scenarios above measured, for docs/reliability.md."""
     stale = {k: v for k, v in _OUTCOMES.items() if k.startswith("stale")}
     if stale:
+        backends = sorted({b for k in stale for b in ("SQLite", "PostgreSQL") if b in k})
         record(
             "fencing-stale",
-            scenario="stale attempt (lease expired while it ran) publishes before/after the winner "
-            f"({', '.join(sorted(stale))})",
+            scenario="stale attempt (lease expired while it ran) against the winner: publishing after it, "
+            "before it, in all 6 interleavings of stage/publish, store and warehouse in one SQLite file, "
+            f"through the operator ({', '.join(backends)})",
             runs=sum(stale.values()),
-            result=f"{sum(stale.values())} refused by the fence; target holds the winner's rows and verify is ok "
-            "in every run; 0 overwrites",
+            result=f"{sum(stale.values())} of {sum(stale.values())}: the stale publish refused by the fence "
+            "(StaleClaim) or found its stage dropped; target = the winner's rows and verify ok every time; "
+            "0 overwrites",
         )
     skew = sum(v for k, v in _OUTCOMES.items() if k.startswith("skew"))
     if skew:
