@@ -34,6 +34,25 @@ def machine() -> str:
     return f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores, {platform.machine()}"
 
 
+def revision() -> str:
+    """`` at commit abc1234`` (and whether the measured code had uncommitted changes), or ``""`` without git."""
+    git = ["git", "-C", str(ROOT)]
+    try:
+        commit = subprocess.run(
+            [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        )
+        dirty = subprocess.run(
+            [*git, "status", "--porcelain", "--untracked-files=no", "--", "airflow_dataops", "bench", "dags"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+    changes = " with uncommitted changes to the measured code" if dirty.stdout.strip() else ""
+    return f" at commit `{commit.stdout.strip()}`{changes}"
+
+
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     start = time.perf_counter()
     result = fn()
@@ -69,7 +88,7 @@ def write_section(name: str, body: str, *, command: str, path: Path = BENCHMARKS
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     block = (
         f"<!-- bench:{name} -->\n{body.rstrip()}\n\n"
-        f"_Measured {stamp} on {machine()} by `{command}`._\n<!-- /bench:{name} -->"
+        f"_Measured {stamp} on {machine()}{revision()} by `{command}`._\n<!-- /bench:{name} -->"
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     text = path.read_text() if path.exists() else _HEADER
