@@ -4,8 +4,8 @@ Side by side in one run, on the same data:
 
 * ours          ``airflow_dataops.contracts.evaluate.evaluate`` with the SQL engine (one aggregate scan)
 * floor         the fastest hand-written one-scan ``SELECT`` of the same 15 figures (:func:`floor_sql`):
-                ``COUNT(*) - COUNT(col)`` for nulls, ``NOT GLOB`` on SQLite and ``!~`` on PostgreSQL for
-                patterns; every ratio is against it
+                ``COUNT(*) - COUNT(col)`` for nulls, ``COUNT(*) FILTER (WHERE …)`` for the rest, ``NOT GLOB``
+                on SQLite and ``!~`` on PostgreSQL for patterns; every ratio is against it
 * reference     the same figures as ``SUM(CASE …)`` with ``REGEXP`` on SQLite (:func:`reference_sql`),
                 the form this benchmark first called its floor: shown, never the denominator
 * gx            Great Expectations 1.x running the same rules (``evaluate_gx``)
@@ -214,9 +214,10 @@ PATTERNS = (("carrier", "^[A-Z0-9]{2}$", "[A-Z0-9][A-Z0-9]"), ("dest", "^[A-Z]{3
 def floor_sql(dialect: str, where: str = "") -> str:
     """The floor: the fastest query a competent engineer would write by hand for the same 15 figures.
 
-    One scan; ``COUNT(*) - COUNT(col)`` for nulls; ``COUNT(CASE WHEN bad THEN 1 END)`` for the rest
-    (a ``NULL`` value makes ``bad`` ``NULL``, so it is not counted, as the rules want); patterns as the
-    engine's native matcher: ``NOT GLOB`` on SQLite (both patterns are GLOBs), ``!~`` on PostgreSQL.
+    One scan; ``COUNT(*) - COUNT(col)`` for nulls; ``COUNT(*) FILTER (WHERE bad)`` for the rest (a
+    ``NULL`` value makes ``bad`` ``NULL``, so it is not counted, as the rules want; on SQLite FILTER
+    took 0.93x the time of ``COUNT(CASE WHEN bad THEN 1 END)`` here); patterns as the engine's native
+    matcher: ``NOT GLOB`` on SQLite (both patterns are GLOBs), ``!~`` on PostgreSQL.
     """
     if dialect == "sqlite":
         bad_pattern = {c: f"{c} NOT GLOB '{glob}'" for c, _, glob in PATTERNS}
@@ -225,11 +226,11 @@ def floor_sql(dialect: str, where: str = "") -> str:
     figures = [
         "COUNT(*)",
         *(f"COUNT(*) - COUNT({c})" for c in NULL_COLUMNS),
-        f"COUNT(CASE WHEN month NOT IN ({MONTHS}) THEN 1 END)",
-        f"COUNT(CASE WHEN {bad_pattern['carrier']} THEN 1 END)",
-        "COUNT(CASE WHEN tailnum IS NULL OR tailnum = '' THEN 1 END)",
-        f"COUNT(CASE WHEN origin NOT IN ({AIRPORTS}) THEN 1 END)",
-        f"COUNT(CASE WHEN {bad_pattern['dest']} THEN 1 END)",
+        f"COUNT(*) FILTER (WHERE month NOT IN ({MONTHS}))",
+        f"COUNT(*) FILTER (WHERE {bad_pattern['carrier']})",
+        "COUNT(*) FILTER (WHERE tailnum IS NULL OR tailnum = '')",
+        f"COUNT(*) FILTER (WHERE origin NOT IN ({AIRPORTS}))",
+        f"COUNT(*) FILTER (WHERE {bad_pattern['dest']})",
         "MAX(time_hour)",
     ]
     return f"SELECT {', '.join(figures)} FROM flights {where}"
@@ -589,7 +590,7 @@ def render(results: list[dict[str, Any]], gx_import: float, load: tuple[float, f
         "",
         "Every ratio below is against the **floor**: the fastest query a competent engineer would write by "
         "hand for the same 15 figures, in one scan (`floor_sql` in `bench/bench_contracts.py`): "
-        "`COUNT(*) - COUNT(col)` for nulls, `COUNT(CASE WHEN … THEN 1 END)` for invalid and missing "
+        "`COUNT(*) - COUNT(col)` for nulls, `COUNT(*) FILTER (WHERE …)` for invalid and missing "
         "values, and each engine's native pattern matcher, `GLOB` on SQLite (both pattern rules are "
         "GLOBs) and `~` on PostgreSQL. Before each run the benchmark checks that it returns exactly the "
         "figures of the `reference` form (`reference_sql`: `SUM(CASE …)` everywhere, `REGEXP` on SQLite, "
