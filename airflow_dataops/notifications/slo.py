@@ -33,20 +33,47 @@ from typing import Any
 
 from airflow.sdk import BaseNotifier
 
-__all__ = ["SLOBreachNotifier", "format_breach"]
+__all__ = ["SLOBreachNotifier", "format_breach", "next_steps"]
 
 TARGETS = ("log", "webhook")
 
 
+def next_steps(dataset: str, *, base_url: str | None = None) -> dict[str, str | None]:
+    """Where on-call goes from a page: the triage command, and the dataset's page in Airflow's UI.
+
+    :param base_url: Airflow's ``[api] base_url`` (read from the configuration when not given);
+        without one the page URL is ``None``: a link to the wrong host is worse than none.
+    """
+    import shlex
+    from urllib.parse import quote
+
+    if base_url is None:
+        from airflow.configuration import conf
+
+        base_url = conf.get("api", "base_url", fallback=None) or None
+    page = f"{base_url.rstrip('/')}/dataops/datasets/{quote(dataset, safe='')}" if base_url else None
+    return {"triage": f"airflow dataops triage {shlex.quote(dataset)}", "page": page}
+
+
 def format_breach(breach: Mapping[str, Any]) -> str:
-    """One human line: ``SLO breach OPEN [page] flights/freshness: burn 1h=14.4 ...``."""
+    """One human line: ``SLO breach OPEN [page] flights/freshness: budget …; burn rates …; triage: …; page: …``.
+
+    ``triage`` and ``page`` come from the breach's ``next_steps`` (added by the notifier), or are
+    left out when absent.
+    """
     rates = ", ".join(f"{k}={v:.2f}" for k, v in (breach.get("burn_rates") or {}).items())
     remaining = breach.get("budget_remaining")
     budget = "n/a" if remaining is None else f"{remaining:.1%}"
-    return (
+    line = (
         f"SLO breach {str(breach.get('state', '?')).upper()} [{breach.get('severity')}] "
         f"{breach.get('dataset')}/{breach.get('slo')}: budget remaining {budget}; burn rates {rates or 'n/a'}"
     )
+    steps = breach.get("next_steps") or {}
+    if steps.get("triage"):
+        line += f"; triage: {steps['triage']}"
+    if steps.get("page"):
+        line += f"; page: {steps['page']}"
+    return line
 
 
 class SLOBreachNotifier(BaseNotifier):
@@ -88,6 +115,8 @@ class SLOBreachNotifier(BaseNotifier):
             raise ValueError(
                 "SLOBreachNotifier: the context has no 'breach' mapping; it is sent by SLOEvaluationOperator"
             )
+        if breach.get("dataset") and "next_steps" not in breach:
+            breach = {**breach, "next_steps": next_steps(str(breach["dataset"]))}
         if self.target == "log":
             line = format_breach(breach)
             if breach.get("state") == "open":

@@ -78,10 +78,29 @@ def webhook(monkeypatch):
     server.server_close()
 
 
-def test_log_target(capsys):
+def test_log_target(capsys, monkeypatch):
+    monkeypatch.setenv("AIRFLOW__API__BASE_URL", "https://airflow.example.test/")
     SLOBreachNotifier(target="log")({"breach": BREACH})
     out = capsys.readouterr().out
-    assert "SLO breach OPEN [page] orders/freshness: budget remaining -50.0%; burn rates 1d=50.00" in out
+    assert (
+        "SLO breach OPEN [page] orders/freshness: budget remaining -50.0%; burn rates 1d=50.00; "
+        "triage: airflow dataops triage orders; page: https://airflow.example.test/dataops/datasets/orders"
+    ) in out
+
+
+def test_the_page_names_the_triage_command_and_no_page_without_a_base_url(monkeypatch):
+    from airflow_dataops.notifications.slo import next_steps
+
+    monkeypatch.delenv("AIRFLOW__API__BASE_URL", raising=False)
+    assert next_steps("daily revenue", base_url="") == {
+        "triage": "airflow dataops triage 'daily revenue'",
+        "page": None,
+    }
+    assert next_steps("a/b", base_url="http://127.0.0.1:8080")["page"] == (
+        "http://127.0.0.1:8080/dataops/datasets/a%2Fb"
+    )
+    line = format_breach({**BREACH, "next_steps": next_steps("orders", base_url="")})
+    assert line.endswith("; triage: airflow dataops triage orders")
 
 
 def test_webhook_posts_json(webhook):
@@ -92,8 +111,10 @@ def test_webhook_posts_json(webhook):
     (req,) = received
     assert req["path"] == "/alerts"
     assert req["headers"]["X-Team"] == "data"
-    assert req["body"]["breach"] == BREACH
-    assert req["body"]["text"] == format_breach(BREACH)
+    sent = req["body"]["breach"]
+    assert {k: v for k, v in sent.items() if k != "next_steps"} == BREACH
+    assert sent["next_steps"]["triage"] == "airflow dataops triage orders"
+    assert req["body"]["text"] == format_breach(sent)
 
 
 def test_webhook_error_status_raises(webhook):
