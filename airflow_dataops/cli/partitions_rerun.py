@@ -27,7 +27,9 @@ def rerun_action_command() -> Any:
             "Records a rerun request with your reason for each partition, then clears the partition's latest "
             "Airflow run (airflow dags clear --run-id) or, if it never ran, triggers a run with that "
             "partition_key; the scheduler replaces the partition. --dry-run lists what would rerun and be "
-            "replaced and changes nothing. Example: airflow dataops partitions rerun nycflights_daily "
+            "replaced and changes nothing. Exits 1 when the rerun is refused (nothing was requested), 2 on a "
+            "malformed setting, 3 when the store or Airflow's runs cannot be reached. "
+            "Example: airflow dataops partitions rerun nycflights_daily "
             '-k 2026-11-19 --reason "upstream resent the day"'
         ),
         func=lazy_load_command("airflow_dataops.cli.partitions_rerun.partitions_rerun"),
@@ -101,9 +103,20 @@ def partitions_rerun(args: Any) -> None:
             return
         outcome = apply_rerun(store, plan, requested_by=_requested_by(), airflow=airflow)
     except DataOpsError as e:
-        print(f"error: {e}", file=sys.stderr)
-        raise SystemExit(1) from None
+        print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
+        raise SystemExit(_exit_code(e)) from None
     _print(args, plan, outcome, dry_run=False)
+
+
+def _exit_code(error: DataOpsError) -> int:
+    """The project's exit codes: 2 a malformed setting, 3 the store or warehouse, 1 a refused rerun."""
+    from airflow_dataops.exceptions import ConfigError, StoreError, WarehouseError
+
+    if isinstance(error, ConfigError):
+        return 2
+    if isinstance(error, (StoreError, WarehouseError)):
+        return 3
+    return 1
 
 
 def _print(args: Any, plan: Any, outcome: Any, *, dry_run: bool) -> None:
