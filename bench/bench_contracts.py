@@ -571,8 +571,8 @@ def render(results: list[dict[str, Any]], gx_import: float, load: tuple[float, f
     """The markdown section; ``load``: the 1-minute load average at the start and at the end of the run."""
     busy = (
         f" Load average (1 min) at the start and end of the run: {load[0]:.1f} and {load[1]:.1f} on "
-        f"{os.cpu_count()} cores: other work shared the machine, so absolute times are noisy; the ratios "
-        "compare tools within the same round."
+        f"{os.cpu_count()} cores (the benchmark itself accounts for about 1; more is other work on the "
+        "machine, which makes absolute times noisy: the ratios compare tools within the same round)."
         if load
         else ""
     )
