@@ -54,22 +54,30 @@ def _port_free(port: int) -> bool:
         return True
 
 
-def choose_port() -> int:
-    """``DATAOPS_LOCAL_PORT``, else 8080 when free, else any free loopback port."""
-    wanted = os.environ.get("DATAOPS_LOCAL_PORT")
-    if wanted:
-        return int(wanted)
-    if _port_free(8080):
-        return 8080
+def _any_free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
+def choose_port() -> int:
+    """``DATAOPS_LOCAL_PORT``, else 8080 when free, else any free loopback port."""
+    wanted = os.environ.get("DATAOPS_LOCAL_PORT")
+    if wanted:
+        return int(wanted)
+    return 8080 if _port_free(8080) else _any_free_port()
+
+
+def log_server_ports() -> tuple[int, int]:
+    """Ports for the scheduler's and the triggerer's log servers: Airflow's defaults (8793, 8794) when
+    free, else free ones, so a second Airflow on the machine does not stop this one serving task logs."""
+    return tuple(p if _port_free(p) else _any_free_port() for p in (8793, 8794))  # type: ignore[return-value]
+
+
 def jwt_secret(home: Path) -> str:
     path = home / "jwt_secret"
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(32))
+        path.write_text(secrets.token_urlsafe(64))  # 86 characters: over the 64 bytes HS512 wants
         path.chmod(0o600)
     return path.read_text().strip()
 
@@ -79,6 +87,7 @@ def stack_environment(port: int) -> dict[str, str]:
     airflow_home = Path(environment()["AIRFLOW_HOME"])
     airflow_home.mkdir(parents=True, exist_ok=True)
     base_url = f"http://127.0.0.1:{port}"
+    worker_logs, trigger_logs = log_server_ports()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
     env.update(environment())
     env.update(
@@ -90,6 +99,8 @@ def stack_environment(port: int) -> dict[str, str]:
             "AIRFLOW__API__BASE_URL": base_url,
             "AIRFLOW__API__WORKERS": "1",
             "AIRFLOW__API_AUTH__JWT_SECRET": jwt_secret(airflow_home),
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(worker_logs),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(trigger_logs),
             "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("DATAOPS_LOCAL_LOG_LEVEL", "WARNING"),
             # standalone starts `airflow …` by name: the venv's, whatever PATH the caller had
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -150,9 +161,43 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _descendants(pid: int) -> set[int]:
+    """Every process below ``pid`` (Linux ``/proc``; empty elsewhere), whatever its process group:
+    a component may start helpers in a session of their own."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = entry.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry.parent.name))
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def _alive(pids: set[int]) -> set[int]:
+    out = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state != "Z":
+            out.add(pid)
+    return out
+
+
 def stop(proc: subprocess.Popen[bytes]) -> None:
-    """Stop standalone and every component it started (one process group): SIGINT, as Ctrl-C would, then
-    SIGTERM and SIGKILL if a component does not exit in time.  A second Ctrl-C skips to SIGKILL."""
+    """Stop standalone and every component it started: SIGINT to its process group, as Ctrl-C would,
+    then SIGTERM and SIGKILL if a component does not exit in time; then any process it started in
+    another group.  A second Ctrl-C skips to SIGKILL."""
+    started = _descendants(proc.pid)
     for sig, grace in ((signal.SIGINT, 30.0), (signal.SIGTERM, 15.0), (signal.SIGKILL, 10.0)):
         if proc.poll() is not None:
             break
@@ -167,7 +212,17 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         except ProcessLookupError:
             break
     with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)  # a component standalone left behind
+        os.killpg(proc.pid, signal.SIGKILL)  # a component standalone left behind in its group
+    started |= _descendants(proc.pid)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        left = _alive(started)
+        for pid in left:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + 10
+        while left and time.monotonic() < deadline:
+            time.sleep(0.2)
+            left = _alive(left)
 
 
 def _serving(port: int) -> bool:

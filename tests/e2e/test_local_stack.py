@@ -166,4 +166,7 @@ def test_stopping_the_stack_leaves_no_component_running(stack: dict[str, object]
     assert _components(home), "the stack's components should be running before the stop"
     os.kill(proc.pid, signal.SIGINT)  # what Ctrl-C sends to the script
     assert proc.wait(timeout=120) == 0
+    deadline = time.monotonic() + 15  # a killed process leaves /proc when the kernel has reaped it
+    while _components(home) and time.monotonic() < deadline:
+        time.sleep(0.5)
     assert _components(home) == []
