@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from airflow_dataops.exceptions import ConfigError, DataOpsError
 
@@ -26,7 +26,7 @@ EXIT_INVALID = 2
 EXIT_ENVIRONMENT = 3
 
 
-def _fail(message: str, code: int | None = None) -> None:
+def _fail(message: str, code: int | None = None) -> NoReturn:
     """Print ``error: <message>`` (one line) on stderr and exit with ``code``.
 
     Without ``code``, the exception being handled decides: a malformed ``[dataops]`` setting

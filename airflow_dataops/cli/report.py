@@ -49,7 +49,6 @@ def _when(value: str | None, flag: str) -> datetime | None:
             f"{flag} {value!r} is not an ISO date or datetime (e.g. 2026-11-01 or 2026-11-01T06:00)",
             EXIT_INVALID,
         )
-        raise  # unreachable: _fail exits
     return at if at.tzinfo else at.replace(tzinfo=timezone.utc)
 
 

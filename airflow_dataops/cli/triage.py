@@ -68,7 +68,7 @@ def triage_command(args: Any) -> None:
                     "`airflow dataops slo status` lists the registered ones",
                     EXIT_ENVIRONMENT,
                 )
-            rows = [found] if found is not None else []
+            rows = [found]
         report = triage(store, rows, target=dataset or f"--dag {dag_id}")
     if getattr(args, "output", "table") == "json":
         print(json.dumps(report.to_dict(), indent=2, default=str))
