@@ -36,6 +36,8 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.exc import NoSuchTableError
+from sqlalchemy.sql import column as sql_column
+from sqlalchemy.sql import table as sql_table
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import NullType, TypeEngine, UserDefinedType
 
@@ -245,6 +247,14 @@ def publish(
             f"(columns: {', '.join(c.name for c in target.columns)})"
         )
     quarantine = _ensure_quarantine(engine, target, db_schema=db_schema) if quarantine_rules else None
+    # A replaced partition's old quarantined rows go too, whatever the contract says now: without
+    # quarantine rules there is nothing to create, but a table left by an earlier contract is emptied
+    # of this partition (a clean rerun must not leave yesterday's rejects beside today's rows).
+    stale_quarantine = None
+    if quarantine is None:
+        q_name = quarantine_table_name(target.name)
+        if inspect(engine).has_table(q_name, schema=db_schema):
+            stale_quarantine = sql_table(q_name, sql_column(Q_KEY), schema=db_schema)
     columns = [c.name for c in target.columns]
     failing = _any(rule.failing for rule in quarantine_rules)
     with engine.connect() as conn, _transaction(conn) as tx:
@@ -255,6 +265,8 @@ def publish(
             source = source.where(~failing)
         conn.execute(target.insert().from_select(columns, source))
         quarantined = 0
+        if stale_quarantine is not None:
+            conn.execute(stale_quarantine.delete().where(stale_quarantine.c[Q_KEY] == _key(partition_key)))
         if quarantine is not None and failing is not None:
             conn.execute(quarantine.delete().where(quarantine.c[Q_KEY] == _key(partition_key)))
             rules_text = _rule_names(quarantine_rules)

@@ -78,6 +78,37 @@ def test_quarantined_plus_published_equals_input_exactly(warehouse: Engine) -> N
     assert result.rows_published + result.rows_quarantined == 10
 
 
+def test_a_rerun_without_quarantine_rules_still_empties_the_partitions_old_rejects(
+    warehouse_url: str,
+) -> None:
+    """The contract dropped its quarantine rule (or the rerun runs in fail/warn mode): the partition's
+    earlier rejects must not stay beside its new rows; other partitions' rejects stay.  SQLite and
+    PostgreSQL."""
+    from sqlalchemy import column
+
+    warehouse = create_engine(warehouse_url)
+
+    rule = RowRule(name="flights.origin.nycAirport", failing=column("origin").not_in(["EWR", "JFK", "LGA"]))
+    _write(warehouse, "2026-11-01", _frame("2026-11-01", 10, bad=3), rules=[rule])
+    _write(warehouse, "2026-11-02", _frame("2026-11-02", 4, bad=2), rules=[rule])
+    assert _count(warehouse, "flights__quarantine") == 5
+    result = _write(warehouse, "2026-11-01", _frame("2026-11-01", 6))  # no rules now
+    assert (result.rows_published, result.rows_quarantined) == (6, 0)
+    with warehouse.connect() as conn:
+        left = conn.execute(
+            text("SELECT _dataops_partition_key, COUNT(*) FROM flights__quarantine GROUP BY 1")
+        ).all()
+    assert left == [("2026-11-02", 2)]
+
+
+def test_no_quarantine_table_is_created_without_quarantine_rules(warehouse: Engine) -> None:
+    from sqlalchemy import inspect
+
+    _write(warehouse, "2026-11-01", _frame("2026-11-01", 3))
+    _write(warehouse, "2026-11-01", _frame("2026-11-01", 3))
+    assert not inspect(warehouse).has_table("flights__quarantine")
+
+
 def test_a_failure_before_commit_leaves_the_partition_as_it_was(warehouse: Engine) -> None:
     _write(warehouse, "2026-11-01", _frame("2026-11-01", 5))
     stage = stage_frame(warehouse, _frame("2026-11-01", 2), table="flights", partition_key="2026-11-01")
