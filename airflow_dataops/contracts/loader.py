@@ -18,11 +18,14 @@ feature we do not evaluate becomes a warning on ``Contract.warnings``.
 
 from __future__ import annotations
 
+import collections
 import functools
+import hashlib
 import json
 import math
 import os
 import re
+import threading
 import warnings
 from collections.abc import Sequence
 from importlib import resources
@@ -42,6 +45,7 @@ from airflow_dataops.contracts.model import (
     QualityRule,
     SchemaObject,
     SlaProperty,
+    freeze,
 )
 from airflow_dataops.contracts.safe_yaml import YamlLimits, YamlRefused, compose, construct, decode
 from airflow_dataops.exceptions import ContractError
@@ -61,8 +65,26 @@ SEVERITIES = (*BLOCKING_SEVERITIES, *NON_BLOCKING_SEVERITIES)
 _LIST_ARGUMENTS = ("validValues", "missingValues", "properties")
 
 
+#: How many loaded contracts :func:`load_contract` keeps (least recently used dropped first).
+CACHE_SIZE = 64
+_cache: collections.OrderedDict[tuple[str, bytes, YamlLimits], Contract] = collections.OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def clear_contract_cache() -> None:
+    """Forget every contract :func:`load_contract` has cached."""
+    with _cache_lock:
+        _cache.clear()
+
+
 def load_contract(path: str | os.PathLike[str]) -> Contract:
     """Read and validate the ODCS contract at ``path``.
+
+    The file is read every time; parsing and validation are cached by the SHA-256 of its bytes, the
+    path as given (errors and ``Contract.source`` name it) and the ``[dataops] contract_max_*``
+    limits, for the last :data:`CACHE_SIZE` contracts.  A hit returns the same :class:`Contract`
+    object, which is immutable throughout (frozen dataclasses, tuples, :func:`~.model.freeze`).
+    An invalid contract is not cached: it is parsed again and raises the same error each time.
 
     :raises ContractError: the file cannot be read, is not valid YAML, breaks the ODCS JSON Schema,
         or has a rule we cannot evaluate as written.
@@ -80,11 +102,23 @@ def load_contract(path: str | os.PathLike[str]) -> Contract:
             "([dataops] contract_max_bytes); split the contract or raise the limit",
             file=source,
         )
+    key = (source, hashlib.sha256(data).digest(), limits)
+    with _cache_lock:
+        cached = _cache.get(key)
+        if cached is not None:
+            _cache.move_to_end(key)
+            return cached
     try:
         text = decode(data)
     except YamlRefused as e:
         raise ContractError(f"the file {e.message}", file=source, line=e.line) from None
-    return parse_contract(text, source=source, limits=limits)
+    contract = parse_contract(text, source=source, limits=limits)
+    with _cache_lock:
+        _cache[key] = contract
+        _cache.move_to_end(key)
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    return contract
 
 
 def parse_contract(text: str, *, source: str, limits: YamlLimits | None = None) -> Contract:
@@ -427,7 +461,7 @@ class _Parser:
             source=self.source,
             schema=schema,
             sla_properties=sla,
-            custom_properties=custom,
+            custom_properties=freeze(custom),
             warnings=tuple(self.warnings),
         )
 
@@ -517,7 +551,7 @@ class _Parser:
             partitioned=bool(prop.get("partitioned", False)),
             description=prop.get("description"),
             quality=tuple(rules),
-            options=options,
+            options=freeze(options),
             relationships=relationships,
             path=format_path(parts),
         )
@@ -555,10 +589,10 @@ class _Parser:
             operator=op,
             threshold=threshold,
             unit=rule.get("unit", "rows"),
-            arguments=arguments,
+            arguments=freeze(arguments),
             query=rule.get("query"),
             engine=rule.get("engine"),
-            implementation=rule.get("implementation"),
+            implementation=freeze(rule.get("implementation")),
             severity="error" if severity in BLOCKING_SEVERITIES else "warning",
             dimension=rule.get("dimension"),
             description=rule.get("description"),
@@ -570,10 +604,10 @@ class _Parser:
     ) -> SlaProperty:
         prop = SlaProperty(
             property=sla["property"],
-            value=sla["value"],
+            value=freeze(sla["value"]),
             unit=sla.get("unit"),
             element=sla.get("element"),
-            value_ext=sla.get("valueExt"),
+            value_ext=freeze(sla.get("valueExt")),
             driver=sla.get("driver"),
             description=sla.get("description"),
             path=format_path(parts),

@@ -47,6 +47,46 @@ DEFAULT_DIMENSION: dict[str, str] = {
 Threshold = float | tuple[float, float]
 
 
+def _refuse(self: Any, *args: Any, **kwargs: Any) -> Any:
+    raise TypeError(
+        f"a loaded contract is immutable (it is shared between callers by the load cache); "
+        f"copy it first, e.g. {'dict' if isinstance(self, dict) else 'list'}(value)"
+    )
+
+
+class FrozenDict(dict[str, Any]):
+    """A ``dict`` that refuses changes: still a ``dict`` for ``isinstance``, ``json`` and ``Mapping``."""
+
+    __slots__ = ()
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = __ior__ = _refuse
+
+    def __reduce__(self) -> Any:  # pickle and copy rebuild it through the constructor
+        return (type(self), (dict(self),))
+
+
+class FrozenList(list[Any]):
+    """A ``list`` that refuses changes: still a ``list`` for ``isinstance`` and ``json``."""
+
+    __slots__ = ()
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
+    append = extend = insert = pop = remove = clear = sort = reverse = _refuse
+
+    def __reduce__(self) -> Any:
+        return (type(self), (list(self),))
+
+
+def freeze(value: Any) -> Any:
+    """``value`` with every ``dict`` and ``list`` inside made a :class:`FrozenDict` / :class:`FrozenList`,
+    so a cached :class:`Contract` cannot be changed by one caller under another."""
+    if isinstance(value, dict):
+        return value if type(value) is FrozenDict else FrozenDict({k: freeze(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return value if type(value) is FrozenList else FrozenList(freeze(v) for v in value)
+    if isinstance(value, tuple):
+        return tuple(freeze(v) for v in value)
+    return value
+
+
 @dataclass(frozen=True, kw_only=True)
 class QualityRule:
     """One ODCS ``quality`` entry, on a schema object or on a property.
