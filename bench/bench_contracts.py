@@ -8,6 +8,8 @@ Side by side in one run, on the same data:
                 on SQLite and ``!~`` on PostgreSQL for patterns; every ratio is against it
 * reference     the same figures as ``SUM(CASE …)`` with ``REGEXP`` on SQLite (:func:`reference_sql`),
                 the form this benchmark first called its floor: shown, never the denominator
+* lto           the same 15 checks with the month range and the patterns as ``logicalTypeOptions``
+                (:data:`CONTRACT_LTO`), against its own floor (:func:`floor_lto_sql`), whole table only
 * gx            Great Expectations 1.x running the same rules (``evaluate_gx``)
 * common-sql    the SQL ``SQLColumnCheckOperator`` / ``SQLTableCheckOperator`` build (their own
                 query builders), run directly: one sub-select per check
@@ -107,6 +109,54 @@ slaProperties:
 """
 # 15 rules: rowCount; required x6 (carrier, flight, origin, dest, time_hour, flight_date); nulls x2;
 # invalid x4 (month set, carrier pattern, origin set, dest pattern); missing x1; latency x1.
+
+#: The same 15 checks written the way contracts in the wild write them (#15): the month range and the
+#: two patterns as ``logicalTypeOptions`` instead of library rules.
+CONTRACT_LTO = """\
+apiVersion: v3.1.0
+kind: DataContract
+id: urn:dataops:bench:flights-lto
+version: 1.0.0
+status: active
+schema:
+  - name: flights
+    physicalName: flights
+    physicalType: table
+    properties:
+      - name: month
+        logicalType: integer
+        logicalTypeOptions: {minimum: 1, maximum: 12}
+      - name: dep_delay
+        logicalType: number
+        quality:
+          - {name: depDelayNulls, metric: nullValues, mustBeLessOrEqualTo: 5, unit: percent}
+      - name: arr_delay
+        logicalType: number
+        quality:
+          - {name: arrDelayNulls, metric: nullValues, mustBeLessOrEqualTo: 5, unit: percent, severity: warning}
+      - name: carrier
+        logicalType: string
+        required: true
+        logicalTypeOptions: {pattern: "^[A-Z0-9]{2}$"}
+      - {name: flight, logicalType: integer, required: true}
+      - name: origin
+        logicalType: string
+        required: true
+        quality:
+          - {name: nycAirport, metric: invalidValues, mustBe: 0, arguments: {validValues: [EWR, JFK, LGA]}}
+      - name: dest
+        logicalType: string
+        required: true
+        logicalTypeOptions: {pattern: "^[A-Z]{3}$"}
+      - {name: time_hour, logicalType: timestamp, required: true}
+      - {name: flight_date, logicalType: string, required: true}
+    quality:
+      - {name: rowCount, metric: rowCount, mustBeGreaterThan: 0}
+slaProperties:
+  - {property: latency, value: 2, unit: d, element: flights.time_hour}
+"""
+# 15 rules: rowCount; required x6; nulls x2; month minimum and maximum; carrier and dest patterns;
+# origin set; latency.
 
 
 # ------------------------------------------------------------------------------------ data
@@ -234,6 +284,45 @@ def floor_sql(dialect: str, where: str = "") -> str:
         "MAX(time_hour)",
     ]
     return f"SELECT {', '.join(figures)} FROM flights {where}"
+
+
+def floor_lto_sql(dialect: str, where: str = "") -> str:
+    """The floor for :data:`CONTRACT_LTO`, built as :func:`floor_sql` is: the month range as two integer
+    comparisons (``month < 1``, ``month > 12``: one figure per rule, as the contract has two), no
+    ``tailnum`` figure (that contract has no such rule).  Its figures, in order, are those of
+    :func:`lto_gate_figures`."""
+    if dialect == "sqlite":
+        bad_pattern = {c: f"{c} NOT GLOB '{glob}'" for c, _, glob in PATTERNS}
+    else:
+        bad_pattern = {c: f"{c} !~ '{rx}'" for c, rx, _ in PATTERNS}
+    figures = [
+        "COUNT(*)",
+        *(f"COUNT(*) - COUNT({c})" for c in NULL_COLUMNS),
+        "COUNT(*) FILTER (WHERE month < 1)",
+        "COUNT(*) FILTER (WHERE month > 12)",
+        f"COUNT(*) FILTER (WHERE {bad_pattern['carrier']})",
+        f"COUNT(*) FILTER (WHERE origin NOT IN ({AIRPORTS}))",
+        f"COUNT(*) FILTER (WHERE {bad_pattern['dest']})",
+        "MAX(time_hour)",
+    ]
+    return f"SELECT {', '.join(figures)} FROM flights {where}"
+
+
+def lto_gate_figures(report: Any) -> list[Any]:
+    """The gate's figures for :data:`CONTRACT_LTO`, in the order of :func:`floor_lto_sql` (all but the
+    last, ``MAX(time_hour)``, which the gate turns into a latency in days and is compared that way)."""
+    by_name = {r.name: r for r in report.results}
+    rules = [
+        *(f"flights.{c}.required" for c in NULL_COLUMNS[:6]),
+        "flights.dep_delay.depDelayNulls",
+        "flights.arr_delay.arrDelayNulls",
+        "flights.month.minimum",
+        "flights.month.maximum",
+        "flights.carrier.pattern",
+        "flights.origin.nycAirport",
+        "flights.dest.pattern",
+    ]
+    return [report.row_count, *(by_name[n].failing_rows for n in rules)]
 
 
 def reference_sql(dialect: str, where: str = "") -> str:
@@ -482,8 +571,11 @@ def dc_api(path: Path, env: dict[str, str], where: str | None = None, rounds: in
 
 
 # ------------------------------------------------------------------------------------ main
-def bench_database(name: str, url: str, contract_path: str, dc: str | None) -> dict[str, Any]:
-    """Every tool on one database. ``dc``: ``None`` to run datacontract-cli, else why it is not run."""
+def bench_database(
+    name: str, url: str, contract_path: str, dc: str | None, lto_path: str | None = None
+) -> dict[str, Any]:
+    """Every tool on one database. ``dc``: ``None`` to run datacontract-cli, else why it is not run.
+    ``lto_path``: :data:`CONTRACT_LTO`, whose gate and floor join the whole-table rounds."""
     import datetime as dt
 
     from airflow_dataops.contracts.engines.gx import evaluate_gx
@@ -505,6 +597,14 @@ def bench_database(name: str, url: str, contract_path: str, dc: str | None) -> d
         "common-sql": lambda: run_sql(engine, common_q),
         "gx": lambda: evaluate_gx(contract, engine_or_connection=engine, table="flights", now=now),
     }
+    lto_floor_q, lto_gate_q = "", ""
+    if lto_path:
+        lto = load_contract(lto_path)
+        lto_floor_q = floor_lto_sql(dialect)
+        runners["lto-floor"] = lambda: run_sql(engine, lto_floor_q)
+        runners["lto-ours"] = lambda: evaluate(lto, engine="sql", sql_engine=engine, table="flights", now=now)
+        lto_gate_q = gate_sql(engine, runners["lto-ours"])  # also its warm-up
+        check_lto_floor(name, engine, lto_floor_q, runners["lto-ours"](), now)
     day_filter = f"flight_date = '{DAY}'"
     dc_path, dc_env = dc_setup(url) if dc is None else (Path(), {})
     if dc is None:
@@ -546,6 +646,8 @@ def bench_database(name: str, url: str, contract_path: str, dc: str | None) -> d
     engine.dispose()
     return {
         "name": name,
+        "lto_floor_sql": lto_floor_q.strip(),
+        "lto_gate_sql": lto_gate_q,
         "floor_sql": floor_q.strip(),
         "gate_sql": gate_q,
         "whole_rounds": whole_rounds,
@@ -558,6 +660,27 @@ def bench_database(name: str, url: str, contract_path: str, dc: str | None) -> d
         "dc_warm": dc_warm,
         "partition": part,
     }
+
+
+def check_lto_floor(name: str, engine: sa.Engine, floor_q: str, report: Any, now: Any) -> None:
+    """The logicalTypeOptions floor computes exactly the gate's figures (every count, and ``MAX(time_hour)``
+    as the gate's latency in days), or its time means nothing."""
+    import datetime as dt
+
+    row = list(run_sql(engine, floor_q)[0][0])
+    newest = row[-1]
+    if not isinstance(newest, dt.datetime):
+        newest = dt.datetime.fromisoformat(str(newest).replace("Z", "+00:00"))
+    if newest.tzinfo is None:
+        newest = newest.replace(tzinfo=dt.timezone.utc)
+    now = now if now.tzinfo else now.replace(tzinfo=dt.timezone.utc)
+    latency = next(r for r in report.results if r.name == "flights.time_hour.latency")
+    floor_latency = round((now - newest).total_seconds() / 86400, 3)
+    if row[:-1] != lto_gate_figures(report) or floor_latency != latency.actual:
+        raise RuntimeError(
+            f"{name}: the logicalTypeOptions floor and the gate disagree: floor {row[:-1]} (latency "
+            f"{floor_latency}) vs gate {lto_gate_figures(report)} (latency {latency.actual})"
+        )
 
 
 def gate_verdict(report: Any) -> str:
@@ -642,6 +765,7 @@ def render(results: list[dict[str, Any]], gx_import: float, load: tuple[float, f
                 ]
             )
     out.append(table(["database", "tool", "median", "vs floor", "note"], rows))
+    out += render_lto(results)
     out += [
         "",
         "### One day's partition in a fresh task process",
@@ -725,13 +849,59 @@ def render(results: list[dict[str, Any]], gx_import: float, load: tuple[float, f
         else:
             line += f"; datacontract-cli not run: {r['dc']}"
         out.append(line + f"; GX and ours agree on every verdict: {r['same_verdicts']}.")
+        if "lto-ours" in r["times"]:
+            lto = median([o / f for o, f in zip(r["times"]["lto-ours"], r["times"]["lto-floor"])])
+            out.append(
+                f"- {r['name']}, ranges and patterns as `logicalTypeOptions`: whole table {lto:.2f}x its floor "
+                f"(target ≤ 0.9x: {'met' if lto <= 0.9 else f'NOT met, the gate is {lto / 0.9:.2f}x the target'})."
+            )
     return "\n".join(out)
+
+
+def render_lto(results: list[dict[str, Any]]) -> list[str]:
+    """The subsection for :data:`CONTRACT_LTO`: its floor, the gate's query, and the ratio per engine."""
+    lto = [r for r in results if "lto-ours" in r["times"]]
+    if not lto:
+        return []
+    out = [
+        "",
+        "### Whole table, ranges and patterns as `logicalTypeOptions`",
+        "",
+        "The same 15 checks written as contracts in the wild write them (`CONTRACT_LTO`): `month` as "
+        "`logicalTypeOptions: {minimum: 1, maximum: 12}`, the two patterns as `logicalTypeOptions.pattern`, "
+        "no `tailnum` rule. Its floor (`floor_lto_sql`) is built like the one above, with the range as two "
+        "integer comparisons (one figure per rule); before timing, the benchmark checks that it returns "
+        "exactly the gate's figures (every count, and `MAX(time_hour)` as the gate's latency). Timed in "
+        "the same interleaved rounds as the table above.",
+        "",
+        *(f"```sql\n-- {r['name']}: floor\n{r['lto_floor_sql']}\n```" for r in lto),
+        "",
+        *(f"```sql\n-- {r['name']}: the gate\n{r['lto_gate_sql']}\n```" for r in lto),
+        "",
+    ]
+    rows = []
+    for r in lto:
+        floor = r["times"]["lto-floor"]
+        ratios = [t / f for t, f in zip(r["times"]["lto-ours"], floor)]
+        rows.append([r["name"], "floor (hand-written, `floor_lto_sql`)", f"{median(floor):.2f} s", "1.00x"])
+        rows.append(
+            [
+                r["name"],
+                "ours (sql engine)",
+                f"{median(r['times']['lto-ours']):.2f} s",
+                f"{median(ratios):.2f}x",
+            ]
+        )
+    out.append(table(["database", "tool", "median", "vs floor"], rows))
+    return out
 
 
 def main() -> None:
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
     contract_path = BENCH_DIR / "flights15.odcs.yaml"
     contract_path.write_text(CONTRACT)
+    lto_path = BENCH_DIR / "flights15-lto.odcs.yaml"
+    lto_path.write_text(CONTRACT_LTO)
     started = time.perf_counter()
     load_start = os.getloadavg()[0]
     with postgres(BENCH_DIR / "pg.state") as pg_url:
@@ -747,7 +917,7 @@ def main() -> None:
             ("PostgreSQL", pg, dc_missing),
         ):
             print(f"benchmarking {name}…", flush=True)
-            results.append(bench_database(name, url, str(contract_path), dc))
+            results.append(bench_database(name, url, str(contract_path), dc, str(lto_path)))
         body = render(results, gx_import, (load_start, os.getloadavg()[0]))
         print(body)
         write_section("contracts", body, command=".venv/bin/python -m bench.bench_contracts")
