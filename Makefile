@@ -75,6 +75,7 @@ soak: $(STAMP) system-deps
 
 bench: $(STAMP)
 	@$(PY) -m bench.bench_contracts
+	@$(PY) -m bench.bench_contract_load
 	@$(PY) -m bench.bench_slo
 	@$(PY) -m bench.bench_ui
 	@$(PY) -m bench.bench_partitions
