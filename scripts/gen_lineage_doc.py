@@ -35,7 +35,7 @@ a backend that is down costs one warning per event and at most the transport's `
 
 | emitted by | event | dataset facets | run facets |
 |---|---|---|---|
-| write-audit-publish (`@partitioned_task`, `PartitionedSQLOperator`, `DataFramePartitionOperator`) | the task's START / COMPLETE / FAIL, through the provider's listener | input = the target table with `dataQualityAssertions`, `dataQualityMetrics`, `subset` (the partition); output = the same table with `schema` (from the contract), `outputStatistics`, `subset` | `dataops_gate`, `dataops_partitionLedger` (applied / rerun / refused) |
+| write-audit-publish (`@partitioned_task`, `PartitionedSQLOperator`, `DataFramePartitionOperator`) | the task's START / COMPLETE / FAIL, through the provider's listener | input = the target table with `dataQualityAssertions`, `dataQualityMetrics`, `subset` (the partition); output = the same table with `schema` (from the contract), `outputStatistics`, `subset` | `dataops_gate`, `dataops_partitionLedger` (applied / rerun / refused / failed) |
 | `ContractGateOperator` | the task's events | input = the checked table with `dataQualityAssertions`, `dataQualityMetrics`, `schema` | `dataops_gate` |
 | `SLOEvaluationOperator` (the `dataops_slo_evaluator` DAG) | a standalone run per breach opened or resolved, job `dataops_slo.<dataset>` | input = the dataset | `dataops_sloEvaluation` |
 

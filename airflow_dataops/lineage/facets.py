@@ -39,7 +39,7 @@ SCHEMA_BASE_URL = "https://github.com/airflow-dataops/airflow-dataops/blob/main/
 SLI_KINDS = ("freshness", "completeness", "correctness", "consistency", "cost")
 BREACH_STATES = ("none", "open", "resolved")
 ALERT_SEVERITIES = ("none", "ticket", "page")
-LEDGER_DECISIONS = ("applied", "refused", "rerun", "skipped")
+LEDGER_DECISIONS = ("applied", "refused", "rerun", "failed", "skipped")
 GATE_MODES = ("fail", "quarantine", "warn")
 GATE_VERDICTS = ("passed", "warned", "quarantined", "failed")
 
@@ -177,7 +177,8 @@ class DataOpsPartitionLedgerRunFacet(RunFacet):
 
     :param dataset: the dataset the partition belongs to.
     :param partitionKey: the Airflow partition key.
-    :param decision: ``applied``, ``refused``, ``rerun`` or ``skipped``.
+    :param decision: ``applied``, ``rerun``, ``refused`` (a double apply), ``failed`` (the gate or the
+        publish failed; nothing was published) or ``skipped``.
     :param runId: the Airflow DAG run id.
     :param attempt: the task try number (>= 1).
     :param reason: why (rerun reason, refusal reason).

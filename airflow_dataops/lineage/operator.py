@@ -102,9 +102,9 @@ def _partition_write(operator: Any, state: dict[str, Any], *, succeeded: bool) -
     ]
     if ledger.get("partition"):
         run_id, attempt = state.get("run_id") or "unknown", state.get("attempt") or 1
-        decision = {"applied": "applied", "rerun": "rerun", "refused": "refused"}.get(
-            ledger.get("decision", ""), "skipped"
-        )
+        # as it happened: a gate refusal or a failed publish is "failed", never "skipped"
+        decision = ledger.get("decision", "")
+        decision = decision if decision in facets.LEDGER_DECISIONS else "skipped"
         run_facets[facets.DataOpsPartitionLedgerRunFacet.FACET_KEY] = facets.DataOpsPartitionLedgerRunFacet(
             dataset=report.dataset if report is not None else operator.table,
             partitionKey=ledger["partition"],

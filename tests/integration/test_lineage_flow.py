@@ -243,3 +243,28 @@ def test_a_refused_rerun_reports_its_own_run_not_the_previous_one(
     facets = refused["run"]["facets"]
     assert "dataops_gate" not in facets
     assert facets["dataops_partitionLedger"]["runId"] == second.run_id
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_a_partition_refused_by_its_contract_is_labelled_failed(
+    load_test_dag, warehouse: Path, use_store: str
+) -> None:
+    """A gate failure is a ``failed`` ledger decision in the task's FAIL event, never ``skipped``."""
+    dag = load_test_dag("dataops_slo_outcomes.py", "dataops_slo_outcomes")
+    plan = dag.task_dict["orders_for_day"].python_callable.__globals__["OUTCOMES"]
+    plan["2026-05-05"] = "short"  # one order: the aggregate rowCount rule refuses the partition
+    try:
+        run = dag.test(logical_date=datetime(2026, 5, 5, tzinfo=timezone.utc))
+    finally:
+        plan.clear()
+    assert run.state == "failed"
+    [failed] = [
+        e
+        for e in _events()
+        if e["eventType"] == "FAIL"
+        and e["job"]["name"] == "dataops_slo_outcomes.orders_for_day"
+        and e["run"]["facets"].get("dataops_partitionLedger", {}).get("partitionKey") == "2026-05-05"
+    ]
+    ledger = failed["run"]["facets"]["dataops_partitionLedger"]
+    assert ledger["decision"] == "failed"
+    assert "rowCount" in (ledger.get("reason") or "")

@@ -161,7 +161,7 @@ def test_serialised_fields_and_producer():
         ),
         pytest.param(
             lambda: ledger(decision="done"),
-            "decision must be one of applied, refused, rerun, skipped; got 'done'",
+            "decision must be one of applied, refused, rerun, failed, skipped; got 'done'",
             id="decision",
         ),
         pytest.param(
