@@ -1,8 +1,8 @@
 """Reads for the operational report (``airflow dataops report``): what happened in a period.
 
-Three reads, each one statement over an indexed column range, all in one read transaction:
-publish attempts from the ledger history, breach episodes that overlap the period, and the
-freshness SLI observations judged bad.  The arithmetic is :mod:`airflow_dataops.report`'s.
+One read transaction, one statement each: the datasets' owners, the breach episodes that overlap
+the period, the ledger history's publish attempts and the rerun requests (from the earlier of the
+period's start and the oldest such episode's opening), and the freshness SLI observations judged bad.  The arithmetic is :mod:`airflow_dataops.report`'s.
 """
 
 from __future__ import annotations
@@ -52,21 +52,6 @@ def read_ops_rows(store: StateStore, since: datetime, until: datetime) -> OpsRow
     )
     with store.begin(write=False) as conn:
         owners = {row.dataset: row.owner for row in conn.execute(select(d.dataset, d.owner))}
-        attempts = [
-            Attempt(
-                dataset=row.dataset,
-                partition_key=row.partition_key,
-                action=row.action,
-                state=row.state,
-                started_at=_aware(row.started_at),  # type: ignore[arg-type]
-                finished_at=_aware(row.finished_at),
-            )
-            for row in conn.execute(
-                select(h.dataset, h.partition_key, h.action, h.state, h.started_at, h.finished_at)
-                .where(h.action.in_(("apply", "rerun")), h.started_at >= since, h.started_at < until)
-                .order_by(h.started_at, h.id)
-            )
-        ]
         breaches = [
             {
                 "dataset": row.dataset,
@@ -81,15 +66,26 @@ def read_ops_rows(store: StateStore, since: datetime, until: datetime) -> OpsRow
                 .order_by(b.opened_at, b.id)
             )
         ]
-        first = min((e["opened_at"] for e in breaches), default=since)
-        activity = [
-            (row.dataset, _aware(row.at))
-            for row in conn.execute(
-                select(h.dataset, h.started_at.label("at")).where(
-                    h.action.in_(("apply", "rerun")), h.started_at >= first, h.started_at < until
-                )
+        # One read of the history from the earliest instant either use needs: the period's attempts,
+        # and every attempt since the oldest episode opened (the activity that explains a resolution).
+        first = min([since, *(e["opened_at"] for e in breaches)])
+        history = [
+            Attempt(
+                dataset=row.dataset,
+                partition_key=row.partition_key,
+                action=row.action,
+                state=row.state,
+                started_at=_aware(row.started_at),  # type: ignore[arg-type]
+                finished_at=_aware(row.finished_at),
             )
-        ] + [
+            for row in conn.execute(
+                select(h.dataset, h.partition_key, h.action, h.state, h.started_at, h.finished_at)
+                .where(h.action.in_(("apply", "rerun")), h.started_at >= first, h.started_at < until)
+                .order_by(h.started_at, h.id)
+            )
+        ]
+        attempts = [a for a in history if a.started_at >= since]
+        activity = [(a.dataset, a.started_at) for a in history] + [
             (row.dataset, _aware(row.at))
             for row in conn.execute(
                 select(r.dataset, r.requested_at.label("at")).where(

@@ -16,6 +16,8 @@ from urllib.parse import quote
 
 import pytest
 from e2e.airflow_server import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
     DAG_FILE,
     UI_DAG_ID,
     XSS_DESCRIPTION,
@@ -27,15 +29,6 @@ from e2e.airflow_server import (
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / ".test-artifacts" / "ui"
-CHROMIUM = os.environ.get("DATAOPS_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 VIEWPORT = {"width": 1280, "height": 900}
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
