@@ -29,7 +29,12 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "sensors": [{"integration-name": "DataOps", "python-modules": ["airflow_dataops.sensors.dataset"]}],
-        "triggers": [{"integration-name": "DataOps", "python-modules": ["airflow_dataops.triggers.dataset"]}],
+        "triggers": [
+            {
+                "integration-name": "DataOps",
+                "python-modules": ["airflow_dataops.triggers.dataset", "airflow_dataops.triggers.recheck"],
+            }
+        ],
         "config": {
             "dataops": {
                 "description": "Settings of airflow-dataops: where its state store lives and how gates behave.",

@@ -304,6 +304,7 @@ class PartitionWriteOperator(BaseOperator):
             context, store, engine, target, contract, report, ledger.dataset, key, started, result
         )
         self._emit_partition_event(context, key)
+        self._ask_for_slo_recheck(store, ledger.dataset, key, claim, context)
         summary = {
             "dataset": ledger.dataset,
             "partition_key": key,
@@ -366,6 +367,29 @@ class PartitionWriteOperator(BaseOperator):
         )
         record_slis(store, records)
         return {r.kind: {"value": r.value, "unit": r.unit, "good": r.good} for r in records}
+
+    def _ask_for_slo_recheck(
+        self, store: Any, dataset: str, key: str, claim: Claim, context: Context
+    ) -> None:
+        """A rerun, or any publish while a breach is open, may be the fix: ask the evaluator DAG to
+        re-check the dataset's SLOs now rather than on its next scheduled run (slo/recheck.py)."""
+        from airflow_dataops.slo.recheck import ask_for_recheck, has_open_breach
+
+        try:
+            why = "rerun applied" if claim.action == "rerun" else None
+            if why is None and has_open_breach(store, dataset):
+                why = "published while a breach is open"
+        except Exception:  # the time schedule still evaluates; a publish never fails on this
+            self.log.warning("could not read open breaches of %s", dataset, exc_info=True)
+            return
+        if why:
+            ti = context["ti"]
+            ask_for_recheck(
+                store,
+                dataset,
+                reason=f"partition {key!r} {why} ({ti.dag_id}/{ti.run_id})",
+                requested_by=f"{ti.dag_id}.{ti.task_id}",
+            )
 
     def _emit_partition_event(self, context: Context, key: str) -> None:
         """Outlet asset events carry the partition key, so partitioned downstream DAGs can map it."""

@@ -1,7 +1,7 @@
 """``SLOEvaluationOperator``: judge every dataset's SLOs now, open/resolve breaches, notify once.
 
 Runs without any pipeline running (the shipped DAG ``dataops_slo_evaluator`` runs it every
-10 minutes): a dataset nobody publishes still decays, because freshness is synthesised at
+10 minutes, and at once when a rerun or a verify asks for a re-check: ``slo/recheck.py``): a dataset nobody publishes still decays, because freshness is synthesised at
 evaluation time (see ``airflow_dataops.slo.evaluator``).
 
 For each breach episode this run opened or resolved (and ONLY those: a concurrent evaluator
@@ -66,6 +66,7 @@ class SLOEvaluationOperator(BaseOperator):
         from airflow_dataops.store import StateStore
 
         store = StateStore.from_settings()
+        self._consume_rechecks(store)
         run = run_evaluation(store, datasets=self.datasets)
         self._report(run)
         for transition in run.transitions:
@@ -76,6 +77,21 @@ class SLOEvaluationOperator(BaseOperator):
 
             raise SLODefinitionError("invalid SLO definitions: " + "; ".join(summary["invalid"].values()))
         return summary
+
+    def _consume_rechecks(self, store: Any) -> None:
+        """Answer the pending SLO re-check requests (slo/recheck.py) with this evaluation.
+
+        Consumed BEFORE evaluating: a request stored while this run evaluates stays pending and
+        triggers the next run, so no fix waits for the time schedule."""
+        from airflow_dataops.store.rechecks import consume_rechecks
+
+        try:
+            requests = consume_rechecks(store)
+        except Exception:  # an unmigrated or unreachable store: the evaluation below says why
+            self.log.warning("could not read SLO re-check requests", exc_info=True)
+            return
+        for r in requests:
+            self.log.info("re-check of %s requested by %s: %s", r.dataset, r.requested_by, r.reason)
 
     def _report(self, run: EvaluationRun) -> None:
         for result in run.results:

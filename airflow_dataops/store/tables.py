@@ -174,3 +174,18 @@ breaches = Table(
     Column("notified_resolve_at", DateTime(timezone=True)),
     Index("ix_dataops_breaches_open", "dataset", "slo", "resolved_at"),
 )
+
+# Requests to re-evaluate SLOs now (a rerun applied, a verify found the data right): the
+# evaluator DAG's asset watcher (triggers/recheck.py) fires on the first unconsumed row and the
+# evaluator marks the rows it answered consumed (migration 6).
+slo_rechecks = Table(
+    "dataops_slo_rechecks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dataset", String(500), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("requested_by", String(250), nullable=False),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("consumed_at", DateTime(timezone=True)),
+    Index("ix_dataops_slo_rechecks_open", "consumed_at", "id"),
+)

@@ -232,6 +232,8 @@ def test_shipped_dag():
     import importlib.util
     from pathlib import Path
 
+    from airflow_dataops.triggers.recheck import SLORecheckTrigger
+
     path = Path(__file__).resolve().parents[3] / "dags" / "dataops_slo_evaluator.py"
     spec = importlib.util.spec_from_file_location("dataops_slo_evaluator_dag", path)
     module = importlib.util.module_from_spec(spec)
@@ -241,6 +243,9 @@ def test_shipped_dag():
     (dag,) = [v for v in vars(module).values() if isinstance(v, DAG)]
     assert dag.dag_id == "dataops_slo_evaluator"
     assert dag.catchup is False
-    assert dag.timetable.delta == timedelta(minutes=10)
+    # every 10 minutes, or at once when the re-check asset's watcher fires (slo/recheck.py)
+    assert dag.timetable.timetable.delta == timedelta(minutes=10)
+    (watcher,) = dag.timetable.asset_condition.watchers
+    assert isinstance(watcher.trigger, SLORecheckTrigger)
     (task,) = dag.tasks
     assert isinstance(task, SLOEvaluationOperator)

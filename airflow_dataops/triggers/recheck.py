@@ -1,0 +1,67 @@
+"""``SLORecheckTrigger``: the asset watcher that runs the SLO evaluator as soon as a fix lands.
+
+Airflow's event-driven scheduling (an ``Asset`` with an ``AssetWatcher``) runs this trigger in
+the triggerer for as long as a DAG is scheduled on the asset.  Every ``poll_interval`` seconds it
+reads the newest unconsumed SLO re-check request from the store (one index read, in a worker
+thread) and fires one event per new request id it has not fired for; Airflow turns the event into
+an asset event (with no partition key, so a non-partitioned evaluator DAG is queued) and the
+scheduler runs the evaluator, which consumes the requests, re-evaluates and announces each breach
+transition once (see ``SLOEvaluationOperator``).
+
+Why a watcher and not an outlet of the partitioned task: an asset event emitted by a partitioned
+run carries the run's partition key, and Airflow queues only partition-aware DAGs for those; the
+evaluator is not one.  Why not the metadata database from the task: tasks never touch it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+from airflow.triggers.base import BaseEventTrigger, TriggerEvent
+
+__all__ = ["SLORecheckTrigger"]
+
+
+class SLORecheckTrigger(BaseEventTrigger):
+    """Fire when the store holds an SLO re-check request newer than the last one fired for.
+
+    :param poll_interval: seconds between polls of the store.
+    :param store_url: the store (default: ``[dataops] store_url`` in the triggerer's config).
+    """
+
+    def __init__(self, *, poll_interval: float = 5.0, store_url: str | None = None) -> None:
+        super().__init__()
+        if not poll_interval > 0:
+            raise ValueError(
+                f"SLORecheckTrigger: poll_interval={poll_interval!r}; use a number of seconds > 0"
+            )
+        self.poll_interval = float(poll_interval)
+        self.store_url = store_url
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {"poll_interval": self.poll_interval, "store_url": self.store_url},
+        )
+
+    def _poll(self) -> int | None:
+        from airflow_dataops.store import StateStore
+        from airflow_dataops.store.rechecks import pending_recheck
+
+        store = StateStore(self.store_url) if self.store_url else StateStore.from_settings()
+        return pending_recheck(store)
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        fired = 0  # after a triggerer restart, requests still unconsumed fire once more: never lost
+        while True:
+            try:
+                newest = await asyncio.to_thread(self._poll)
+            except Exception as e:  # a store that is down or not migrated yet may come back
+                self.log.warning("SLORecheckTrigger: store not readable: %s: %s", type(e).__name__, e)
+                newest = None
+            if newest is not None and newest > fired:
+                fired = newest
+                yield TriggerEvent({"recheck_request_id": newest})
+            await asyncio.sleep(self.poll_interval)
