@@ -9,10 +9,15 @@ mode; what a day holds is chosen by ``OUTCOMES[partition_key]`` (the test sets i
   partition is refused even in quarantine mode;
 * ``quarantine``: one order of four with an amount outside the allowed values: moved aside;
 * ``late``: clean orders stamped five days before the partition day (the latency SLA is 2 d).
+
+On a real scheduler (tests/e2e/test_oncall_e2e.py) the task runs in another process: there the
+outcomes come from the JSON file named by ``DATAOPS_TEST_OUTCOMES_FILE``, read at run time.
 """
 
 from __future__ import annotations
 
+import json
+import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -25,8 +30,17 @@ CONTRACT = str(Path(__file__).resolve().parent / "contracts" / "slo_orders.odcs.
 OUTCOMES: dict[str, str] = {}
 
 
+def _outcome(partition_key: str) -> str:
+    if partition_key in OUTCOMES:
+        return OUTCOMES[partition_key]
+    path = os.environ.get("DATAOPS_TEST_OUTCOMES_FILE")
+    if path and Path(path).is_file():
+        return str(json.loads(Path(path).read_text()).get(partition_key, "ok"))
+    return "ok"
+
+
 def orders_for_day(partition_key: str) -> pd.DataFrame:
-    outcome = OUTCOMES.get(partition_key, "ok")
+    outcome = _outcome(partition_key)
     day = datetime.strptime(partition_key, "%Y-%m-%d").replace(tzinfo=timezone.utc)
     stamp = day - timedelta(days=5) if outcome == "late" else day + timedelta(hours=12)
     ids, amounts = [1, 2, 3], [10.0, 20.0, 30.0]

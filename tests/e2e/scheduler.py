@@ -56,6 +56,7 @@ class AirflowStack:
     :param dags_folder: the DAGs to parse (default the repository's ``dags/``).
     :param extra_env: more environment for every process (warehouse connection, store URL, …).
     :param parallelism: how many task processes LocalExecutor runs at once.
+    :param triggerer: also run a triggerer (deferrable tasks, asset watchers).
     """
 
     def __init__(
@@ -65,6 +66,7 @@ class AirflowStack:
         dags_folder: Path | None = None,
         extra_env: Mapping[str, str] | None = None,
         parallelism: int = 2,
+        triggerer: bool = False,
     ) -> None:
         self.workdir = Path(workdir)
         self.home = self.workdir / "airflow"
@@ -75,6 +77,7 @@ class AirflowStack:
         self.lineage_file = self.workdir / "lineage.jsonl"
         self.env = self._environment(extra_env or {}, parallelism)
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.with_triggerer = triggerer
         self._token: str | None = None
 
     # ------------------------------------------------------------------ environment
@@ -97,6 +100,9 @@ class AirflowStack:
                 "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
                 "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "300",
                 "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+                # free ports, not 8793/8794: stacks of parallel test sessions must not fight over them
+                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+                "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
                 "AIRFLOW__DATAOPS__STORE_URL": f"sqlite:///{self.workdir / 'dataops.db'}",
                 "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(
                     {"type": "file", "log_file_path": str(self.lineage_file), "append": True}
@@ -131,6 +137,8 @@ class AirflowStack:
         self._spawn("api-server", ["api-server", "-H", "127.0.0.1", "-p", str(self.port), "-w", "1"])
         self._spawn("scheduler", ["scheduler"])
         self._spawn("dag-processor", ["dag-processor"])
+        if self.with_triggerer:  # deferred tasks and asset watchers (event-driven scheduling)
+            self._spawn("triggerer", ["triggerer"])
         return self
 
     def _spawn(self, name: str, args: list[str]) -> None:
