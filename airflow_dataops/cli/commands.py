@@ -74,7 +74,7 @@ def db_migrate(args: Any) -> None:
 def db_status(args: Any) -> None:
     """Read-only: says which version the store is at and what to run, never migrates it."""
     from airflow_dataops.store import StateStore
-    from airflow_dataops.store.migrations import HEAD, newer_than_code
+    from airflow_dataops.store.migrations import HEAD, MIGRATIONS, newer_than_code
 
     try:
         store = StateStore.from_settings()
@@ -88,7 +88,8 @@ def db_status(args: Any) -> None:
     elif version == 0:
         status = "no dataops tables yet: run `airflow dataops db migrate`"
     else:
-        status = f"{HEAD - version} migration(s) pending: run `airflow dataops db migrate`"
+        count = sum(m.version > version for m in MIGRATIONS)  # numbers may have gaps
+        status = f"{count} migration(s) pending: run `airflow dataops db migrate`"
     print(f"url:     {store.url}\nversion: {version} (this airflow-dataops: {HEAD})\nstatus:  {status}")
 
 

@@ -275,8 +275,10 @@ def overview_page(
     status: str,
     theme: str | None,
     evaluated: datetime | None = None,
+    extra: str = "",
 ) -> str:
-    """:param evaluated: when the statuses were evaluated (the snapshot's time; default ``now``)."""
+    """:param evaluated: when the statuses were evaluated (the snapshot's time; default ``now``).
+    :param extra: HTML appended after the table (the operations section, ``plugins.ops``)."""
     options = ['<option value="">any status</option>'] + [
         f'<option value="{k}"{" selected" if k == status else ""}>{STATUS_LABEL[k]}</option>'
         for k in STATUS_ORDER
@@ -306,6 +308,7 @@ def overview_page(
         '<button type="submit">Filter</button>'
         f"{f'<a href={_e(base)}/>clear</a>' if text or status else ''}</form>"
         + _table(rows, base, now, sort=sort, desc=desc, params=params)
+        + extra
     )
     return layout("Data SLOs", body, theme=theme)
 

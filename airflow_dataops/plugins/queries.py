@@ -29,7 +29,7 @@ from airflow_dataops.slo.evaluation import (
     evaluation_to_dict,
     slo_events,
 )
-from airflow_dataops.slo.evaluator import FEW, evaluate_rows, read_inputs, specs_or_error
+from airflow_dataops.slo.evaluator import FEW, _gc_paused, evaluate_rows, read_inputs, specs_or_error
 from airflow_dataops.slo.spec import SLOSpec
 from airflow_dataops.slo.status import DATASET_ORDER, LABEL
 from airflow_dataops.store import StateStore
@@ -280,7 +280,8 @@ def _full(store: StateStore) -> _Snapshot:
         time.monotonic(),
         utcnow(),
     )  # marks first: later writes show up next time
-    summaries = _summaries(store, list_datasets(store), now, all_datasets=True)
+    with _gc_paused():  # the summaries too, not only the read and the evaluation (no cycles here)
+        summaries = _summaries(store, list_datasets(store), now, all_datasets=True)
     return _Snapshot(marks, taken, now, {s.dataset: s for s in summaries})
 
 

@@ -5,8 +5,8 @@ Two jobs, both SQL:
 * :func:`read_sli_columns` reads the SLI rows the evaluator needs as plain columns
   (Unix seconds computed by the database, ``value``, ``good``, ``unit``, ``partition_key``)
   for ALL datasets at once, sorted, on the DB-API cursor: no SQLAlchemy row, no ``datetime``
-  per row.  PostgreSQL: one statement.  SQLite: a count per ``(dataset, kind)`` (index-only)
-  then the rows without their dataset and kind strings, in one read transaction (one snapshot).
+  per row.  PostgreSQL: one statement.  SQLite: one index seek per ``(dataset, kind)``, the
+  rows without their dataset and kind strings, in one read transaction (one snapshot).
   :func:`latest_sli` finds the newest row of a dataset and kind however old it is (the
   evaluator needs it to see a dataset that went silent).
 * Breach episodes in ``dataops_breaches``: :func:`open_breaches` lists the open ones in one
@@ -31,7 +31,6 @@ from typing import Any
 from sqlalchemy import Connection, and_, cast, desc, extract, func, select, text, update
 from sqlalchemy.types import Float
 
-from airflow_dataops.exceptions import StoreError
 from airflow_dataops.store import tables as t
 from airflow_dataops.store.engine import StateStore
 from airflow_dataops.store.ledger import _aware, utcnow
@@ -80,20 +79,25 @@ _SLI_COLUMNS_SQL = (
     "WHERE observed_at > {since} AND observed_at <= {until}{kinds} "
     "ORDER BY dataset, kind, observed_at, id"
 )
-# SQLite: the groups come from a cheap count query (an index-only scan) and the rows carry no
-# dataset/kind strings and a small-int unit code: ~25% less time than reading them per row.
-# Safe because both statements run in one SQLite read transaction, which sees one snapshot.
-# The partition keys come with the rows (one rerun anywhere needs them; reading them costs less
-# than counting distinct keys per group).
-_SQLITE_COUNTS_SQL = (
-    "SELECT dataset, kind, count(*) FROM dataops_sli "
-    "WHERE observed_at > ? AND observed_at <= ?{kinds} GROUP BY dataset, kind ORDER BY dataset, kind"
-)
-_SQLITE_ROWS_SQL = (
+# SQLite: one indexed range read per (dataset, kind) group, in one read transaction (one
+# snapshot).  SQLite cannot seek the (dataset, kind, observed_at) index on a range of its third
+# column across all groups without statistics, so a single statement scans every row of the
+# table through the index (and sorts); a seek per group reads only the window's rows, already in
+# (observed_at, id) order (id is the rowid, the index's last column), and needs neither a count
+# query nor the dataset/kind strings per row.  The unit comes as a small-int code.
+_SQLITE_GROUP_SQL = (
     "SELECT {epoch}, value, good, "
     "CASE unit WHEN 's' THEN 0 WHEN 'ratio' THEN 1 WHEN 'rows' THEN 2 ELSE 3 END, partition_key "
-    "FROM dataops_sli WHERE observed_at > ? AND observed_at <= ?{kinds} ORDER BY dataset, kind, observed_at, id"
+    "FROM dataops_sli WHERE dataset = ? AND kind = ? AND observed_at > ? AND observed_at <= ? "
+    "ORDER BY observed_at, id"
 )
+# Every dataset with SLI rows by a loose index scan: one seek per dataset, not a scan of the rows.
+_SQLITE_DATASETS_SQL = (
+    "WITH RECURSIVE names(name) AS (SELECT min(dataset) FROM dataops_sli UNION ALL "
+    "SELECT (SELECT min(dataset) FROM dataops_sli WHERE dataset > names.name) FROM names "
+    "WHERE names.name IS NOT NULL) SELECT name FROM names WHERE name IS NOT NULL"
+)
+_SQLITE_KINDS_SQL = "SELECT DISTINCT kind FROM dataops_sli WHERE dataset = ? ORDER BY kind"
 _UNIT_CODES = ("s", "ratio", "rows", "?")  # "?": judged by the recorded ``good``
 _CHUNK = 100_000
 
@@ -155,8 +159,7 @@ def read_sli_columns(
         epoch = f"(julianday(observed_at) - {_UNIX_EPOCH_JULIAN}) * 86400.0"
         params: Any = [_sqlite_stamp(since), _sqlite_stamp(until)]
         marks = ("?", "?")
-        kind_sql = f" AND kind IN ({', '.join('?' for _ in kind_list)})" if kind_list else ""
-        params += kind_list or []
+        kind_sql = ""
     else:
         epoch = "CAST(EXTRACT(EPOCH FROM observed_at) AS DOUBLE PRECISION)"
         params = {"since": since, "until": until}
@@ -172,7 +175,7 @@ def read_sli_columns(
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
             if sqlite:
-                return _read_sqlite(cursor, params, kind_sql, epoch, wanted)
+                return _read_sqlite(cursor, params, epoch, wanted, kind_list)
             sql = _SLI_COLUMNS_SQL.format(epoch=epoch, since=marks[0], until=marks[1], kinds=kind_sql)
             cursor.execute(sql, params)
             while rows := cursor.fetchmany(_CHUNK):
@@ -203,35 +206,27 @@ def read_sli_columns(
 
 
 def _read_sqlite(
-    cursor: Any, params: Sequence[Any], kind_sql: str, epoch: str, wanted: set[str] | None
+    cursor: Any,
+    params: Sequence[Any],
+    epoch: str,
+    wanted: set[str] | None,
+    kinds: Sequence[str] | None,
 ) -> dict[tuple[str, str], SLIColumns]:
-    groups = cursor.execute(_SQLITE_COUNTS_SQL.format(kinds=kind_sql), params).fetchall()
-    cursor.execute(_SQLITE_ROWS_SQL.format(epoch=epoch, kinds=kind_sql), params)
+    names = sorted(wanted) if wanted is not None else [r[0] for r in cursor.execute(_SQLITE_DATASETS_SQL)]
+    sql = _SQLITE_GROUP_SQL.format(epoch=epoch)
+    since, until = params
+    unit = _UNIT_CODES.__getitem__
     out: dict[tuple[str, str], SLIColumns] = {}
-    chunk: tuple[Sequence[Any], ...] = ((),) * 5
-    pos = size = 0
-    for dataset, kind, count in groups:
-        cols = SLIColumns() if wanted is None or dataset in wanted else None
-        need = count
-        while need:
-            if pos == size:
-                rows = cursor.fetchmany(_CHUNK)
-                if not rows:
-                    msg = f"dataops_sli changed while being read ({dataset!r}, {kind!r}): rows missing; retry"
-                    raise StoreError(msg)
-                chunk, pos, size = tuple(zip(*rows)), 0, len(rows)
-            take = min(need, size - pos)
-            if cols is not None:
-                ts, vs, gs, us, ps = chunk
-                cols.times.extend(ts[pos : pos + take])
-                cols.values.extend(vs[pos : pos + take])
-                cols.goods.extend(gs[pos : pos + take])
-                cols.units.extend(map(_UNIT_CODES.__getitem__, us[pos : pos + take]))
-                cols.partitions.extend(ps[pos : pos + take])
-            pos += take
-            need -= take
-        if cols is not None:
-            out[(dataset, kind)] = cols
+    for dataset in names:
+        of_dataset = (
+            kinds if kinds is not None else [r[0] for r in cursor.execute(_SQLITE_KINDS_SQL, (dataset,))]
+        )
+        for kind in of_dataset:
+            rows = cursor.execute(sql, (dataset, kind, since, until)).fetchall()
+            if not rows:
+                continue
+            ts, vs, gs, us, ps = zip(*rows)
+            out[(dataset, kind)] = SLIColumns(list(ts), list(vs), list(gs), list(map(unit, us)), list(ps))
     return out
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from airflow.sdk.exceptions import AirflowFailException
-from sqlalchemy import Connection, func, inspect, select, text
+from sqlalchemy import Connection, inspect, select, text
 
 from airflow_dataops.exceptions import StoreError
 from airflow_dataops.store import tables as t
@@ -49,14 +49,24 @@ def _v2_dataset_db_schema(conn: Connection) -> None:
     _add_column_if_missing(conn, t.datasets.name, "db_schema", "VARCHAR(250)")
 
 
+def _v5_ui_read_indexes(conn: Connection) -> None:
+    # The UI reads max(dataops_partitions.updated_at) on every request (its high-water marks)
+    # and the partitions written since its snapshot: an index instead of a scan of the ledger.
+    t.ix_partitions_updated.create(conn, checkfirst=True)
+
+
 def _v6_slo_rechecks(conn: Connection) -> None:
     # fast resolution (#17): a rerun or a verify asks the evaluator DAG to re-check SLOs now
     t.slo_rechecks.create(conn, checkfirst=True)
 
 
+# Versions 3 and 4 belong to other changes; a store may hold any subset of the versions below
+# (a branch's migration applied before another's lower number existed), so ``upgrade`` applies
+# every known migration not yet recorded, not just those above the highest one applied.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "ledger, history, rerun requests, SLIs, contract results, breaches, datasets", _v1_initial),
     Migration(2, "datasets.db_schema: the warehouse schema a dataset is published to", _v2_dataset_db_schema),
+    Migration(5, "index dataops_partitions(updated_at): the UI's change detection", _v5_ui_read_indexes),
     Migration(6, "slo_rechecks: re-evaluate SLOs at once after a rerun or a verify", _v6_slo_rechecks),
 )
 
@@ -92,11 +102,35 @@ def check_readable(version: int, where: str) -> None:
         )
 
 
-def current_version(conn: Connection) -> int:
-    """The highest migration applied, 0 for an empty database."""
+def applied_versions(conn: Connection) -> set[int]:
+    """The versions recorded in the store (empty for an empty database)."""
     if not inspect(conn).has_table(t.schema_version.name):
+        return set()
+    return {int(v) for v in conn.execute(select(t.schema_version.c.version)).scalars()}
+
+
+def effective_version(applied: set[int]) -> int:
+    """The store's version as this code sees it: the highest applied, unless a migration this
+    code knows of below it is missing (a gap left by another branch's numbering); then the
+    version just before the first missing one, so readers ask for ``db migrate``."""
+    if not applied:
         return 0
-    return int(conn.execute(select(func.coalesce(func.max(t.schema_version.c.version), 0))).scalar_one())
+    top = max(applied)
+    missing = [m.version for m in MIGRATIONS if m.version < top and m.version not in applied]
+    if not missing:
+        return top
+    below = [v for v in applied if v < min(missing)]
+    return max(below, default=0)
+
+
+def pending(applied: set[int]) -> list[Migration]:
+    """The known migrations not recorded in the store, in order."""
+    return [m for m in MIGRATIONS if m.version not in applied]
+
+
+def current_version(conn: Connection) -> int:
+    """The store's version (:func:`effective_version`), 0 for an empty database."""
+    return effective_version(applied_versions(conn))
 
 
 def upgrade(conn: Connection) -> tuple[int, int]:
@@ -107,13 +141,12 @@ def upgrade(conn: Connection) -> tuple[int, int]:
     """
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK_KEY})
-    before = current_version(conn)
-    if before > HEAD:
+    applied = applied_versions(conn)
+    before = effective_version(applied)
+    if max(applied, default=0) > HEAD:
         url = conn.engine.url.render_as_string(hide_password=True)
-        raise newer_than_code(before, url)
-    for migration in MIGRATIONS:
-        if migration.version <= before:
-            continue
+        raise newer_than_code(max(applied), url)
+    for migration in pending(applied):
         migration.upgrade(conn)
         if not inspect(conn).has_table(t.schema_version.name):
             t.schema_version.create(conn)
@@ -124,4 +157,4 @@ def upgrade(conn: Connection) -> tuple[int, int]:
                 applied_at=datetime.now(timezone.utc),
             )
         )
-    return before, max(before, HEAD)
+    return before, effective_version(applied | {m.version for m in MIGRATIONS})

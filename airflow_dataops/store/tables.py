@@ -69,7 +69,9 @@ partitions = Table(
     Column("contract_version", String(100)),
     Column("gate_verdict", String(20)),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_dataops_partitions_updated", "updated_at"),  # migration 5: the UI's change marks
 )
+ix_partitions_updated = next(i for i in partitions.indexes if i.name == "ix_dataops_partitions_updated")
 
 # Append-only: every apply (and every refusal and rerun request) ever made.
 partition_history = Table(
