@@ -56,17 +56,23 @@ def test_migration_5_adds_the_partitions_updated_index_to_an_existing_store(stor
 def test_a_known_migration_below_the_highest_applied_is_applied(
     store_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    StateStore(store_url).migrate()  # 1, 2, 5 recorded
+    # Independent of the real numbering: a later change's step (head + 2) applied first, then
+    # code that also knows head + 1 (another branch's number) meets that store.
+    real, head = migrations.MIGRATIONS, migrations.HEAD
     ran: list[int] = []
-    three = migrations.Migration(3, "another change's step", lambda conn: ran.append(3))
-    known = (*migrations.MIGRATIONS[:2], three, *migrations.MIGRATIONS[2:])
-    monkeypatch.setattr(migrations, "MIGRATIONS", known)
+    later = migrations.Migration(head + 2, "a later change's step", lambda conn: ran.append(head + 2))
+    monkeypatch.setattr(migrations, "MIGRATIONS", (*real, later))
+    monkeypatch.setattr(migrations, "HEAD", head + 2)
+    StateStore(store_url).migrate()
+    assert ran == [head + 2]
+    gap = migrations.Migration(head + 1, "another change's step", lambda conn: ran.append(head + 1))
+    monkeypatch.setattr(migrations, "MIGRATIONS", (*real, gap, later))
     reader = StateStore(store_url)
-    assert reader.version() == 2  # 3 is missing: readers ask for `db migrate`
-    assert StateStore(store_url).migrate() == (2, 5)
-    assert ran == [3]
-    assert _versions(store_url) == [1, 2, 3, 5]
-    assert StateStore(store_url).migrate() == (5, 5) and ran == [3]  # once
+    assert reader.version() == head  # head + 1 is missing: readers ask for `db migrate`
+    assert StateStore(store_url).migrate() == (head, head + 2)
+    assert ran == [head + 2, head + 1]
+    assert _versions(store_url) == [*(m.version for m in real), head + 1, head + 2]
+    assert StateStore(store_url).migrate() == (head + 2, head + 2) and ran == [head + 2, head + 1]  # once
 
 
 def test_an_unknown_lower_version_recorded_by_other_code_is_not_a_gap(store_url: str) -> None:
@@ -87,5 +93,8 @@ def test_an_unknown_lower_version_recorded_by_other_code_is_not_a_gap(store_url:
     ("applied", "expected"),
     [(set(), 0), ({1}, 1), ({1, 2}, 2), ({1, 2, 5}, 5), ({1, 2, 3}, 3), ({1, 5}, 1), ({1, 2, 5, 9}, 9)],
 )
-def test_effective_version(applied: set[int], expected: int) -> None:
+def test_effective_version(applied: set[int], expected: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # judged against a fixed set of known versions (1, 2, 5), whatever the real numbering is today
+    known = tuple(migrations.Migration(v, f"v{v}", lambda conn: None) for v in (1, 2, 5))
+    monkeypatch.setattr(migrations, "MIGRATIONS", known)
     assert migrations.effective_version(applied) == expected
