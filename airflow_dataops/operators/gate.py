@@ -25,7 +25,7 @@ Values of columns the contract classifies as sensitive (``restricted``, ``confid
 
 :func:`~airflow_dataops.contracts.evaluate.evaluate` and
 :func:`~airflow_dataops.contracts.evaluate.quarantine_rows` are the library functions under the
-operator (in :mod:`airflow_dataops.contracts.evaluate`; re-exported here).
+operator; import them from :mod:`airflow_dataops.contracts.evaluate`.
 """
 
 from __future__ import annotations
@@ -39,10 +39,8 @@ from airflow.sdk import BaseOperator
 from airflow_dataops.contracts.evaluate import (
     ENGINES,
     QuarantineResult,
-    check_evaluable,
     evaluate,
     quarantine_rows,
-    redact,
     sensitive_columns,
 )
 from airflow_dataops.exceptions import ContractError
@@ -375,10 +373,5 @@ def _parse_now(value: str | dt.datetime | None) -> dt.datetime | None:
 
 __all__: tuple[str, ...] = (
     "ContractGateOperator",
-    "QuarantineResult",
-    "check_evaluable",
-    "evaluate",
-    "quarantine_rows",
-    "redact",
     "summarise",
 )

@@ -209,8 +209,8 @@ def test_quarantine_moves_failing_rows_of_one_partition_in_one_transaction(wareh
 
 
 def test_quarantine_rolls_back_when_it_would_not_balance(warehouse, use_store, tmp_path, monkeypatch):
+    from airflow_dataops.contracts.evaluate import quarantine_rows
     from airflow_dataops.contracts.loader import load_contract
-    from airflow_dataops.operators import gate
 
     contract = load_contract(write_contract(tmp_path))
     real = sa.engine.Connection.execute
@@ -225,7 +225,7 @@ def test_quarantine_rolls_back_when_it_would_not_balance(warehouse, use_store, t
 
     monkeypatch.setattr(sa.engine.Connection, "execute", lying_execute)
     with pytest.raises(RuntimeError, match="would not balance"):
-        gate.quarantine_rows(
+        quarantine_rows(
             warehouse.engine,
             contract=contract,
             table="orders",
