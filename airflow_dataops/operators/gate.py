@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from airflow_dataops.config import GATE_MODES, GateMode
 from airflow_dataops.contracts.evaluate import (
     ENGINES,
     QuarantineResult,
@@ -104,8 +105,6 @@ class ContractGateOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        from airflow_dataops.config import GATE_MODES
-
         name = type(self).__name__
         if mode is not None and mode not in GATE_MODES:
             raise ValueError(f"{name}: mode={mode!r}; use one of {', '.join(GATE_MODES)}")
@@ -122,7 +121,7 @@ class ContractGateOperator(BaseOperator):
             )
         if has_frame and engine == "sql":
             raise ValueError(f"{name}: engine='sql' checks a table; for a DataFrame use auto, pandas or gx")
-        if has_frame and mode == "quarantine":
+        if has_frame and mode == GateMode.QUARANTINE:
             raise ValueError(
                 f"{name}: mode='quarantine' moves failing rows of a table; a DataFrame gate can only fail or warn "
                 "(use DataFramePartitionOperator to quarantine while writing)"
@@ -185,7 +184,7 @@ class ContractGateOperator(BaseOperator):
         store = StateStore.from_settings(settings)
         store.ensure_ready()  # fail closed: a result we cannot record is a gate we cannot trust
         frame = self._dataframe(context)
-        if frame is not None and mode == "quarantine":
+        if frame is not None and mode == GateMode.QUARANTINE:
             raise ContractError(
                 f"{self.task_id}: gate mode 'quarantine' (from [dataops] default_gate_mode) cannot move rows of "
                 "a DataFrame; set mode='fail' or 'warn' on this operator",
