@@ -31,7 +31,7 @@ from airflow_dataops.operators.partitioned import DataFramePartitionOperator
 __all__ = ["partitioned_task_decorator"]
 
 
-class _PartitionedDecoratedOperator(DecoratedOperator, DataFramePartitionOperator):
+class _PartitionedDecoratedOperator(DecoratedOperator, DataFramePartitionOperator):  # type: ignore[misc]  # op_kwargs: Mapping vs dict, one value at run time
     """``DataFramePartitionOperator`` whose callable and arguments come from a TaskFlow call."""
 
     template_fields: Sequence[str] = tuple(
