@@ -71,6 +71,7 @@ class ContractGateOperator(BaseOperator):
     :param db_schema: the warehouse schema of the table.
     :param dataframe_callable: returns the DataFrame to check (called with ``op_kwargs``).
     :param dataframe_task_id: pull the DataFrame from this task's XCom instead.
+    :param op_kwargs: keyword arguments of ``dataframe_callable`` (templated).
     :param now: reference time of latency/freshness rules (templated ISO text; default: now).
     """
 
