@@ -12,7 +12,7 @@ import pytest
 from airflow_dataops.callbacks import sli_callbacks
 from airflow_dataops.sensors.dataset import DatasetFreshnessSensor, SLOHealthySensor
 from airflow_dataops.store import StateStore
-from airflow_dataops.store.records import SLIRecord, record_slis, sli_history, upsert_dataset
+from airflow_dataops.store.records import sli_history, upsert_dataset
 from airflow_dataops.triggers.dataset import DatasetHealthTrigger
 
 UTC = timezone.utc
@@ -81,40 +81,20 @@ def test_callback_slis_feed_the_evaluator(store):
 
 
 # --------------------------------------------------------------------------------- sensors
-def seed(store, dataset, age):
-    upsert_dataset(store, dataset, slo=SLO_2D)
-    now = datetime.now(UTC)
-    record_slis(
-        store,
-        [
-            SLIRecord(
-                dataset=dataset,
-                kind="freshness",
-                value=0.0,
-                unit="s",
-                good=True,
-                observed_at=now - age - i * DAY,
-                partition_key=str(i),
-            )
-            for i in range(10)
-        ],
-    )
-
-
-def test_freshness_sensor_poke(use_store):
+def test_freshness_sensor_poke(use_store, seed_slis):
     store = StateStore.from_settings()
-    seed(store, "fresh", HOUR)
-    seed(store, "stale", 3 * DAY)
+    seed_slis(store, "fresh", last=datetime.now(UTC) - HOUR, slo=SLO_2D)
+    seed_slis(store, "stale", last=datetime.now(UTC) - 3 * DAY, slo=SLO_2D)
     assert DatasetFreshnessSensor(task_id="a", dataset="fresh", max_lag=2 * HOUR).poke({})
     assert not DatasetFreshnessSensor(task_id="b", dataset="fresh", max_lag=timedelta(minutes=30)).poke({})
     assert not DatasetFreshnessSensor(task_id="c", dataset="stale", max_lag=2 * DAY).poke({})
     assert not DatasetFreshnessSensor(task_id="d", dataset="never", max_lag=2 * DAY).poke({})
 
 
-def test_slo_healthy_sensor_poke(use_store):
+def test_slo_healthy_sensor_poke(use_store, seed_slis):
     store = StateStore.from_settings()
-    seed(store, "fresh", HOUR)
-    seed(store, "stale", 3 * DAY)
+    seed_slis(store, "fresh", last=datetime.now(UTC) - HOUR, slo=SLO_2D)
+    seed_slis(store, "stale", last=datetime.now(UTC) - 3 * DAY, slo=SLO_2D)
     upsert_dataset(store, "nodata", slo=SLO_2D)
     assert SLOHealthySensor(task_id="a", dataset="fresh").poke({})
     assert not SLOHealthySensor(task_id="b", dataset="stale").poke({})
@@ -165,7 +145,7 @@ def run_trigger(trigger):
     return asyncio.run(asyncio.wait_for(first(), timeout=30))
 
 
-def test_trigger_fires_when_the_dataset_becomes_fresh(store, store_url):
+def test_trigger_fires_when_the_dataset_becomes_fresh(store, store_url, seed_slis):
     trigger = DatasetHealthTrigger(
         dataset="late",
         check="freshness",
@@ -178,7 +158,9 @@ def test_trigger_fires_when_the_dataset_becomes_fresh(store, store_url):
     async def scenario():
         async def publish_later():
             await asyncio.sleep(0.5)
-            await asyncio.to_thread(seed, store, "late", timedelta(minutes=5))
+            await asyncio.to_thread(
+                lambda: seed_slis(store, "late", last=datetime.now(UTC) - timedelta(minutes=5), slo=SLO_2D)
+            )
 
         task = asyncio.create_task(publish_later())
         async for event in trigger.run():
@@ -195,8 +177,8 @@ def test_trigger_fires_when_the_dataset_becomes_fresh(store, store_url):
     assert 290 <= int(match.group(1)) <= 360
 
 
-def test_trigger_times_out(store, store_url):
-    seed(store, "stale", 3 * DAY)
+def test_trigger_times_out(store, store_url, seed_slis):
+    seed_slis(store, "stale", last=datetime.now(UTC) - 3 * DAY, slo=SLO_2D)
     payload = run_trigger(
         DatasetHealthTrigger(
             dataset="stale", check="slo", poll_interval=0.1, timeout=0.3, store_url=store_url
@@ -210,8 +192,8 @@ def test_trigger_times_out(store, store_url):
     }
 
 
-def test_trigger_slo_success_and_serialize(store, store_url):
-    seed(store, "fresh", HOUR)
+def test_trigger_slo_success_and_serialize(store, store_url, seed_slis):
+    seed_slis(store, "fresh", last=datetime.now(UTC) - HOUR, slo=SLO_2D)
     trigger = DatasetHealthTrigger(
         dataset="fresh", check="slo", poll_interval=0.1, timeout=5, store_url=store_url
     )
