@@ -16,7 +16,6 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import ast
 import enum
 import importlib
@@ -29,6 +28,8 @@ import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import docgen  # scripts/docgen.py: print, --write or --check
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = ROOT / "docs" / "reference.md"
@@ -408,30 +409,13 @@ def render() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(
-        description="Generate docs/reference.md from the airflow_dataops public surface."
+    return docgen.main(
+        argv,
+        target=TARGET,
+        render=render,
+        script=Path(__file__).name,
+        source="the airflow_dataops public surface",
     )
-    mode = ap.add_mutually_exclusive_group()
-    mode.add_argument("--write", action="store_true", help=f"write {TARGET.relative_to(ROOT)}")
-    mode.add_argument("--check", action="store_true", help="exit 1 when the file differs from the code")
-    args = ap.parse_args(argv)
-    page = render()
-    if args.write:
-        TARGET.write_text(page, encoding="utf-8")
-        print(f"wrote {TARGET.relative_to(ROOT)}")
-        return 0
-    if args.check:
-        current = TARGET.read_text(encoding="utf-8") if TARGET.exists() else ""
-        if current != page:
-            print(
-                f"{TARGET.relative_to(ROOT)} is stale: run python scripts/gen_reference_docs.py --write",
-                file=sys.stderr,
-            )
-            return 1
-        print(f"{TARGET.relative_to(ROOT)} is up to date")
-        return 0
-    sys.stdout.write(page)
-    return 0
 
 
 if __name__ == "__main__":

@@ -137,44 +137,6 @@ def use_store(monkeypatch: pytest.MonkeyPatch, store_url: str) -> Iterator[str]:
 
 
 # ---------------------------------------------------------------------------- SLI history
-def _seed_slis(
-    store: Any,
-    dataset: str,
-    *,
-    last: Any,
-    n: int = 10,
-    step: Any = None,
-    kind: str = "freshness",
-    value: float = 0.0,
-    good: bool | None = True,
-    unit: str | None = None,
-    keys: str = "{i}",
-    slo: dict[str, Any] | None = None,
-) -> None:
-    from datetime import timedelta
-
-    from airflow_dataops.store.records import SLIRecord, record_slis, upsert_dataset
-
-    if slo is not None:
-        upsert_dataset(store, dataset, slo=slo)
-    step = timedelta(days=1) if step is None else step
-    record_slis(
-        store,
-        [
-            SLIRecord(
-                dataset=dataset,
-                kind=kind,
-                value=value,
-                unit=unit or ("s" if kind == "freshness" else "ratio"),
-                good=good,
-                observed_at=last - i * step,
-                partition_key=keys.format(i=i, dataset=dataset, at=last),
-            )
-            for i in range(n)
-        ],
-    )
-
-
 @pytest.fixture
 def seed_slis() -> Any:
     """``seed_slis(store, dataset, last=…)``: the SLI history of a dataset that publishes regularly.
@@ -183,9 +145,12 @@ def seed_slis() -> Any:
     ``good``, the newest observed at ``last`` and each older one ``step`` (a day) before it.
     ``keys`` formats each row's partition key from ``i``, ``dataset`` and ``at`` (= ``last``):
     two calls with the same keys re-record those partitions (a rerun counts once), different keys
-    add partitions.  ``slo=`` registers the dataset with that SLO block first.
+    add partitions.  ``slo=`` registers the dataset with that SLO block first (``sli_history.SLO_2D``
+    is the usual one).
     """
-    return _seed_slis
+    from sli_history import seed_slis
+
+    return seed_slis
 
 
 @pytest.fixture(scope="session")

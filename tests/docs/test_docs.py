@@ -261,48 +261,37 @@ def test_every_doc_is_reachable_from_the_index() -> None:
     assert not orphans, f"docs/index.md does not link: {', '.join(orphans)}"
 
 
-# ----------------------------------------------------------------------------- generated cli
+# -------------------------------------------------------------------------- generated pages
+def _assert_generated(script: str, page: str, tmp_path: Path) -> str:
+    """The committed ``docs/<page>`` equals what ``scripts/<script>`` prints; returns the page."""
+    proc = subprocess.run(
+        [str(VENV_BIN / "python"), str(ROOT / "scripts" / script)],
+        cwd=ROOT,
+        env=block_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=BLOCK_TIMEOUT,
+    )
+    assert proc.returncode == 0, proc.stderr
+    current = (ROOT / "docs" / page).read_text(encoding="utf-8")
+    if current != proc.stdout:
+        diff = "".join(
+            difflib.unified_diff(
+                current.splitlines(True), proc.stdout.splitlines(True), f"docs/{page}", "generated"
+            )
+        )
+        pytest.fail(f"docs/{page} is stale: run `python scripts/{script} --write`\n{diff}")
+    return current
+
+
 @pytest.mark.slow
 def test_cli_reference_is_generated_from_the_parser(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [str(VENV_BIN / "python"), str(ROOT / "scripts" / "gen_cli_docs.py")],
-        cwd=ROOT,
-        env=block_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=BLOCK_TIMEOUT,
-    )
-    assert proc.returncode == 0, proc.stderr
-    current = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
-    if current != proc.stdout:
-        diff = "".join(
-            difflib.unified_diff(
-                current.splitlines(True), proc.stdout.splitlines(True), "docs/cli.md", "generated"
-            )
-        )
-        pytest.fail(f"docs/cli.md is stale: run `python scripts/gen_cli_docs.py --write`\n{diff}")
+    _assert_generated("gen_cli_docs.py", "cli.md", tmp_path)
 
 
-# ------------------------------------------------------------------------ generated reference
 @pytest.mark.slow
 def test_api_reference_is_generated_from_the_public_surface(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [str(VENV_BIN / "python"), str(ROOT / "scripts" / "gen_reference_docs.py")],
-        cwd=ROOT,
-        env=block_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=BLOCK_TIMEOUT,
-    )
-    assert proc.returncode == 0, proc.stderr
-    current = (ROOT / "docs" / "reference.md").read_text(encoding="utf-8")
-    if current != proc.stdout:
-        diff = "".join(
-            difflib.unified_diff(
-                current.splitlines(True), proc.stdout.splitlines(True), "docs/reference.md", "generated"
-            )
-        )
-        pytest.fail(f"docs/reference.md is stale: run `python scripts/gen_reference_docs.py --write`\n{diff}")
+    current = _assert_generated("gen_reference_docs.py", "reference.md", tmp_path)
     import airflow_dataops
 
     for name in airflow_dataops.DAG_FACING:  # every DAG-facing name has its own section

@@ -6,18 +6,13 @@ from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
 import pytest
+from sli_history import SLO_2D
 
 from airflow_dataops.callbacks import sli_callbacks
 from airflow_dataops.store import StateStore
 from airflow_dataops.store.records import sli_history, upsert_dataset
 
 UTC = timezone.utc
-SLO_2D = {
-    "objective": 0.99,
-    "window_days": 30,
-    "cadence": "1d",
-    "slis": {"freshness": {"threshold": 2, "unit": "d"}},
-}
 
 
 def ti(start):

@@ -7,6 +7,7 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from sli_history import SLO_2D
 
 from airflow_dataops.cli.slo import slo_burn, slo_cli_group, slo_status
 from airflow_dataops.slo.evaluator import run_evaluation
@@ -16,12 +17,6 @@ from airflow_dataops.store.records import upsert_dataset
 UTC = timezone.utc
 DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)
-SLO_2D = {
-    "objective": 0.99,
-    "window_days": 30,
-    "cadence": "1d",
-    "slis": {"freshness": {"threshold": 2, "unit": "d"}},
-}
 
 
 @pytest.fixture

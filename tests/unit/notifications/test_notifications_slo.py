@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from sli_history import SLO_2D
 
 from airflow_dataops.notifications.slo import SLOBreachNotifier, format_breach
 from airflow_dataops.operators.slo import SLOEvaluationOperator
@@ -18,12 +19,6 @@ from airflow_dataops.store.records import upsert_dataset
 
 UTC = timezone.utc
 DAY = timedelta(days=1)
-SLO_2D = {
-    "objective": 0.99,
-    "window_days": 30,
-    "cadence": "1d",
-    "slis": {"freshness": {"threshold": 2, "unit": "d"}},
-}
 BREACH = {
     "state": "open",
     "dataset": "orders",

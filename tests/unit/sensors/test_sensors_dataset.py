@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from sli_history import SLO_2D
 
 from airflow_dataops.sensors.dataset import DatasetFreshnessSensor, SLOHealthySensor
 from airflow_dataops.store import StateStore
@@ -14,12 +15,6 @@ from airflow_dataops.triggers.dataset import DatasetHealthTrigger
 UTC = timezone.utc
 DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)
-SLO_2D = {
-    "objective": 0.99,
-    "window_days": 30,
-    "cadence": "1d",
-    "slis": {"freshness": {"threshold": 2, "unit": "d"}},
-}
 
 
 def test_freshness_sensor_poke(use_store, seed_slis):

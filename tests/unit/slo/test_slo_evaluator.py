@@ -6,6 +6,7 @@ import textwrap
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from sli_history import SLO_2D
 from sqlalchemy import event
 
 from airflow_dataops.slo.evaluator import (
@@ -21,12 +22,6 @@ UTC = timezone.utc
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)
-SLO_2D = {
-    "objective": 0.99,
-    "window_days": 30,
-    "cadence": "1d",
-    "slis": {"freshness": {"threshold": 2, "unit": "d"}},
-}
 
 
 #: partition keys named after the dataset: a second history of one dataset reruns the same partitions

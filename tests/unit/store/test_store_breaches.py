@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timedelta, timezone
 
+from sli_history import SLO_2D
+
 from airflow_dataops.slo.evaluator import evaluate_datasets, run_evaluation, sync_breaches
 from airflow_dataops.store import StateStore
 from airflow_dataops.store.breaches import list_breaches, open_breach, open_breaches, resolve_breach
@@ -14,12 +16,6 @@ UTC = timezone.utc
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)
-SLO_2D = {
-    "objective": 0.99,
-    "window_days": 30,
-    "cadence": "1d",
-    "slis": {"freshness": {"threshold": 2, "unit": "d"}},
-}
 
 
 #: one partition per hour of publishing: a later publish adds partitions, it does not rerun these

@@ -7,18 +7,13 @@ import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from sli_history import SLO_2D
 
 from airflow_dataops.triggers.dataset import DatasetHealthTrigger
 
 UTC = timezone.utc
 DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)
-SLO_2D = {
-    "objective": 0.99,
-    "window_days": 30,
-    "cadence": "1d",
-    "slis": {"freshness": {"threshold": 2, "unit": "d"}},
-}
 
 
 def run_trigger(trigger):
