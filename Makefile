@@ -17,7 +17,7 @@ help:
 	@echo "make trigger KEY=YYYY-MM-DD [DAG=nycflights_daily] - run one partition on that Airflow"
 	@echo "make test   - install, start a throwaway PostgreSQL, lint, type-check and run the whole suite"
 	@echo "make bench  - run the benchmarks and write docs/benchmarks.md"
-	@echo "make docs   - regenerate docs/cli.md from the airflow dataops parser"
+	@echo "make docs   - regenerate docs/cli.md (from the airflow dataops parser) and docs/reference.md (from the API)"
 	@echo "make soak   - the reliability suite with 10x the crash runs and concurrency rounds"
 
 $(STAMP): pyproject.toml
@@ -82,6 +82,7 @@ bench: $(STAMP)
 
 docs: $(STAMP)
 	@$(PY) scripts/gen_cli_docs.py --write
+	@$(PY) scripts/gen_reference_docs.py --write
 
 clean:
 	@test ! -f $(PGSTATE) || bash scripts/pg.sh stop "$(PGSTATE)"

@@ -9,13 +9,30 @@ Every option can be set in ``airflow.cfg`` or as ``AIRFLOW__DATAOPS__<OPTION>``:
 
 from __future__ import annotations
 
+import enum
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from airflow_dataops.exceptions import ConfigError
 
-GATE_MODES = ("fail", "quarantine", "warn")
+
+class GateMode(str, enum.Enum):
+    """What a gate does when an error-severity rule fails (the decision is ``contracts.gate.decide``).
+
+    str-valued: operators, settings and the store keep taking and storing the plain strings.
+    """
+
+    FAIL = "fail"  # block: nothing is published
+    QUARANTINE = "quarantine"  # move failing rows of row-level rules aside, publish the rest
+    WARN = "warn"  # record, publish everything
+
+    def __str__(self) -> str:
+        return self.value
+
+
+#: The gate modes' values, in messages and validators.
+GATE_MODES: tuple[str, ...] = tuple(m.value for m in GateMode)
 ON_ALREADY_APPLIED = ("skip", "fail")
 _SECTION = "dataops"
 
@@ -34,7 +51,7 @@ class DataOpsSettings:
     store_url: str = ""
     store_conn_id: str = ""
     store_connect_timeout: int = 10
-    default_gate_mode: str = "fail"
+    default_gate_mode: str = GateMode.FAIL.value
     on_already_applied: str = "skip"
 
     def __post_init__(self) -> None:

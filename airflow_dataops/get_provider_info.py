@@ -18,6 +18,12 @@ def get_provider_info() -> dict[str, Any]:
         "cli": ["airflow_dataops.cli.definition.get_dataops_cli_commands"],
         "plugins": [{"name": "dataops", "plugin-class": "airflow_dataops.plugins.plugin.DataOpsPlugin"}],
         "notifications": ["airflow_dataops.notifications.slo.SLOBreachNotifier"],
+        "task-decorators": [
+            {
+                "class-name": "airflow_dataops.decorators.partitioned.partitioned_task_decorator",
+                "name": "partitioned",
+            }
+        ],
         "operators": [
             {
                 "integration-name": "DataOps",

@@ -15,7 +15,7 @@ from airflow.sdk import DAG
 
 from airflow_dataops.notifications.slo import SLOBreachNotifier
 from airflow_dataops.operators.slo import SLOEvaluationOperator
-from airflow_dataops.slo.recheck import evaluator_schedule
+from airflow_dataops.triggers.recheck import evaluator_schedule
 
 with DAG(
     dag_id="dataops_slo_evaluator",

@@ -21,6 +21,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import docgen  # scripts/docgen.py: print, --write or --check
+
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = ROOT / "docs" / "cli.md"
 WIDTH = 100
@@ -155,28 +157,9 @@ def render() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="Generate docs/cli.md from the airflow dataops parser.")
-    mode = ap.add_mutually_exclusive_group()
-    mode.add_argument("--write", action="store_true", help=f"write {TARGET.relative_to(ROOT)}")
-    mode.add_argument("--check", action="store_true", help="exit 1 when the file differs from the parser")
-    args = ap.parse_args(argv)
-    page = render()
-    if args.write:
-        TARGET.write_text(page, encoding="utf-8")
-        print(f"wrote {TARGET.relative_to(ROOT)}")
-        return 0
-    if args.check:
-        current = TARGET.read_text(encoding="utf-8") if TARGET.exists() else ""
-        if current != page:
-            print(
-                f"{TARGET.relative_to(ROOT)} is stale: run python scripts/gen_cli_docs.py --write",
-                file=sys.stderr,
-            )
-            return 1
-        print(f"{TARGET.relative_to(ROOT)} is up to date")
-        return 0
-    sys.stdout.write(page)
-    return 0
+    return docgen.main(
+        argv, target=TARGET, render=render, script=Path(__file__).name, source="the airflow dataops parser"
+    )
 
 
 if __name__ == "__main__":

@@ -136,7 +136,23 @@ def use_store(monkeypatch: pytest.MonkeyPatch, store_url: str) -> Iterator[str]:
     StateStore._shared.clear()
 
 
-# -------------------------------------------------------------------------------- airflow
+# ---------------------------------------------------------------------------- SLI history
+@pytest.fixture
+def seed_slis() -> Any:
+    """``seed_slis(store, dataset, last=…)``: the SLI history of a dataset that publishes regularly.
+
+    ``n`` rows (10) of ``kind`` (freshness, unit ``s``; other kinds ``ratio``) with ``value`` and
+    ``good``, the newest observed at ``last`` and each older one ``step`` (a day) before it.
+    ``keys`` formats each row's partition key from ``i``, ``dataset`` and ``at`` (= ``last``):
+    two calls with the same keys re-record those partitions (a rerun counts once), different keys
+    add partitions.  ``slo=`` registers the dataset with that SLO block first (``sli_history.SLO_2D``
+    is the usual one).
+    """
+    from sli_history import seed_slis
+
+    return seed_slis
+
+
 @pytest.fixture(scope="session")
 def airflow_db() -> Path:
     """Airflow's metadata DB (SQLite) in the session's AIRFLOW_HOME, migrated once: dag.test() needs it."""

@@ -1,14 +1,8 @@
 """Bodies of ``airflow dataops …`` commands: thin shells over the store, the ledger and the contracts.
 
 Every error is one line on stderr (``error: …``) and every exit code means one thing in every
-command:
-
-0  success: nothing to report (contract valid, no blocking rule failed, ledger and target agree)
-1  a finding: a blocking rule failed, a partition differs from the ledger, a breaking contract change
-2  invalid input: a contract that cannot be loaded, arguments that do not fit together, a malformed
-   ``[dataops]`` setting
-3  the environment: the state store or a warehouse connection is unknown or unreachable, a named
-   dataset, schema or table does not exist
+command: 0 ok, 1 a finding, 2 invalid input, 3 the environment (the scheme and the helpers that
+apply it live in :mod:`airflow_dataops.cli._common`).
 """
 
 from __future__ import annotations
@@ -16,47 +10,16 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import Any
 
-from airflow_dataops.exceptions import ConfigError, DataOpsError
-
-EXIT_OK = 0
-EXIT_FINDING = 1
-EXIT_INVALID = 2
-EXIT_ENVIRONMENT = 3
-
-
-def _fail(message: str, code: int | None = None) -> NoReturn:
-    """Print ``error: <message>`` (one line) on stderr and exit with ``code``.
-
-    Without ``code``, the exception being handled decides: a malformed ``[dataops]`` setting
-    (``ConfigError``) is invalid input (2), anything else the environment (3).
-    """
-    if code is None:
-        code = EXIT_INVALID if isinstance(sys.exc_info()[1], ConfigError) else EXIT_ENVIRONMENT
-    print(f"error: {' '.join(str(message).split())}", file=sys.stderr)
-    raise SystemExit(code)
-
-
-def _store() -> Any:
-    """The store, for a read-only command: never created, migrated or write-locked here."""
-    from airflow_dataops.store import StateStore
-
-    try:
-        store = StateStore.from_settings()
-        store.ensure_readable()
-    except DataOpsError as e:
-        _fail(str(e))
-    return store
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    cells = [[("" if v is None else str(v)) for v in row] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
-    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
-    out = [line, "  ".join("-" * w for w in widths)]
-    out += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in cells]
-    return "\n".join(out)
+from airflow_dataops.cli._common import (
+    EXIT_FINDING,
+    EXIT_INVALID,
+    fail,
+    read_store,
+    table,
+)
+from airflow_dataops.exceptions import DataOpsError
 
 
 # ------------------------------------------------------------------------------------ db
@@ -67,7 +30,7 @@ def db_migrate(args: Any) -> None:
         store = StateStore.from_settings()
         before, after = store.migrate()
     except DataOpsError as e:
-        _fail(str(e))
+        fail(str(e))
     print(f"dataops state store {store.url}: schema version {before} -> {after}")
 
 
@@ -80,9 +43,9 @@ def db_status(args: Any) -> None:
         store = StateStore.from_settings()
         version = store.version()
     except DataOpsError as e:
-        _fail(str(e))
+        fail(str(e))
     if version > HEAD:
-        _fail(str(newer_than_code(version, store.url)))
+        fail(str(newer_than_code(version, store.url)))
     if version == HEAD:
         status = "up to date"
     elif version == 0:
@@ -108,7 +71,7 @@ def resolve_datasets(store: Any, target: str) -> list[dict[str, Any]]:
         {d["dataset"] for d in list_datasets(store)}
         | {d["dag_id"] for d in list_datasets(store) if d["dag_id"]}
     )
-    _fail(
+    fail(
         f"no dataset or DAG called {target!r} in the dataops store {store.url}; "
         f"known: {', '.join(known) or 'none yet (run a DAG that publishes through the ledger first)'}"
     )
@@ -121,7 +84,7 @@ def partitions_status(args: Any) -> None:
     from airflow_dataops.store.ledger import list_partitions
     from airflow_dataops.store.records import partition_findings
 
-    store = _store()
+    store = read_store()
     rows: list[dict[str, Any]] = []
     for ds in resolve_datasets(store, args.target):
         findings = partition_findings(store, ds["dataset"])
@@ -150,7 +113,7 @@ def partitions_status(args: Any) -> None:
         print(f"no partitions recorded for {args.target!r}" + (f" since {args.since}" if args.since else ""))
         return
     shown = [{k: v for k, v in r.items() if k not in ("failed_rules", "reruns")} for r in rows]
-    print(_table(list(shown[0]), [list(r.values()) for r in shown]))
+    print(table(list(shown[0]), [list(r.values()) for r in shown]))
     details = [line for r in rows for line in _partition_details(r)]
     if details:
         print("\n" + "\n".join(details))
@@ -176,19 +139,19 @@ def _partition_details(row: dict[str, Any]) -> list[str]:
 def partitions_verify(args: Any) -> None:
     from airflow_dataops.partitions.verify import verify_dataset
 
-    store = _store()
+    store = read_store()
     findings = []
     for ds in resolve_datasets(store, args.target):
         try:
             findings += verify_dataset(store, ds, since=args.since)
         except DataOpsError as e:
-            _fail(str(e))
+            fail(str(e))
     bad = [f for f in findings if not f.ok]
     if args.output == "json":
         print(json.dumps([f.as_dict() for f in findings], indent=2))
     else:
         print(
-            _table(
+            table(
                 ["dataset", "partition", "status", "ledger rows", "target rows", "detail"],
                 [
                     [f.dataset, f.partition_key, f.status, f.ledger_rows, f.target_rows, f.detail]
@@ -202,7 +165,7 @@ def partitions_verify(args: Any) -> None:
                 print(f"  fix: {f.rerun_hint}")
     _recheck_verified(store, findings, bad)
     if bad:
-        raise SystemExit(1)
+        raise SystemExit(EXIT_FINDING)
 
 
 def _recheck_verified(store: Any, findings: Sequence[Any], bad: Sequence[Any]) -> None:
@@ -230,7 +193,7 @@ def contract_lint(args: Any) -> None:
     try:
         contract = load_contract(args.file)
     except DataOpsError as e:
-        _fail(str(e), EXIT_INVALID)
+        fail(str(e), EXIT_INVALID)
     rules = sum(len(o.quality) + sum(len(p.quality) for p in o.properties) for o in contract.schema)
     print(f"{args.file}: valid ODCS {contract.api_version} contract {contract.id} v{contract.version}")
     print(f"  schema objects: {', '.join(o.name for o in contract.schema) or 'none'}; quality rules: {rules}")
@@ -245,7 +208,7 @@ def contract_diff(args: Any) -> None:
     try:
         old, new = load_contract(args.old), load_contract(args.new)
     except DataOpsError as e:
-        _fail(str(e), EXIT_INVALID)
+        fail(str(e), EXIT_INVALID)
     diff = diff_contracts(old, new)
     if args.output == "json":
         print(

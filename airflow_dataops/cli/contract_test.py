@@ -18,12 +18,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from airflow_dataops.cli.commands import EXIT_ENVIRONMENT, EXIT_FINDING, EXIT_INVALID, _fail
+from airflow_dataops.cli._common import EXIT_ENVIRONMENT, EXIT_FINDING, EXIT_INVALID, fail, table
 from airflow_dataops.exceptions import DataOpsError, WarehouseError
 
 
 def contract_test(args: Any) -> None:
-    from airflow_dataops.cli.commands import _table
     from airflow_dataops.contracts import sql_rules
     from airflow_dataops.contracts.evaluate import evaluate
     from airflow_dataops.contracts.loader import load_contract
@@ -32,11 +31,11 @@ def contract_test(args: Any) -> None:
     partition_column = getattr(args, "partition_column", None)
     db_schema = getattr(args, "db_schema", None)
     if partition is not None and not partition_column:
-        _fail("--partition needs --partition-column (the column holding the partition key)", EXIT_INVALID)
+        fail("--partition needs --partition-column (the column holding the partition key)", EXIT_INVALID)
     try:
         contract = load_contract(args.file)
     except DataOpsError as e:
-        _fail(str(e), EXIT_INVALID)
+        fail(str(e), EXIT_INVALID)
     try:
         engine = warehouse_engine(args.conn_id)
         check_target(engine, args.conn_id, args.table, db_schema)
@@ -52,15 +51,15 @@ def contract_test(args: Any) -> None:
                 db_schema=db_schema,
             )
     except WarehouseError as e:
-        _fail(str(e), EXIT_ENVIRONMENT)
+        fail(str(e), EXIT_ENVIRONMENT)
     except (DataOpsError, ValueError, TypeError) as e:
-        _fail(str(e), EXIT_INVALID)
+        fail(str(e), EXIT_INVALID)
     except Exception as e:  # the warehouse went away mid-run: one line, environment class
         import sqlalchemy as sa
 
         if not isinstance(e, sa.exc.SQLAlchemyError):
             raise
-        _fail(f"the warehouse of connection {args.conn_id!r} failed: {_first_line(e)}", EXIT_ENVIRONMENT)
+        fail(f"the warehouse of connection {args.conn_id!r} failed: {_first_line(e)}", EXIT_ENVIRONMENT)
     if getattr(args, "output", "table") == "json":
         print(json.dumps(report.to_dict(), indent=2, default=str))
     else:
@@ -69,7 +68,7 @@ def contract_test(args: Any) -> None:
             f"{contract.id} v{contract.version} on {where}: {report.row_count} rows, engine {report.engine}"
         )
         print(
-            _table(
+            table(
                 ["rule", "dimension", "severity", "expected", "actual", "failing rows", "result"],
                 [
                     [

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import getpass
 import json
-import sys
 from typing import Any
 
+from airflow_dataops.cli._common import EXIT_FINDING, exit_code_of, fail
 from airflow_dataops.exceptions import DataOpsError
 
 
@@ -103,20 +103,8 @@ def partitions_rerun(args: Any) -> None:
             return
         outcome = apply_rerun(store, plan, requested_by=_requested_by(), airflow=airflow)
     except DataOpsError as e:
-        print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
-        raise SystemExit(_exit_code(e)) from None
+        fail(str(e), exit_code_of(e, otherwise=EXIT_FINDING))  # a rerun the ledger refuses is a finding
     _print(args, plan, outcome, dry_run=False)
-
-
-def _exit_code(error: DataOpsError) -> int:
-    """The project's exit codes: 2 a malformed setting, 3 the store or warehouse, 1 a refused rerun."""
-    from airflow_dataops.exceptions import ConfigError, StoreError, WarehouseError
-
-    if isinstance(error, ConfigError):
-        return 2
-    if isinstance(error, (StoreError, WarehouseError)):
-        return 3
-    return 1
 
 
 def _print(args: Any, plan: Any, outcome: Any, *, dry_run: bool) -> None:

@@ -38,14 +38,14 @@ def report_action_command() -> Any:
 
 
 def _when(value: str | None, flag: str) -> datetime | None:
-    from airflow_dataops.cli.commands import EXIT_INVALID, _fail
+    from airflow_dataops.cli._common import EXIT_INVALID, fail
 
     if not value:
         return None
     try:
         at = datetime.fromisoformat(value)
     except ValueError:
-        _fail(
+        fail(
             f"{flag} {value!r} is not an ISO date or datetime (e.g. 2026-11-01 or 2026-11-01T06:00)",
             EXIT_INVALID,
         )
@@ -53,20 +53,17 @@ def _when(value: str | None, flag: str) -> datetime | None:
 
 
 def report_command(args: Any) -> None:
-    from airflow_dataops.cli.commands import EXIT_INVALID, _fail
-    from airflow_dataops.cli.slo import _store_faults
+    from airflow_dataops.cli._common import EXIT_INVALID, fail, read_store, store_faults
     from airflow_dataops.report import operational_report
-    from airflow_dataops.store import StateStore
 
     since, until = (
         _when(getattr(args, "since", None), "--since"),
         _when(getattr(args, "until", None), "--until"),
     )
     if since and until and since >= until:
-        _fail(f"--since {args.since} is not before --until {args.until}", EXIT_INVALID)
-    with _store_faults():
-        store = StateStore.from_settings()
-        store.ensure_readable()
+        fail(f"--since {args.since} is not before --until {args.until}", EXIT_INVALID)
+    with store_faults():
+        store = read_store()
         report = operational_report(store, since=since, until=until)
     data = report.to_dict()
     if getattr(args, "output", "table") == "json":
@@ -76,7 +73,7 @@ def report_command(args: Any) -> None:
 
 
 def render(data: dict[str, Any]) -> str:
-    from airflow_dataops.cli.commands import _table
+    from airflow_dataops.cli._common import table
 
     def pct(v: float | None) -> str:
         return "-" if v is None else f"{v:.1%}"
@@ -115,7 +112,7 @@ def render(data: dict[str, Any]) -> str:
         "M15 SLA misses/month",
     ]
     lines = [f"operational report {data['since'][:16]} .. {data['until'][:16]} (UTC)", ""]
-    lines.append(_table(["dataset", "owner", *cols], rows(data["datasets"], True)))
-    lines += ["", _table(["owner", *cols], rows(data["owners"], False)), ""]
+    lines.append(table(["dataset", "owner", *cols], rows(data["datasets"], True)))
+    lines += ["", table(["owner", *cols], rows(data["owners"], False)), ""]
     lines.append(f"M11 lineage coverage: {data['lineage_coverage']['reason']}")
     return "\n".join(lines)

@@ -15,9 +15,18 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any, NoReturn
+from typing import Any
+
+from airflow_dataops.cli._common import (
+    EXIT_ENVIRONMENT,
+    EXIT_FINDING,
+    EXIT_INVALID,
+    EXIT_OK,
+    fail,
+    read_store,
+    store_faults,
+    table,
+)
 
 __all__ = ["slo_burn", "slo_cli_group", "slo_status", "status_json"]
 
@@ -49,8 +58,9 @@ def slo_cli_group() -> Any:
     )
 
 
-#: Exit codes of ``slo status`` and ``slo burn`` (the project's scheme; see docs/slo.md).
-EXIT_OK, EXIT_BREACHED, EXIT_INVALID, EXIT_ENVIRONMENT = 0, 1, 2, 3
+#: Exit codes of ``slo status`` and ``slo burn`` (the project's scheme, :mod:`airflow_dataops.cli._common`):
+#: a breached SLO or a firing alert is the scheme's "finding".
+EXIT_BREACHED = EXIT_FINDING
 _EXITS = (
     "Exit codes: 0 every SLO shown is healthy, at risk or without data; 1 an SLO is breached "
     "(status) or an alert fires (burn); 2 invalid input: an invalid SLO definition (the other "
@@ -59,57 +69,8 @@ _EXITS = (
 )
 
 
-def _fail(message: str, code: int) -> NoReturn:
-    print(f"error: {message}", file=sys.stderr)
-    raise SystemExit(code)
-
-
-@contextmanager
-def _store_faults() -> Iterator[None]:
-    """Turn a store or configuration fault into a one-line error and its exit code."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from airflow_dataops.exceptions import ConfigError, StoreError
-
-    try:
-        yield
-    except ConfigError as e:
-        _fail(_one_line(e), EXIT_INVALID)
-    except StoreError as e:
-        _fail(_one_line(e), EXIT_ENVIRONMENT)
-    except SQLAlchemyError as e:
-        orig = getattr(e, "orig", None) or e
-        _fail(
-            f"the dataops store cannot be read ({type(orig).__name__}: {_one_line(orig)}); "
-            "check [dataops] store_url and run `airflow dataops db migrate`",
-            EXIT_ENVIRONMENT,
-        )
-    except OSError as e:
-        _fail(f"the dataops store cannot be reached: {type(e).__name__}: {_one_line(e)}", EXIT_ENVIRONMENT)
-
-
-def _one_line(error: BaseException) -> str:
-    text = " ".join(str(error).split())
-    return text if len(text) <= 400 else text[:397] + "..."
-
-
-def _store() -> Any:
-    from airflow_dataops.store import StateStore
-
-    return StateStore.from_settings()
-
-
 def _fmt(value: float | None, pattern: str = "{:.2f}") -> str:
     return "-" if value is None else pattern.format(value)
-
-
-def _print_table(headers: list[str], rows: list[list[str]]) -> None:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
-    print(line.rstrip())
-    print("  ".join("-" * w for w in widths))
-    for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
 
 
 def _exit_code(results: list[Any], *, firing: bool = False) -> int:
@@ -132,7 +93,7 @@ def _known(store: Any, dataset: str) -> None:
     from airflow_dataops.store.records import get_dataset
 
     if get_dataset(store, dataset) is None:
-        _fail(
+        fail(
             f"dataset {dataset!r} is not registered in the dataops store (no dataops_datasets row); "
             "it is registered on its first publish. `airflow dataops slo status` lists the registered ones",
             EXIT_ENVIRONMENT,
@@ -162,8 +123,8 @@ def slo_status(args: Any) -> None:
     """``airflow dataops slo status [DATASET] [-o table|json]``."""
     from airflow_dataops.slo.status import LABEL
 
-    with _store_faults():
-        pairs = _status(_store(), getattr(args, "dataset", None))
+    with store_faults():
+        pairs = _status(read_store(), getattr(args, "dataset", None))
     results = [r for _, r in pairs]
     if getattr(args, "output", "table") == "json":
         print(json.dumps([item for item, _ in pairs], indent=2, default=str))
@@ -195,8 +156,8 @@ def slo_status(args: Any) -> None:
                         open_text,
                     ]
                 )
-        _print_table(
-            ["dataset", "slo", "status", "objective", "budget left", "burn rates", "open breach"], rows
+        print(
+            table(["dataset", "slo", "status", "objective", "budget left", "burn rates", "open breach"], rows)
         )
     for r in results:
         if r.error:
@@ -210,12 +171,12 @@ def slo_burn(args: Any) -> None:
     """``airflow dataops slo burn DATASET [-o table|json]``."""
     from airflow_dataops.slo.evaluator import burn_table, evaluate_datasets
 
-    with _store_faults():
-        store = _store()
+    with store_faults():
+        store = read_store()
         _known(store, args.dataset)
         (result,) = evaluate_datasets(store, datasets=[args.dataset])
     if result.error:
-        _fail(result.error, EXIT_INVALID)
+        fail(result.error, EXIT_INVALID)
     out: list[dict[str, Any]] = [
         {"slo": ev.kind.value, "status": ev.status.value, "objective": ev.objective, "rules": burn_table(ev)}
         for ev in result.evaluations
@@ -242,7 +203,7 @@ def slo_burn(args: Any) -> None:
             for o in out
             for r in o["rules"]
         ]
-        _print_table(["slo", "long/short", "long burn", "short burn", "threshold", "severity", "alert"], rows)
+        print(table(["slo", "long/short", "long burn", "short burn", "threshold", "severity", "alert"], rows))
     code = _exit_code([result], firing=True)
     if code:
         raise SystemExit(code)

@@ -41,29 +41,26 @@ def triage_action_command() -> Any:
 
 
 def triage_command(args: Any) -> None:
-    from airflow_dataops.cli.commands import EXIT_ENVIRONMENT, EXIT_INVALID, _fail
-    from airflow_dataops.cli.slo import _store_faults
-    from airflow_dataops.store import StateStore
+    from airflow_dataops.cli._common import EXIT_ENVIRONMENT, EXIT_INVALID, fail, read_store, store_faults
     from airflow_dataops.store.records import get_dataset, list_datasets
     from airflow_dataops.triage import triage
 
     dataset, dag_id = getattr(args, "dataset", None), getattr(args, "dag_id", None)
     if bool(dataset) == bool(dag_id):
-        _fail("name one dataset, or one DAG with --dag (not both)", EXIT_INVALID)
-    with _store_faults():
-        store = StateStore.from_settings()
-        store.ensure_readable()
+        fail("name one dataset, or one DAG with --dag (not both)", EXIT_INVALID)
+    with store_faults():
+        store = read_store()
         if dag_id:
             rows = list_datasets(store, dag_id=dag_id)
             if not rows:
-                _fail(
+                fail(
                     f"DAG {dag_id!r} has published no dataset through the ledger in {store.url}",
                     EXIT_ENVIRONMENT,
                 )
         else:
             found = get_dataset(store, str(dataset))
             if found is None:
-                _fail(
+                fail(
                     f"dataset {dataset!r} is not registered in the dataops store {store.url}; "
                     "`airflow dataops slo status` lists the registered ones",
                     EXIT_ENVIRONMENT,
@@ -79,7 +76,7 @@ def triage_command(args: Any) -> None:
 
 def render(report: Any) -> str:
     """One screen: the SLOs and open breaches, then each partition to act on with its command."""
-    from airflow_dataops.cli.commands import _table
+    from airflow_dataops.cli._common import table
     from airflow_dataops.slo.status import LABEL
 
     when = report.evaluated_at.strftime("%Y-%m-%d %H:%M UTC")
@@ -95,7 +92,7 @@ def render(report: Any) -> str:
             b = s.get("open_breach")
             opened = f"{b['severity']} since {b['opened_at'][:16].replace('T', ' ')}" if b else "-"
             slo_rows.append([d["dataset"], s["slo"], LABEL[s["status"]], budget, burn, opened])
-    out.append(_table(["dataset", "slo", "status", "budget left", "burn rates", "open breach"], slo_rows))
+    out.append(table(["dataset", "slo", "status", "budget left", "burn rates", "open breach"], slo_rows))
     out.append("")
     if not report.actions and not report.more_missing:
         out.append("no partition needs action")

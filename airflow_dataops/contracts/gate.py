@@ -9,14 +9,13 @@ warn        everything is recorded, nothing blocks
 
 from __future__ import annotations
 
+from airflow_dataops.config import GATE_MODES, GateMode
 from airflow_dataops.contracts.report import GateReport, Severity, Verdict
-
-MODES = ("fail", "quarantine", "warn")
 
 
 def check_mode(mode: str) -> str:
-    if mode not in MODES:
-        raise ValueError(f"gate mode {mode!r} is not one of {', '.join(MODES)}")
+    if mode not in GATE_MODES:
+        raise ValueError(f"gate mode {mode!r} is not one of {', '.join(GATE_MODES)}")
     return mode
 
 
@@ -29,9 +28,9 @@ def decide(report: GateReport, mode: str) -> Verdict:
     check_mode(mode)
     if report.passed:
         return Verdict.PASSED
-    if mode == "warn" or not report.blocking:
+    if mode == GateMode.WARN or not report.blocking:
         return Verdict.WARNED
-    if mode == "fail":
+    if mode == GateMode.FAIL:
         return Verdict.FAILED
     aggregate_blocking = [r for r in report.blocking if not r.quarantinable]
     if aggregate_blocking:
@@ -51,7 +50,7 @@ def explain(report: GateReport, verdict: Verdict, *, mode: str) -> str:
         rows = f", {r.failing_rows} failing rows" if r.failing_rows is not None else ""
         sev = "ERROR" if r.severity is Severity.ERROR else "warning"
         lines.append(f"  [{sev}] {r.name}: expected {r.expected}, got {r.actual}{rows}")
-        if mode != "quarantine" or r.severity is not Severity.ERROR:
+        if mode != GateMode.QUARANTINE or r.severity is not Severity.ERROR:
             continue
         if r.quarantinable and r.quarantine_note:
             lines.append(f"      {r.quarantine_note}")

@@ -24,6 +24,8 @@ from typing import Any, ClassVar
 import attr
 from openlineage.client.generated.base import RunFacet
 
+from airflow_dataops.config import GATE_MODES
+
 __all__ = [
     "FACET_CLASSES",
     "SCHEMA_BASE_URL",
@@ -40,7 +42,6 @@ SLI_KINDS = ("freshness", "completeness", "correctness", "consistency", "cost")
 BREACH_STATES = ("none", "open", "resolved")
 ALERT_SEVERITIES = ("none", "ticket", "page")
 LEDGER_DECISIONS = ("applied", "refused", "rerun", "failed", "skipped")
-GATE_MODES = ("fail", "quarantine", "warn")
 GATE_VERDICTS = ("passed", "warned", "quarantined", "failed")
 
 

@@ -25,7 +25,7 @@ Values of columns the contract classifies as sensitive (``restricted``, ``confid
 
 :func:`~airflow_dataops.contracts.evaluate.evaluate` and
 :func:`~airflow_dataops.contracts.evaluate.quarantine_rows` are the library functions under the
-operator (in :mod:`airflow_dataops.contracts.evaluate`; re-exported here).
+operator; import them from :mod:`airflow_dataops.contracts.evaluate`.
 """
 
 from __future__ import annotations
@@ -36,13 +36,12 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from airflow_dataops.config import GATE_MODES, GateMode
 from airflow_dataops.contracts.evaluate import (
     ENGINES,
     QuarantineResult,
-    check_evaluable,
     evaluate,
     quarantine_rows,
-    redact,
     sensitive_columns,
 )
 from airflow_dataops.exceptions import ContractError
@@ -72,6 +71,7 @@ class ContractGateOperator(BaseOperator):
     :param db_schema: the warehouse schema of the table.
     :param dataframe_callable: returns the DataFrame to check (called with ``op_kwargs``).
     :param dataframe_task_id: pull the DataFrame from this task's XCom instead.
+    :param op_kwargs: keyword arguments of ``dataframe_callable`` (templated).
     :param now: reference time of latency/freshness rules (templated ISO text; default: now).
     """
 
@@ -106,8 +106,6 @@ class ContractGateOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        from airflow_dataops.config import GATE_MODES
-
         name = type(self).__name__
         if mode is not None and mode not in GATE_MODES:
             raise ValueError(f"{name}: mode={mode!r}; use one of {', '.join(GATE_MODES)}")
@@ -124,7 +122,7 @@ class ContractGateOperator(BaseOperator):
             )
         if has_frame and engine == "sql":
             raise ValueError(f"{name}: engine='sql' checks a table; for a DataFrame use auto, pandas or gx")
-        if has_frame and mode == "quarantine":
+        if has_frame and mode == GateMode.QUARANTINE:
             raise ValueError(
                 f"{name}: mode='quarantine' moves failing rows of a table; a DataFrame gate can only fail or warn "
                 "(use DataFramePartitionOperator to quarantine while writing)"
@@ -187,7 +185,7 @@ class ContractGateOperator(BaseOperator):
         store = StateStore.from_settings(settings)
         store.ensure_ready()  # fail closed: a result we cannot record is a gate we cannot trust
         frame = self._dataframe(context)
-        if frame is not None and mode == "quarantine":
+        if frame is not None and mode == GateMode.QUARANTINE:
             raise ContractError(
                 f"{self.task_id}: gate mode 'quarantine' (from [dataops] default_gate_mode) cannot move rows of "
                 "a DataFrame; set mode='fail' or 'warn' on this operator",
@@ -375,10 +373,5 @@ def _parse_now(value: str | dt.datetime | None) -> dt.datetime | None:
 
 __all__: tuple[str, ...] = (
     "ContractGateOperator",
-    "QuarantineResult",
-    "check_evaluable",
-    "evaluate",
-    "quarantine_rows",
-    "redact",
     "summarise",
 )

@@ -28,6 +28,22 @@ if TYPE_CHECKING:
 class PartitionWriteOperator(BaseOperator):
     """Base of the write-audit-publish operators; subclasses implement :meth:`stage`.
 
+    On ``execute`` it resolves the partition key, claims the partition in the ledger, stages the
+    rows in the warehouse, runs the contract's gate on the staged rows, replaces the partition in
+    one transaction and commits it through the ledger's fence (only while its claim still holds
+    the partition; the apply is recorded under the same lock), records the SLIs, adds the
+    partition key to the outlet asset events and emits lineage.  It returns (XCom) a summary:
+    dataset, partition key, action, state, rows in / published / quarantined, checksum, gate
+    summary, SLIs.
+
+    Failures: a failed gate in ``fail`` mode raises ``ContractViolation`` (nothing published, the
+    partition unchanged); an already-applied partition raises ``PartitionAlreadyApplied``, or
+    skips the task under ``on_already_applied="skip"``; the message names the rerun command.  An
+    attempt taken over while it ran (its lease expired) raises ``StaleClaim`` at its fence: its
+    write is rolled back and the attempt that took over stands (docs/architecture.md, "Ledger
+    protocol and fencing").  A store whose schema is newer than the installed airflow-dataops
+    raises ``StoreVersionError`` before anything is written (a retry cannot help: upgrade).
+
     :param conn_id: Airflow connection of the warehouse (any common-sql ``DbApiHook``).
     :param table: target table.
     :param partition_column: the column holding the partition key in the target.
@@ -37,8 +53,10 @@ class PartitionWriteOperator(BaseOperator):
     :param mode: gate mode ``fail`` | ``quarantine`` | ``warn`` (default ``[dataops] default_gate_mode``).
     :param partition_key: explicit key (templated); default the run's ``partition_key``, else its logical date.
     :param on_already_applied: ``skip`` or ``fail`` when the partition is applied and no rerun was requested.
-    :param lease: how long this attempt's claim keeps other runs off the partition.
-    :param db_schema: the warehouse schema of the table, where the database has schemas.
+    :param lease: how long this attempt's claim keeps other runs off the partition (default 2 h,
+        measured on the store's clock).
+    :param db_schema: the warehouse schema of the table, where the database has schemas; recorded
+        with the dataset, so ``partitions verify`` reads the same schema.
     """
 
     template_fields: Sequence[str] = ("partition_key", "table", "contract")
@@ -429,6 +447,9 @@ class PartitionedSQLOperator(PartitionWriteOperator):
             partition_column="day",
             contract="contracts/daily_revenue.odcs.yaml",
         )
+
+    :param sql: the ``SELECT`` (templated; a ``.sql`` file is read as a template).
+    :param parameters: more bound parameters, by name.
     """
 
     template_fields: Sequence[str] = (*PartitionWriteOperator.template_fields, "sql")
@@ -467,7 +488,11 @@ class DataFramePartitionOperator(PartitionWriteOperator):
     """Write-audit-publish the pandas DataFrame a Python callable returns for one partition.
 
     The callable gets ``partition_key`` (and any ``op_kwargs``) and returns the partition's rows;
-    the partition column is filled with the key if the frame does not have it.
+    the partition column is filled with the key if the frame does not have it, and a frame that
+    holds another key is refused.
+
+    :param python_callable: ``python_callable(partition_key=…, **op_kwargs)`` returns a pandas DataFrame.
+    :param op_kwargs: more keyword arguments of the callable (templated).
     """
 
     template_fields: Sequence[str] = (*PartitionWriteOperator.template_fields, "op_kwargs")
@@ -521,6 +546,10 @@ def partitioned_task(
     **kwargs: Any,
 ) -> Any:
     """Decorator: turn a function returning a DataFrame into a ``DataFramePartitionOperator``.
+
+    ``@partitioned_task(**operator_kwargs)`` makes the function a factory of the operator, with the
+    function's name as ``task_id``; calling it in a DAG creates the task (keyword arguments given
+    to the call override the decorator's).  ``@task.partitioned`` is the TaskFlow form.
 
     Example::
 

@@ -12,7 +12,7 @@ Airflow's own pages in the top window rather than inside the plugin's iframe.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from html import escape
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -526,7 +526,3 @@ def message_page(
         links.append('<a data-airflow="1" href="/">Sign in to Airflow</a>')
     body = f'<div class="notice"><h1>{_e(title)}</h1><p>{_e(message)}</p><p>{" · ".join(links)}</p></div>'
     return layout(title, body, theme=theme)
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)

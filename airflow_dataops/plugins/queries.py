@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from airflow_dataops.clock import utcnow
 from airflow_dataops.partitions.ledger import rerun_command
 from airflow_dataops.slo.budget import report_from_count
 from airflow_dataops.slo.burn_rate import SLOEvaluation
@@ -173,10 +174,6 @@ class DatasetDetail:
 
 
 # ------------------------------------------------------------------------------- helpers
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 

@@ -1,9 +1,10 @@
 """Fast resolution: re-evaluate a dataset's SLOs as soon as something may have fixed it.
 
 The evaluator DAG runs on a time schedule OR on the ``dataops_slo_recheck`` asset, whose watcher
-(``SLORecheckTrigger``, in Airflow's triggerer) fires when a re-check request is stored::
+(``SLORecheckTrigger``, in Airflow's triggerer; ``triggers/recheck.py``) fires when a re-check
+request is stored::
 
-    from airflow_dataops.slo.recheck import evaluator_schedule
+    from airflow_dataops import evaluator_schedule
 
     with DAG("dataops_slo_evaluator", schedule=evaluator_schedule(timedelta(minutes=10)), ...):
         SLOEvaluationOperator(task_id="evaluate_slos", notifiers=[...])
@@ -17,55 +18,14 @@ fix (a few seconds of polling plus the run), announced once, as on the time sche
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from airflow.sdk import Asset, AssetOrTimeSchedule
-
     from airflow_dataops.store import StateStore
 
 log = logging.getLogger(__name__)
 
-__all__ = [
-    "SLO_RECHECK_ASSET_NAME",
-    "SLO_RECHECK_URI",
-    "ask_for_recheck",
-    "evaluator_schedule",
-    "has_open_breach",
-    "slo_recheck_asset",
-]
-
-SLO_RECHECK_ASSET_NAME = "dataops_slo_recheck"
-SLO_RECHECK_URI = "dataops://slo/recheck"
-
-
-def slo_recheck_asset(*, poll_interval: float = 5.0, store_url: str | None = None) -> Asset:
-    """The asset the evaluator DAG listens to, watched by ``SLORecheckTrigger``."""
-    from airflow.sdk import Asset, AssetWatcher
-
-    from airflow_dataops.triggers.recheck import SLORecheckTrigger
-
-    trigger = SLORecheckTrigger(poll_interval=poll_interval, store_url=store_url)
-    return Asset(
-        name=SLO_RECHECK_ASSET_NAME,
-        uri=SLO_RECHECK_URI,
-        watchers=[AssetWatcher(name=SLO_RECHECK_ASSET_NAME, trigger=trigger)],
-    )
-
-
-def evaluator_schedule(
-    every: timedelta = timedelta(minutes=10), *, poll_interval: float = 5.0, store_url: str | None = None
-) -> AssetOrTimeSchedule:
-    """Every ``every`` (a dataset nobody publishes still decays) or at once on a re-check request."""
-    from airflow.sdk import AssetOrTimeSchedule, DeltaTriggerTimetable
-
-    if every <= timedelta(0):
-        raise ValueError(f"evaluator_schedule: every={every!r}; use a positive timedelta")
-    return AssetOrTimeSchedule(
-        timetable=DeltaTriggerTimetable(every),
-        assets=slo_recheck_asset(poll_interval=poll_interval, store_url=store_url),
-    )
+__all__ = ["ask_for_recheck", "has_open_breach"]
 
 
 def ask_for_recheck(store: StateStore, dataset: str, *, reason: str, requested_by: str) -> bool:

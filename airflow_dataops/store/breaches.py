@@ -31,9 +31,10 @@ from typing import Any
 from sqlalchemy import Connection, and_, cast, desc, extract, func, select, text, update
 from sqlalchemy.types import Float
 
+from airflow_dataops.clock import utcnow
 from airflow_dataops.store import tables as t
 from airflow_dataops.store.engine import StateStore
-from airflow_dataops.store.ledger import _aware, utcnow
+from airflow_dataops.store.ledger import _aware
 
 __all__ = [
     "BreachChange",

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from airflow_dataops.clock import utcnow  # this process's clock: records only, never a lease
 from airflow_dataops.store import tables as t
 from airflow_dataops.store.engine import StateStore
 
@@ -26,11 +27,6 @@ FAILED = "failed"
 SUPERSEDED = "superseded"
 REFUSED = "refused"
 PUBLISHED_STATES = (APPLIED, QUARANTINED)
-
-
-def utcnow() -> datetime:
-    """This process's clock: for records only, never for a lease (see ``store_now``)."""
-    return datetime.now(timezone.utc)
 
 
 def store_now(conn: Connection) -> datetime:

@@ -15,9 +15,9 @@ from datetime import datetime
 
 from sqlalchemy import func, select, update
 
+from airflow_dataops.clock import utcnow
 from airflow_dataops.store import tables as t
 from airflow_dataops.store.engine import StateStore
-from airflow_dataops.store.ledger import utcnow
 
 __all__ = ["RecheckRequest", "consume_rechecks", "pending_recheck", "request_recheck"]
 

@@ -9,9 +9,10 @@ from typing import Any
 
 from sqlalchemy import delete, desc, select
 
+from airflow_dataops.clock import utcnow
 from airflow_dataops.store import tables as t
 from airflow_dataops.store.engine import StateStore
-from airflow_dataops.store.ledger import _aware, utcnow
+from airflow_dataops.store.ledger import _aware
 
 
 @dataclass(frozen=True, kw_only=True)

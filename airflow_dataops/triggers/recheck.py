@@ -17,11 +17,24 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
-__all__ = ["SLORecheckTrigger"]
+if TYPE_CHECKING:
+    from airflow.sdk import Asset, AssetOrTimeSchedule
+
+__all__ = [
+    "SLO_RECHECK_ASSET_NAME",
+    "SLO_RECHECK_URI",
+    "SLORecheckTrigger",
+    "evaluator_schedule",
+    "slo_recheck_asset",
+]
+
+SLO_RECHECK_ASSET_NAME = "dataops_slo_recheck"
+SLO_RECHECK_URI = "dataops://slo/recheck"
 
 
 class SLORecheckTrigger(BaseEventTrigger):
@@ -65,3 +78,29 @@ class SLORecheckTrigger(BaseEventTrigger):
                 fired = newest
                 yield TriggerEvent({"recheck_request_id": newest})
             await asyncio.sleep(self.poll_interval)
+
+
+def slo_recheck_asset(*, poll_interval: float = 5.0, store_url: str | None = None) -> Asset:
+    """The asset the evaluator DAG listens to, watched by ``SLORecheckTrigger``."""
+    from airflow.sdk import Asset, AssetWatcher
+
+    trigger = SLORecheckTrigger(poll_interval=poll_interval, store_url=store_url)
+    return Asset(
+        name=SLO_RECHECK_ASSET_NAME,
+        uri=SLO_RECHECK_URI,
+        watchers=[AssetWatcher(name=SLO_RECHECK_ASSET_NAME, trigger=trigger)],
+    )
+
+
+def evaluator_schedule(
+    every: timedelta = timedelta(minutes=10), *, poll_interval: float = 5.0, store_url: str | None = None
+) -> AssetOrTimeSchedule:
+    """Every ``every`` (a dataset nobody publishes still decays) or at once on a re-check request."""
+    from airflow.sdk import AssetOrTimeSchedule, DeltaTriggerTimetable
+
+    if every <= timedelta(0):
+        raise ValueError(f"evaluator_schedule: every={every!r}; use a positive timedelta")
+    return AssetOrTimeSchedule(
+        timetable=DeltaTriggerTimetable(every),
+        assets=slo_recheck_asset(poll_interval=poll_interval, store_url=store_url),
+    )

@@ -7,7 +7,8 @@
 * Every relative markdown link resolves to an existing file, and every ``#anchor`` to a
   heading of its target (GitHub's slugs); external ``http(s)`` links are checked for syntax
   only (no network here).
-* ``docs/cli.md`` equals what ``scripts/gen_cli_docs.py`` generates from Airflow's parser.
+* ``docs/cli.md`` equals what ``scripts/gen_cli_docs.py`` generates from Airflow's parser, and
+  ``docs/reference.md`` what ``scripts/gen_reference_docs.py`` generates from the public API.
 """
 
 from __future__ import annotations
@@ -260,11 +261,11 @@ def test_every_doc_is_reachable_from_the_index() -> None:
     assert not orphans, f"docs/index.md does not link: {', '.join(orphans)}"
 
 
-# ----------------------------------------------------------------------------- generated cli
-@pytest.mark.slow
-def test_cli_reference_is_generated_from_the_parser(tmp_path: Path) -> None:
+# -------------------------------------------------------------------------- generated pages
+def _assert_generated(script: str, page: str, tmp_path: Path) -> str:
+    """The committed ``docs/<page>`` equals what ``scripts/<script>`` prints; returns the page."""
     proc = subprocess.run(
-        [str(VENV_BIN / "python"), str(ROOT / "scripts" / "gen_cli_docs.py")],
+        [str(VENV_BIN / "python"), str(ROOT / "scripts" / script)],
         cwd=ROOT,
         env=block_env(tmp_path),
         capture_output=True,
@@ -272,11 +273,65 @@ def test_cli_reference_is_generated_from_the_parser(tmp_path: Path) -> None:
         timeout=BLOCK_TIMEOUT,
     )
     assert proc.returncode == 0, proc.stderr
-    current = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    current = (ROOT / "docs" / page).read_text(encoding="utf-8")
     if current != proc.stdout:
         diff = "".join(
             difflib.unified_diff(
-                current.splitlines(True), proc.stdout.splitlines(True), "docs/cli.md", "generated"
+                current.splitlines(True), proc.stdout.splitlines(True), f"docs/{page}", "generated"
             )
         )
-        pytest.fail(f"docs/cli.md is stale: run `python scripts/gen_cli_docs.py --write`\n{diff}")
+        pytest.fail(f"docs/{page} is stale: run `python scripts/{script} --write`\n{diff}")
+    return current
+
+
+@pytest.mark.slow
+def test_cli_reference_is_generated_from_the_parser(tmp_path: Path) -> None:
+    _assert_generated("gen_cli_docs.py", "cli.md", tmp_path)
+
+
+@pytest.mark.slow
+def test_api_reference_is_generated_from_the_public_surface(tmp_path: Path) -> None:
+    current = _assert_generated("gen_reference_docs.py", "reference.md", tmp_path)
+    import airflow_dataops
+
+    for name in airflow_dataops.DAG_FACING:  # every DAG-facing name has its own section
+        assert f"### `{name}`" in current, name
+    assert "### `@task.partitioned`" in current
+
+
+def test_the_reference_generator_turns_rest_into_markdown() -> None:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        from gen_reference_docs import docstring_markdown
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    doc = """Do a thing with :class:`~airflow_dataops.store.StateStore` and ``x``.
+
+    Example::
+
+        run(x=1)
+
+    ``log``
+        one line.
+
+    :param x: the value,
+        over two lines.
+    :raises ValueError: when ``x`` is | odd.
+    """
+    assert docstring_markdown(doc).splitlines() == [
+        "Do a thing with `StateStore` and `x`.",
+        "",
+        "Example:",
+        "",
+        "```python",
+        "run(x=1)",
+        "```",
+        "",
+        "- `log`: one line.",
+        "",
+        "| parameter | meaning |",
+        "|---|---|",
+        "| `x` | the value, over two lines. |",
+        "",
+        "Raises `ValueError`: when `x` is | odd.",
+    ]

@@ -38,7 +38,7 @@ from airflow.sdk import DAG
 
 from airflow_dataops.notifications.slo import SLOBreachNotifier
 from airflow_dataops.operators.slo import SLOEvaluationOperator
-from airflow_dataops.slo.recheck import evaluator_schedule
+from airflow_dataops.triggers.recheck import evaluator_schedule
 
 # a schedule far away: only a re-check request (or the test's own trigger) runs it
 with DAG(

@@ -226,9 +226,18 @@ def page(browser: object, server: AirflowServer) -> Iterator[object]:
     context.close()
 
 
+#: Screenshots docs/ui.md shows; with DATAOPS_UPDATE_DOCS_IMG=1 they are also copied to docs/img/.
+DOCS_IMG = ("overview-light", "overview-dark", "dag-tab-light", "dataset-full-light")
+
+
 def _shot(pg: object, name: str, *, full: bool = False) -> Path:
+    """Save a screenshot under .test-artifacts/ui/ (a record of the run, not an assertion)."""
     path = ARTIFACTS / f"{name}.png"
     pg.screenshot(path=str(path), full_page=full)  # type: ignore[attr-defined]
+    if name in DOCS_IMG and os.environ.get("DATAOPS_UPDATE_DOCS_IMG") == "1":
+        target = ROOT / "docs" / "img"
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, target / f"ui-{name}.png")
     return path
 
 
@@ -307,12 +316,22 @@ def test_dark_mode_follows_airflow(page: object, server: AirflowServer) -> None:
     _shot(page, "dag-tab-dark")
 
 
-def test_full_dataset_pages_light_and_dark(page: object, server: AirflowServer) -> None:
-    for theme in ("light", "dark"):
-        page.emulate_media(color_scheme=theme)
-        page.goto(f"{server.url}/dataops/datasets/flights")
-        page.locator("h2", has_text="Latest contract results").wait_for()
-        _shot(page, f"dataset-full-{theme}", full=True)
+@pytest.mark.parametrize(
+    ("theme", "background"), [("light", "rgb(255, 255, 255)"), ("dark", "rgb(17, 24, 39)")]
+)
+def test_the_full_dataset_page_follows_the_colour_scheme(
+    page: object, server: AirflowServer, theme: str, background: str
+) -> None:
+    """The stand-alone page (no Airflow frame around it) takes the browser's colour scheme."""
+    page.emulate_media(color_scheme=theme)
+    page.goto(f"{server.url}/dataops/datasets/flights")
+    page.locator("h2", has_text="Latest contract results").wait_for()
+    assert page.locator("body").evaluate("b => getComputedStyle(b).backgroundColor") == background
+    headings = page.locator("h2").all_inner_texts()
+    for section in ("Service level objectives", "Breaches", "Partition ledger", "Latest contract results"):
+        assert any(h.startswith(section) for h in headings), (section, headings)
+    assert page.locator("svg.chart").count() >= 5
+    _shot(page, f"dataset-full-{theme}", full=True)
     page.emulate_media(color_scheme="light")
 
 
@@ -325,13 +344,3 @@ def test_a_dataset_named_like_a_script_runs_no_script(page: object, server: Airf
     page.wait_for_timeout(300)
     assert page.dialogs == []
     _shot(page, "dataset-xss-escaped")
-
-
-def test_docs_screenshots_can_be_refreshed() -> None:
-    """Copy the screenshots the docs show to docs/img/ when DATAOPS_UPDATE_DOCS_IMG=1."""
-    if os.environ.get("DATAOPS_UPDATE_DOCS_IMG") != "1":
-        pytest.skip("set DATAOPS_UPDATE_DOCS_IMG=1 to refresh docs/img/")
-    target = ROOT / "docs" / "img"
-    target.mkdir(parents=True, exist_ok=True)
-    for name in ("overview-light", "overview-dark", "dag-tab-light", "dataset-full-light"):
-        shutil.copy(ARTIFACTS / f"{name}.png", target / f"ui-{name}.png")

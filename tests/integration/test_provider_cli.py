@@ -3,6 +3,7 @@ and bad settings stopping with one clear line (real `airflow` subprocesses)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -35,6 +36,16 @@ def test_airflow_lists_the_provider_and_its_plugin(airflow_db) -> None:
     plugins = airflow("plugins", "-o", "json")
     assert plugins.returncode == 0, plugins.stderr
     assert '"name": "dataops"' in plugins.stdout
+
+
+def test_airflow_providers_get_lists_the_task_decorator() -> None:
+    # `providers get NAME -o json` alone prints only name and version; --full prints get_provider_info()
+    result = airflow("providers", "get", "airflow-dataops", "--full", "-o", "json")
+    assert result.returncode == 0, result.stderr
+    [info] = json.loads(result.stdout)
+    assert info["task-decorators"] == [
+        {"class-name": "airflow_dataops.decorators.partitioned.partitioned_task_decorator", "name": "partitioned"}
+    ]
 
 
 def test_airflow_dataops_help_lists_the_command_groups() -> None:

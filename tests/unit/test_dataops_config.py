@@ -78,18 +78,68 @@ def test_the_public_surface_is_pinned() -> None:
         "__version__",
         "ConfigError",
         "ContractError",
+        "ContractGateOperator",
         "ContractViolation",
+        "DataFramePartitionOperator",
         "DataOpsError",
         "DataOpsSettings",
+        "DatasetFreshnessSensor",
+        "DatasetHealthTrigger",
+        "GateMode",
         "LedgerError",
         "PartitionAlreadyApplied",
         "PartitionLedger",
+        "PartitionWriteOperator",
+        "PartitionedSQLOperator",
+        "SLICallback",
+        "SLOBreachNotifier",
+        "SLOEvaluationOperator",
+        "SLOHealthySensor",
+        "SLORecheckTrigger",
         "StateStore",
         "StoreError",
+        "evaluator_schedule",
         "load_contract",
+        "partitioned_task",
+        "sli_callbacks",
     ]
     for name in airflow_dataops.__all__[1:]:
         assert getattr(airflow_dataops, name).__name__ == name
+    # every DAG-facing name is the object of its home module, not a copy
+    from airflow_dataops.operators.partitioned import partitioned_task
+    from airflow_dataops.sensors.dataset import SLOHealthySensor
+
+    assert airflow_dataops.partitioned_task is partitioned_task
+    assert airflow_dataops.SLOHealthySensor is SLOHealthySensor
+    with pytest.raises(AttributeError, match="module 'airflow_dataops' has no attribute 'evaluate'"):
+        airflow_dataops.evaluate  # noqa: B018  (a name outside the surface is not reachable here)
+
+
+def test_the_dag_facing_names_import_from_the_package_without_loading_the_rest() -> None:
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from airflow_dataops import partitioned_task, ContractGateOperator, SLOBreachNotifier, "
+        "SLOHealthySensor; import json; print(json.dumps(sorted(m for m in sys.modules if m.startswith('airflow_dataops.'))))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    ).stdout
+    loaded = set(json.loads(out))
+    assert {
+        "airflow_dataops.operators.partitioned",
+        "airflow_dataops.operators.gate",
+        "airflow_dataops.notifications.slo",
+        "airflow_dataops.sensors.dataset",
+    } <= loaded
+    # what the four do not need stays unloaded: the UI plugin, the CLI, the SLO evaluator
+    assert not loaded & {
+        "airflow_dataops.plugins.app",
+        "airflow_dataops.cli.commands",
+        "airflow_dataops.slo.evaluator",
+    }
 
 
 def test_importing_the_package_is_light() -> None:

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import create_engine
 
+from airflow_dataops.config import GATE_MODES, GateMode
 from airflow_dataops.contracts import gate
 from airflow_dataops.contracts.engines.sql import evaluate_sql
 from airflow_dataops.contracts.report import Verdict
@@ -90,6 +91,16 @@ def test_explain_lists_each_failed_rule_with_its_figures(tmp_path) -> None:
     )
     assert "  [ERROR] flights.dep_delay.fewNulls: expected " in text
     assert "got 30.0, 3 failing rows" in text
+
+
+@pytest.mark.parametrize("mode", list(GateMode), ids=lambda m: m.value)
+def test_a_gate_mode_member_decides_as_its_string(tmp_path, mode) -> None:
+    # one GateMode, str-valued: the member and the stored string give the same verdict and text
+    report = _report(tmp_path, GOOD[:7] + [("JFK", None, "N1")] * 3)
+    assert gate.decide(report, mode) is gate.decide(report, mode.value)
+    verdict = gate.decide(report, mode)
+    assert gate.explain(report, verdict, mode=mode) == gate.explain(report, verdict, mode=mode.value)
+    assert [m.value for m in GateMode] == list(GATE_MODES) == ["fail", "quarantine", "warn"]
 
 
 def test_an_unknown_mode_is_refused() -> None:

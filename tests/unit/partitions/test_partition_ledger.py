@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 
+from airflow_dataops.clock import utcnow
 from airflow_dataops.exceptions import LedgerError, PartitionAlreadyApplied
 from airflow_dataops.partitions.ledger import PartitionInProgress, PartitionLedger
-from airflow_dataops.store.ledger import utcnow
 
 RUN1, RUN2 = "scheduled__2026-11-01", "manual__2026-11-02"
 

@@ -18,6 +18,7 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from airflow_dataops.cli import commands
+from airflow_dataops.cli._common import EXIT_ENVIRONMENT
 from airflow_dataops.exceptions import StoreError
 from airflow_dataops.partitions.ledger import PartitionLedger
 from airflow_dataops.store import StateStore, migrations
@@ -26,7 +27,7 @@ from airflow_dataops.store.ledger import list_partitions
 from airflow_dataops.store.records import get_dataset, upsert_dataset
 
 HEAD = migrations.HEAD
-STORE_FAULT = getattr(commands, "EXIT_ENVIRONMENT", 1)  # the CLI's exit code for a store fault
+STORE_FAULT = EXIT_ENVIRONMENT  # the CLI's exit code for a store fault
 
 
 def _publish_one(store: StateStore, key: str = "2026-11-01") -> None:

@@ -5,44 +5,26 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timedelta, timezone
 
+from sli_history import SLO_2D
+
 from airflow_dataops.slo.evaluator import evaluate_datasets, run_evaluation, sync_breaches
 from airflow_dataops.store import StateStore
 from airflow_dataops.store.breaches import list_breaches, open_breach, open_breaches, resolve_breach
-from airflow_dataops.store.records import SLIRecord, record_slis, upsert_dataset
+from airflow_dataops.store.records import upsert_dataset
 
 UTC = timezone.utc
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)
-SLO_2D = {
-    "objective": 0.99,
-    "window_days": 30,
-    "cadence": "1d",
-    "slis": {"freshness": {"threshold": 2, "unit": "d"}},
-}
 
 
-def publish(store, dataset, at, n=1):
-    record_slis(
-        store,
-        [
-            SLIRecord(
-                dataset=dataset,
-                kind="freshness",
-                value=0.0,
-                unit="s",
-                good=True,
-                observed_at=at - i * DAY,
-                partition_key=f"{at:%Y%m%d%H}-{i}",
-            )
-            for i in range(n)
-        ],
-    )
+#: one partition per hour of publishing: a later publish adds partitions, it does not rerun these
+KEYS = "{at:%Y%m%d%H}-{i}"
 
 
-def test_episode_lifecycle(store):
+def test_episode_lifecycle(store, seed_slis):
     upsert_dataset(store, "orders", slo=SLO_2D)
-    publish(store, "orders", NOW - 3 * DAY, n=10)
+    seed_slis(store, "orders", last=NOW - 3 * DAY, n=10, keys=KEYS)
 
     first = run_evaluation(store, now=NOW)
     assert [(t.state, t.dataset, t.slo, t.severity) for t in first.transitions] == [
@@ -58,7 +40,7 @@ def test_episode_lifecycle(store):
 
     # Publishing resumes; once the bad events leave the window the episode resolves, once.
     later = NOW + 31 * DAY  # the bad events have left the 30-day window
-    publish(store, "orders", later, n=31)
+    seed_slis(store, "orders", last=later, n=31, keys=KEYS)
     resolved = run_evaluation(store, now=later)
     assert [(t.state, t.dataset) for t in resolved.transitions] == [("resolved", "orders")]
     assert resolved.transitions[0].episode.notified_resolve_at == later
@@ -108,10 +90,10 @@ def _race(store_url, fn, n=4):
     return results
 
 
-def test_concurrent_evaluators_notify_once(store, store_url):
+def test_concurrent_evaluators_notify_once(store, store_url, seed_slis):
     for name in ("a", "b", "c"):
         upsert_dataset(store, name, slo=SLO_2D)
-        publish(store, name, NOW - 3 * DAY, n=10)
+        seed_slis(store, name, last=NOW - 3 * DAY, n=10, keys=KEYS)
     results = evaluate_datasets(store, now=NOW)
 
     opened = _race(store_url, lambda s: sync_breaches(s, results, now=NOW))
@@ -121,7 +103,7 @@ def test_concurrent_evaluators_notify_once(store, store_url):
 
     later = NOW + 31 * DAY  # the bad events have left the 30-day window
     for name in ("a", "b", "c"):
-        publish(store, name, later, n=31)
+        seed_slis(store, name, last=later, n=31, keys=KEYS)
     results = evaluate_datasets(store, now=later)
     resolved = _race(store_url, lambda s: sync_breaches(s, results, now=later))
     flat = [t for run in resolved for t in run]

@@ -9,21 +9,16 @@ from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from sli_history import SLO_2D
 
 from airflow_dataops.notifications.slo import SLOBreachNotifier, format_breach
 from airflow_dataops.operators.slo import SLOEvaluationOperator
 from airflow_dataops.store import StateStore
 from airflow_dataops.store.breaches import list_breaches
-from airflow_dataops.store.records import SLIRecord, record_slis, upsert_dataset
+from airflow_dataops.store.records import upsert_dataset
 
 UTC = timezone.utc
 DAY = timedelta(days=1)
-SLO_2D = {
-    "objective": 0.99,
-    "window_days": 30,
-    "cadence": "1d",
-    "slis": {"freshness": {"threshold": 2, "unit": "d"}},
-}
 BREACH = {
     "state": "open",
     "dataset": "orders",
@@ -165,28 +160,13 @@ def _lineage_events(job_name):
     return [e for e in events if e["job"]["name"] == job_name]
 
 
-def test_operator_notifies_once_per_episode_and_emits_lineage(use_store, webhook):
+def test_operator_notifies_once_per_episode_and_emits_lineage(use_store, webhook, seed_slis):
     conn_id, received, _ = webhook
     store = StateStore.from_settings()
     name = f"orders_{uuid.uuid4().hex[:6]}"
     upsert_dataset(store, name, slo=SLO_2D)
     upsert_dataset(store, f"{name}_bad", slo={**SLO_2D, "objective": 2})
-    now = datetime.now(UTC)
-    record_slis(
-        store,
-        [
-            SLIRecord(
-                dataset=name,
-                kind="freshness",
-                value=0.0,
-                unit="s",
-                good=True,
-                observed_at=now - 3 * DAY - i * DAY,
-                partition_key=str(i),
-            )
-            for i in range(10)
-        ],
-    )
+    seed_slis(store, name, last=datetime.now(UTC) - 3 * DAY)
     recorder = Recorder()
     op = SLOEvaluationOperator(
         task_id="evaluate",

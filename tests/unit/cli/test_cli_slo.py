@@ -7,44 +7,24 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from sli_history import SLO_2D
 
 from airflow_dataops.cli.slo import slo_burn, slo_cli_group, slo_status
 from airflow_dataops.slo.evaluator import run_evaluation
 from airflow_dataops.store import StateStore
-from airflow_dataops.store.records import SLIRecord, record_slis, upsert_dataset
+from airflow_dataops.store.records import upsert_dataset
 
 UTC = timezone.utc
 DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)
-SLO_2D = {
-    "objective": 0.99,
-    "window_days": 30,
-    "cadence": "1d",
-    "slis": {"freshness": {"threshold": 2, "unit": "d"}},
-}
 
 
 @pytest.fixture
-def seeded(use_store):
+def seeded(use_store, seed_slis):
     store = StateStore.from_settings()
     now = datetime.now(UTC)
     for name, age in (("fresh", HOUR), ("stale", 3 * DAY)):
-        upsert_dataset(store, name, slo=SLO_2D)
-        record_slis(
-            store,
-            [
-                SLIRecord(
-                    dataset=name,
-                    kind="freshness",
-                    value=0.0,
-                    unit="s",
-                    good=True,
-                    observed_at=now - age - i * DAY,
-                    partition_key=str(i),
-                )
-                for i in range(10)
-            ],
-        )
+        seed_slis(store, name, last=now - age, slo=SLO_2D)
     upsert_dataset(store, "empty", slo=SLO_2D)
     upsert_dataset(store, "bad", slo={**SLO_2D, "slis": {"freshness": {"threshold": 2}}})
     run_evaluation(store)  # opens the breach of 'stale'

@@ -5,95 +5,18 @@ from __future__ import annotations
 import json
 import logging
 import re
-import textwrap
-import uuid
-from pathlib import Path
 from types import SimpleNamespace
 
+import gate_orders
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from gate_orders import ROWS, SCHEMA, SECRET, write_contract
 
 from airflow_dataops.exceptions import ContractError, ContractViolation
 from airflow_dataops.operators.gate import ContractGateOperator
 
-HEADER = "apiVersion: v3.1.0\nkind: DataContract\nid: urn:test:gate\nversion: 2.0.0\nstatus: active\n"
-SCHEMA = """\
-- name: orders
-  properties:
-    - name: id
-      logicalType: integer
-      required: true
-      primaryKey: true
-    - name: day
-      logicalType: string
-      required: true
-    - name: status
-      logicalType: string
-      quality:
-        - name: knownStatus
-          metric: invalidValues
-          mustBe: 0
-          arguments: {validValues: [new, paid, shipped]}
-    - name: ssn
-      logicalType: string
-      classification: restricted
-      quality:
-        - name: ssnFormat
-          metric: invalidValues
-          mustBe: 0
-          arguments: {pattern: "^[0-9]{3}-[0-9]{2}-[0-9]{4}$"}
-    - name: amount
-      logicalType: number
-      quality:
-        - name: fewNulls
-          metric: nullValues
-          mustBeLessOrEqualTo: 50
-          unit: percent
-          severity: warning
-  quality:
-    - metric: rowCount
-      mustBeGreaterThan: 0
-"""
-SECRET = "SECRET-987-65-4321"
-ROWS = [
-    # id, day, status, ssn, amount
-    (1, "d1", "new", "123-45-6789", 10.0),
-    (2, "d1", "lost", "123-45-6780", 11.0),
-    (3, "d1", "paid", SECRET, None),
-    (4, "d1", "paid", "123-45-6781", 12.0),
-    (5, "d2", "shipped", "123-45-6782", 13.0),
-    (6, "d2", "bogus", "123-45-6783", 14.0),
-]
-
-
-def write_contract(tmp_path: Path, schema: str = SCHEMA, name: str = "orders") -> str:
-    path = tmp_path / f"{name}.odcs.yaml"
-    path.write_text(HEADER + "schema:\n" + textwrap.indent(textwrap.dedent(schema), "  "))
-    return str(path)
-
-
-@pytest.fixture
-def warehouse(store_url, tmp_path, monkeypatch):
-    """A warehouse DB of the same kind as the store (SQLite file or a fresh PostgreSQL database)."""
-    engine = sa.create_engine(store_url)
-    url = engine.url
-    if url.get_backend_name() == "sqlite":
-        conn = {"conn_type": "sqlite", "host": url.database}
-    else:
-        conn = {
-            "conn_type": "postgres",
-            "host": url.host,
-            "port": url.port,
-            "login": url.username,
-            "password": url.password or "",
-            "schema": url.database,
-        }
-    conn_id = f"wh_{uuid.uuid4().hex[:8]}"
-    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
-    pd.DataFrame(ROWS, columns=["id", "day", "status", "ssn", "amount"]).to_sql("orders", engine, index=False)
-    yield SimpleNamespace(engine=engine, conn_id=conn_id)
-    engine.dispose()
+warehouse = gate_orders.warehouse  # the fixture, shared by the gate operator and `contract test` tests
 
 
 def context(run_id: str = "manual__1"):
@@ -209,8 +132,8 @@ def test_quarantine_moves_failing_rows_of_one_partition_in_one_transaction(wareh
 
 
 def test_quarantine_rolls_back_when_it_would_not_balance(warehouse, use_store, tmp_path, monkeypatch):
+    from airflow_dataops.contracts.evaluate import quarantine_rows
     from airflow_dataops.contracts.loader import load_contract
-    from airflow_dataops.operators import gate
 
     contract = load_contract(write_contract(tmp_path))
     real = sa.engine.Connection.execute
@@ -225,7 +148,7 @@ def test_quarantine_rolls_back_when_it_would_not_balance(warehouse, use_store, t
 
     monkeypatch.setattr(sa.engine.Connection, "execute", lying_execute)
     with pytest.raises(RuntimeError, match="would not balance"):
-        gate.quarantine_rows(
+        quarantine_rows(
             warehouse.engine,
             contract=contract,
             table="orders",

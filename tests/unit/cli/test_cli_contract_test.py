@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from argparse import Namespace
 
+import gate_orders
 import pytest
-import test_gate_operator  # this folder is on sys.path under pytest
+from gate_orders import write_contract
 
 from airflow_dataops.cli.contract_test import contract_test
 
-warehouse = test_gate_operator.warehouse  # the fixture, shared
-write_contract = test_gate_operator.write_contract
+warehouse = gate_orders.warehouse  # the fixture, shared by the gate operator and `contract test` tests
 
 
 def args(path, conn_id, **kw):

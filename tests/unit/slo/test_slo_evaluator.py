@@ -6,6 +6,7 @@ import textwrap
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from sli_history import SLO_2D
 from sqlalchemy import event
 
 from airflow_dataops.slo.evaluator import (
@@ -21,41 +22,21 @@ UTC = timezone.utc
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)
-SLO_2D = {
-    "objective": 0.99,
-    "window_days": 30,
-    "cadence": "1d",
-    "slis": {"freshness": {"threshold": 2, "unit": "d"}},
-}
 
 
-def publish_history(store, dataset, *, last, days=10, lag=0.0, kind="freshness", good=True, step=DAY):
-    record_slis(
-        store,
-        [
-            SLIRecord(
-                dataset=dataset,
-                kind=kind,
-                value=lag,
-                unit="s" if kind == "freshness" else "ratio",
-                good=good,
-                observed_at=last - i * step,
-                partition_key=f"{dataset}-{i}",
-            )
-            for i in range(days)
-        ],
-    )
+#: partition keys named after the dataset: a second history of one dataset reruns the same partitions
+KEYS = "{dataset}-{i}"
 
 
 def by_name(results):
     return {r.dataset: r for r in results}
 
 
-def test_silent_decay_stale_dataset_breaches_fresh_one_does_not(store):
+def test_silent_decay_stale_dataset_breaches_fresh_one_does_not(store, seed_slis):
     upsert_dataset(store, "stale", slo=SLO_2D)
     upsert_dataset(store, "fresh", slo=SLO_2D)
-    publish_history(store, "stale", last=NOW - 3 * DAY)
-    publish_history(store, "fresh", last=NOW - HOUR)
+    seed_slis(store, "stale", last=NOW - 3 * DAY, keys=KEYS)
+    seed_slis(store, "fresh", last=NOW - HOUR, keys=KEYS)
 
     results = by_name(evaluate_datasets(store, now=NOW))
 
@@ -68,20 +49,20 @@ def test_silent_decay_stale_dataset_breaches_fresh_one_does_not(store):
     assert not fresh.evaluations[0].firing
 
 
-def test_silent_decay_beyond_the_read_window(store):
+def test_silent_decay_beyond_the_read_window(store, seed_slis):
     """Published once, 40 days ago: nothing in the window, still breaches (not 'no data')."""
     upsert_dataset(store, "ancient", slo=SLO_2D)
-    publish_history(store, "ancient", last=NOW - 40 * DAY, days=1)
+    seed_slis(store, "ancient", last=NOW - 40 * DAY, n=1, keys=KEYS)
     (result,) = evaluate_datasets(store, now=NOW)
     assert result.status == "breached"
     assert result.evaluations[0].sli_value == pytest.approx(40 * 86400, abs=1)
 
 
-def test_stale_lag_from_publish_details(store):
+def test_stale_lag_from_publish_details(store, seed_slis):
     """A publish records lag to the newest row: newest data time = observed_at - value."""
     upsert_dataset(store, "lagging", slo=SLO_2D)
     # Published 1 hour ago, but the data it published was already 47 hours old.
-    publish_history(store, "lagging", last=NOW - HOUR, lag=47 * 3600.0, days=1)
+    seed_slis(store, "lagging", last=NOW - HOUR, value=47 * 3600.0, n=1, keys=KEYS)
     (result,) = evaluate_datasets(store, now=NOW)
     assert result.evaluations[0].sli_value == pytest.approx(48 * 3600, abs=1)
     assert current_lag(store, "lagging", now=NOW) == pytest.approx(48 * 3600, abs=1)
@@ -95,7 +76,7 @@ def test_missing_slis_are_no_data_never_healthy(store):
     assert not result.healthy
 
 
-def test_some_slos_without_data_make_the_dataset_no_data(store):
+def test_some_slos_without_data_make_the_dataset_no_data(store, seed_slis):
     slo = {
         **SLO_2D,
         "slis": {
@@ -104,7 +85,7 @@ def test_some_slos_without_data_make_the_dataset_no_data(store):
         },
     }
     upsert_dataset(store, "half", slo=slo)
-    publish_history(store, "half", last=NOW - HOUR)
+    seed_slis(store, "half", last=NOW - HOUR, keys=KEYS)
     (result,) = evaluate_datasets(store, now=NOW)
     assert [e.status.value for e in result.evaluations] == ["healthy", "no_data"]
     assert result.status == "no_data"
@@ -145,11 +126,11 @@ def test_some_slos_without_data_make_the_dataset_no_data(store):
         ),
     ],
 )
-def test_invalid_definition_is_reported_and_others_still_evaluated(store, slo, message):
+def test_invalid_definition_is_reported_and_others_still_evaluated(store, slo, message, seed_slis):
     upsert_dataset(store, "bad", slo=slo)
     upsert_dataset(store, "good", slo=SLO_2D)
-    publish_history(store, "good", last=NOW - HOUR)
-    publish_history(store, "bad", last=NOW - HOUR)
+    seed_slis(store, "good", last=NOW - HOUR, keys=KEYS)
+    seed_slis(store, "bad", last=NOW - HOUR, keys=KEYS)
 
     run = run_evaluation(store, now=NOW)
     results = by_name(run.results)
@@ -273,10 +254,10 @@ def test_rows_are_judged_by_the_spec_threshold_and_reruns_count_once(store):
     assert result.evaluations[0].bad_events == 1
 
 
-def test_one_query_reads_all_datasets(store, monkeypatch):
+def test_one_query_reads_all_datasets(store, monkeypatch, seed_slis):
     for name in ("a", "b", "c"):
         upsert_dataset(store, name, slo=SLO_2D)
-        publish_history(store, name, last=NOW - HOUR)
+        seed_slis(store, name, last=NOW - HOUR, keys=KEYS)
     specs = load_specs(store)
     selects = []
 
