@@ -16,7 +16,9 @@ Three layers, each enough on its own for the common attacks, together for the re
 3. **A connection that cannot write, always rolled back.**  PostgreSQL: a ``SAVEPOINT`` (or a
    transaction) made ``READ ONLY`` and rolled back, so a writer's open transaction around the
    gate stays as it was; SQLite: an authorizer that allows only reads and non-denied functions,
-   plus ``PRAGMA query_only``, both reset afterwards.  On any other dialect read-only cannot be
+   plus ``PRAGMA query_only``, both reset afterwards; MySQL/MariaDB and DuckDB: a ``READ ONLY``
+   transaction of its own, rolled back (refused inside a caller's open transaction: neither has a
+   read-only savepoint).  On any other dialect read-only cannot be
    guaranteed here: the rule is refused unless ``[dataops] allow_unsafe_sql_rules_on`` (or
    ``contract test --allow-unsafe-sql-rules-on``) names that dialect.
 """
@@ -85,6 +87,53 @@ DENIED_FUNCTIONS = frozenset(
         "query_to_xml_and_xmlschema",
         "cursor_to_xml",
         "ts_stat",
+        # MySQL/MariaDB: server files, locks, sleeping, sequences, UDF shells
+        "load_file",
+        "sleep",
+        "benchmark",
+        "get_lock",
+        "release_lock",
+        "release_all_locks",
+        "is_free_lock",
+        "is_used_lock",
+        "master_pos_wait",
+        "master_gtid_wait",
+        "source_pos_wait",
+        "lastval",
+        "sys_exec",
+        "sys_eval",
+        # DuckDB: files and other databases (table functions), the environment, queries given as text
+        "read_csv",
+        "read_csv_auto",
+        "read_parquet",
+        "parquet_scan",
+        "parquet_metadata",
+        "parquet_schema",
+        "parquet_file_metadata",
+        "parquet_kv_metadata",
+        "read_json",
+        "read_json_auto",
+        "read_json_objects",
+        "read_ndjson",
+        "read_ndjson_auto",
+        "read_ndjson_objects",
+        "read_text",
+        "read_blob",
+        "read_xlsx",
+        "sniff_csv",
+        "getenv",
+        "query_table",
+        "sqlite_scan",
+        "sqlite_attach",
+        "postgres_scan",
+        "postgres_attach",
+        "postgres_query",
+        "mysql_scan",
+        "mysql_query",
+        "iceberg_scan",
+        "delta_scan",
+        "duckdb_secrets",
+        "currval",
         # SQLite
         "load_extension",
         "readfile",
@@ -95,8 +144,16 @@ DENIED_FUNCTIONS = frozenset(
         "sqlar_compress",
     }
 )
+#: Refused on one dialect only (sqlglot name): a name that is harmless elsewhere (SQLite's GLOB).
+DENIED_FUNCTIONS_ON = {"duckdb": frozenset({"glob", "query"})}
 #: SQLAlchemy dialect names on which a rule runs read-only without an opt-in.
-READ_ONLY_DIALECTS = ("postgresql", "sqlite")
+READ_ONLY_DIALECTS = ("postgresql", "sqlite", "mysql", "mariadb", "duckdb")
+#: dialects whose read-only transaction cannot be nested in an open one (no read-only savepoint)
+_READ_ONLY_TOP_LEVEL = {
+    "mysql": "START TRANSACTION READ ONLY",
+    "mariadb": "START TRANSACTION READ ONLY",
+    "duckdb": "BEGIN TRANSACTION READ ONLY",
+}
 #: SQLAlchemy dialect name -> sqlglot dialect.
 SQLGLOT_DIALECTS = {
     "postgresql": "postgres",
@@ -206,6 +263,9 @@ def render(
 
     def transform(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Table) and isinstance(node.this, exp.Identifier):
+            if name == "duckdb" and not node.db and any(c in node.name for c in "./:\\"):
+                # DuckDB reads a file (or a URL) named as a table: a "replacement scan"
+                raise SqlRuleRefused(f"reads the file {node.name!r} (DuckDB); only tables may be read")
             if node.name == _TABLE and not node.db:
                 return source(node)
             if db_schema and not node.db and node.name.lower() not in ctes:
@@ -248,6 +308,8 @@ def run_read_only(conn: Connection, sql: str) -> Any:
     dialect = conn.dialect.name
     if dialect == "sqlite":
         return _run_sqlite(conn, sql)
+    if dialect in _READ_ONLY_TOP_LEVEL:
+        return _run_read_only_transaction(conn, sql)
     if dialect not in READ_ONLY_DIALECTS and dialect not in unsafe_dialects():
         raise SqlRuleRefused(
             f"cannot be run read-only on {dialect}: airflow-dataops guarantees read-only sql rules only on "
@@ -321,7 +383,7 @@ def _tree(query: str, dialect: str | None) -> Any:
             raise SqlRuleRefused("locks rows (FOR UPDATE/SHARE); only read-only queries may run")
         if isinstance(node, exp.Func):
             fname = (node.name if isinstance(node, exp.Anonymous) else node.sql_name()).lower()
-            if fname in DENIED_FUNCTIONS:
+            if fname in DENIED_FUNCTIONS or fname in DENIED_FUNCTIONS_ON.get(dialect or "", ()):
                 raise SqlRuleRefused(
                     f"calls {fname}(), which airflow-dataops refuses in sql rules (files, other connections, "
                     "settings or server control)"
@@ -366,6 +428,34 @@ def _scalar(conn: Connection, sql: str) -> Any:
     import sqlalchemy as sa
 
     return conn.execute(sa.text(sql.replace(":", "\\:"))).scalar()
+
+
+def _run_read_only_transaction(conn: Connection, sql: str) -> Any:
+    """MySQL/MariaDB and DuckDB: ``START``/``BEGIN TRANSACTION READ ONLY``, always rolled back.
+
+    Neither can make a savepoint read-only, so the rule runs only on a connection with no open
+    transaction (:func:`airflow_dataops.contracts.engines.sql.evaluate_sql` given an Engine ends
+    its own reading one first); inside a caller's transaction it is refused, never run writable.
+    It runs on the DBAPI connection, so SQLAlchemy never starts a transaction of its own around it.
+    """
+    dialect = conn.dialect.name
+    if conn.in_transaction():
+        raise SqlRuleRefused(
+            f"cannot be run read-only on {dialect} inside an open transaction ({dialect} has no read-only "
+            "savepoint); evaluate the contract with an Engine, or a Connection with no transaction begun"
+        )
+    raw: Any = conn.connection.dbapi_connection
+    cursor = raw.cursor()
+    try:
+        cursor.execute(_READ_ONLY_TOP_LEVEL[dialect])
+        cursor.execute(sql)
+        row = cursor.fetchone()
+        return None if row is None else row[0]
+    finally:
+        try:
+            raw.rollback()
+        finally:
+            cursor.close()
 
 
 _SQLITE_ALLOWED = {20, 21, 33}  # SQLITE_READ, SQLITE_SELECT, SQLITE_RECURSIVE

@@ -1,0 +1,145 @@
+"""The warehouse of an Airflow connection: its common-sql hook and its SQLAlchemy engine, one way,
+with one set of errors (:class:`~airflow_dataops.exceptions.WarehouseError`, ``airflow dataops``
+exit 3), for the operators, ``contract test`` and ``partitions verify``.
+
+Supported warehouses and their Airflow providers:
+
+============================  ==================================  ==========================
+warehouse                     provider (connection type)           SQLAlchemy dialect
+============================  ==================================  ==========================
+SQLite                        apache-airflow-providers-sqlite      ``sqlite``
+PostgreSQL                    apache-airflow-providers-postgres    ``postgresql``
+MySQL / MariaDB               apache-airflow-providers-mysql       ``mysql`` (mysqlclient)
+DuckDB (embedded)             apache-airflow-providers-duckdb      ``duckdb`` (duckdb-engine,
+                                                                   see :mod:`.duckdb_dialect`)
+============================  ==================================  ==========================
+
+Any other common-sql (``DbApiHook``) connection works too, with ``sql`` rules refused unless
+opted in (see :mod:`airflow_dataops.contracts.sql_rules`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from airflow_dataops.exceptions import WarehouseError
+
+
+def sql_hook(conn_id: str) -> Any:
+    """The common-sql hook of the Airflow connection ``conn_id``.
+
+    :raises WarehouseError: the connection is not defined, gives no hook, or is not a SQL database.
+    """
+    from airflow.providers.common.sql.hooks.sql import DbApiHook
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        conn = BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        raise WarehouseError(
+            f"connection {conn_id!r} is not defined; create it (airflow connections add {conn_id} ...) "
+            "or pass the right conn_id (--conn-id)"
+        ) from None
+    try:
+        hook = conn.get_hook()
+    except Exception as e:
+        raise WarehouseError(
+            f"connection {conn_id!r} (type {conn.conn_type!r}) gives no hook: {_first_line(e)}; "
+            "install its provider or use a SQL connection"
+        ) from None
+    if not isinstance(hook, DbApiHook):
+        raise WarehouseError(
+            f"connection {conn_id!r} has type {conn.conn_type!r} ({type(hook).__name__}), not a SQL "
+            "(common-sql DbApiHook) connection; pass a sqlite, postgres, mysql, duckdb or other SQL connection"
+        )
+    return hook
+
+
+def engine(conn_id: str, *, read_only: bool = False, probe: bool = False) -> Any:
+    """The SQLAlchemy engine of the Airflow connection ``conn_id``.
+
+    :param read_only: every session of the engine is read-only (``contract test``): SQLite
+        ``PRAGMA query_only``, PostgreSQL and MySQL/MariaDB ``SET SESSION … READ ONLY``, DuckDB a
+        database opened read-only; a SQLite or DuckDB file that does not exist is an error, never a
+        new empty database.
+    :param probe: connect once now, so an unreachable warehouse is this error, not a later one.
+    :raises WarehouseError: see :func:`sql_hook`; the hook gives no engine; the file does not exist;
+        the warehouse cannot be reached (with ``probe``).
+    """
+    import sqlalchemy as sa
+
+    hook = sql_hook(conn_id)
+    kwargs: dict[str, Any] = {}
+    try:
+        url = sa.engine.make_url(_hook_url(hook))
+    except Exception as e:
+        raise WarehouseError(f"connection {conn_id!r} gives no SQLAlchemy URL: {_first_line(e)}") from None
+    duckdb = url.get_backend_name() == "duckdb"
+    if read_only:
+        _refuse_missing_file(conn_id, url)
+        if duckdb:
+            kwargs["connect_args"] = {"read_only": True}
+    try:
+        if duckdb:  # duckdb-engine with reflection that works on SQLAlchemy 2.1 (see duckdb_dialect)
+            eng = sa.create_engine(url.set(drivername="duckdb+dataops"), **kwargs)
+        else:
+            eng = hook.get_sqlalchemy_engine(engine_kwargs=kwargs or None)
+    except Exception as e:
+        raise WarehouseError(f"connection {conn_id!r} gives no SQLAlchemy engine: {_first_line(e)}") from None
+    if read_only and not duckdb:
+        sa.event.listen(eng, "connect", _read_only_session)
+    if probe or read_only:
+        try:
+            with eng.connect():
+                pass
+        except sa.exc.SQLAlchemyError as e:
+            raise WarehouseError(
+                f"cannot reach the warehouse of connection {conn_id!r}: {_first_line(e)}"
+            ) from None
+    return eng
+
+
+def _hook_url(hook: Any) -> Any:
+    try:
+        return hook.sqlalchemy_url
+    except NotImplementedError:
+        return hook.get_uri()
+
+
+def _refuse_missing_file(conn_id: str, url: Any) -> None:
+    if url.get_backend_name() not in ("sqlite", "duckdb"):
+        return
+    database = url.database
+    if (
+        database
+        and database != ":memory:"
+        and not database.startswith("file:")
+        and not Path(database).is_file()
+    ):
+        raise WarehouseError(
+            f"connection {conn_id!r} points to {url.get_backend_name()} file {database!r}, which does not "
+            "exist; a read-only check never creates a database"
+        )
+
+
+def _read_only_session(dbapi_connection: Any, _record: Any) -> None:
+    """Make every transaction of a new warehouse connection read-only (SQLite, PostgreSQL, MySQL)."""
+    module = type(dbapi_connection).__module__
+    cursor = dbapi_connection.cursor()
+    try:
+        if module.startswith("sqlite3"):
+            cursor.execute("PRAGMA query_only = ON")
+        elif module.startswith(("psycopg2", "psycopg")):
+            cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+            dbapi_connection.commit()
+        elif module.startswith(("MySQLdb", "pymysql", "mysql.connector")):
+            cursor.execute("SET SESSION TRANSACTION READ ONLY")
+    finally:
+        cursor.close()
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(getattr(e, "orig", None) or e).strip().splitlines()
+    return (text[0] if text else type(e).__name__)[:300]
