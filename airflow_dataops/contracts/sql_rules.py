@@ -446,7 +446,12 @@ def _run_read_only_transaction(conn: Connection, sql: str) -> Any:
         )
     raw: Any = conn.connection.dbapi_connection
     cursor = raw.cursor()
+    # MySQL/MariaDB: DDL commits the transaction it is in and runs outside it; a READ ONLY session
+    # refuses it too.  The session's own setting is put back afterwards (contract test's is read-only).
+    session = _mysql_session_read_only(cursor) if dialect != "duckdb" else None
     try:
+        if session is not None:
+            cursor.execute("SET SESSION TRANSACTION READ ONLY")
         cursor.execute(_READ_ONLY_TOP_LEVEL[dialect])
         cursor.execute(sql)
         row = cursor.fetchone()
@@ -454,8 +459,22 @@ def _run_read_only_transaction(conn: Connection, sql: str) -> Any:
     finally:
         try:
             raw.rollback()
+            if session is False:
+                cursor.execute("SET SESSION TRANSACTION READ WRITE")
         finally:
             cursor.close()
+
+
+def _mysql_session_read_only(cursor: Any) -> bool:
+    """Whether the MySQL/MariaDB session is read-only already (``transaction_read_only``, or
+    ``tx_read_only`` on MariaDB before 11.1)."""
+    for variable in ("transaction_read_only", "tx_read_only"):
+        try:
+            cursor.execute(f"SELECT @@session.{variable}")
+        except Exception:
+            continue
+        return bool(cursor.fetchone()[0])
+    return False
 
 
 _SQLITE_ALLOWED = {20, 21, 33}  # SQLITE_READ, SQLITE_SELECT, SQLITE_RECURSIVE
