@@ -117,6 +117,9 @@ class DuckDBDialect(_DuckDBEngineDialect):
     def get_multi_table_comment(self, connection: Any, *args: Any, **kw: Any) -> Any:
         return self._per_table(connection, args, kw, lambda: {"text": None})
 
+    def get_multi_table_options(self, connection: Any, *args: Any, **kw: Any) -> Any:
+        return self._per_table(connection, args, kw, dict)
+
 
 def _scope(args: Any, kw: Any) -> tuple[str | None, set[str] | None]:
     """``(schema, filter_names)`` of a ``get_multi_*`` call, positional or by keyword."""

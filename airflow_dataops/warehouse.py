@@ -101,6 +101,80 @@ def engine(conn_id: str, *, read_only: bool = False, probe: bool = False) -> Any
     return eng
 
 
+def reflected_columns(bind: Any, table: str, db_schema: str | None = None) -> list[dict[str, Any]]:
+    """``inspect(bind).get_columns(table)``: each column's name (as the database spells it) and type.
+
+    On MySQL/MariaDB the columns are read from ``information_schema.COLUMNS``: SQLAlchemy's own
+    reflection parses ``SHOW CREATE TABLE`` line by line and gets a column name holding a newline
+    or a backtick wrong.
+
+    :raises sqlalchemy.exc.NoSuchTableError: the table does not exist.
+    """
+    import sqlalchemy as sa
+
+    if bind.dialect.name not in ("mysql", "mariadb"):
+        return sa.inspect(bind).get_columns(table, schema=db_schema)
+    query = sa.text(
+        "SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, NUMERIC_PRECISION, "
+        "NUMERIC_SCALE, CHARACTER_MAXIMUM_LENGTH FROM information_schema.COLUMNS "
+        "WHERE TABLE_SCHEMA = COALESCE(:schema, DATABASE()) AND TABLE_NAME = :table ORDER BY ORDINAL_POSITION"
+    )
+    params = {"schema": db_schema, "table": table}
+    if isinstance(bind, sa.engine.Engine):
+        with bind.connect() as conn:
+            rows = conn.execute(query, params).all()
+    else:
+        rows = bind.execute(query, params).all()
+    # information_schema compares names case-insensitively: keep the table's own rows only
+    columns = [
+        {
+            "name": name,
+            "type": _mysql_type(bind.dialect, data_type, column_type, precision, scale, length),
+            "nullable": nullable == "YES",
+            "default": None,
+        }
+        for t, name, data_type, column_type, nullable, precision, scale, length in rows
+        if t == table
+    ]
+    if not columns:
+        raise sa.exc.NoSuchTableError(f"{db_schema}.{table}" if db_schema else table)
+    return columns
+
+
+def _mysql_type(
+    dialect: Any, data_type: str, column_type: str, precision: Any, scale: Any, length: Any
+) -> Any:
+    import sqlalchemy as sa
+
+    cls = dialect.ischema_names.get(data_type.lower())
+    if cls is None:
+        return sa.types.NullType()
+    if data_type.lower() in ("decimal", "numeric"):
+        return cls(precision=precision, scale=scale)
+    if data_type.lower() in ("varchar", "char", "varbinary", "binary") and length:
+        return cls(length=int(length))
+    if data_type.lower() == "tinyint" and column_type.lower().startswith("tinyint(1)"):
+        return sa.Boolean()  # MySQL's BOOL (what pandas creates for a bool column)
+    return cls()
+
+
+def unusable_identifier(dialect: str, name: str) -> str | None:
+    """Why ``name`` cannot be a table or column name on ``dialect`` (a SQLAlchemy dialect name), or
+    ``None``.  Only MySQL/MariaDB restrict what a quoted identifier may hold: no trailing space, no
+    character outside the Basic Multilingual Plane (an emoji), no NUL, at most 64 characters."""
+    if dialect not in ("mysql", "mariadb"):
+        return None
+    if name.endswith(" "):
+        return f"{name!r} ends with a space, which MySQL/MariaDB identifiers cannot; rename it"
+    if any(ord(c) > 0xFFFF or c == "\x00" for c in name):
+        return f"{name!r} holds a character MySQL/MariaDB identifiers cannot (NUL, or beyond U+FFFF such as an emoji); rename it"
+    if len(name) > 64:
+        return (
+            f"{name!r} is {len(name)} characters long; MySQL/MariaDB identifiers hold at most 64; shorten it"
+        )
+    return None
+
+
 def _hook_url(hook: Any) -> Any:
     try:
         return hook.sqlalchemy_url

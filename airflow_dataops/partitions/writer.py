@@ -109,6 +109,11 @@ def stage_frame(
     so the Table it created is known without asking the database again.
     """
     name = stage_table_name(table, partition_key, claim_id)
+    from airflow_dataops.warehouse import unusable_identifier
+
+    for ident in (name, *map(str, frame.columns)):
+        if reason := unusable_identifier(engine.dialect.name, ident):
+            raise ValueError(f"cannot stage partition {partition_key!r} of {table!r}: {reason}")
     preparer = engine.dialect.identifier_preparer
     qualified = (
         preparer.quote(name)
@@ -135,7 +140,9 @@ def reflect_columns(engine: Engine, name: str, db_schema: str | None = None) -> 
     Full reflection (``autoload_with``) also reads keys, indexes, constraints and comments: about
     eight catalog queries on PostgreSQL, ~40 ms a table, paid twice per partition write.
     """
-    found = inspect(engine).get_columns(name, schema=db_schema)
+    from airflow_dataops.warehouse import reflected_columns
+
+    found = reflected_columns(engine, name, db_schema)
     if not found:
         raise NoSuchTableError(f"{db_schema}.{name}" if db_schema else name)
     columns = [Column(c["name"], c["type"], nullable=c.get("nullable", True)) for c in found]

@@ -44,6 +44,7 @@ from airflow_dataops.contracts.engines import sql_dialects as D
 from airflow_dataops.contracts.model import Contract, SchemaObject
 from airflow_dataops.contracts.report import GateReport, RuleResult
 from airflow_dataops.exceptions import ContractError
+from airflow_dataops.warehouse import reflected_columns
 
 _SQL_PLACEHOLDER = re.compile(r"\$?\{(object|table|column)\}")
 
@@ -237,7 +238,7 @@ def _unreachable_references(
             continue
         if m.ref_table not in found:
             try:
-                cols = sa.inspect(conn).get_columns(m.ref_table, schema=db_schema)
+                cols = reflected_columns(conn, m.ref_table, db_schema)
                 found[m.ref_table] = {c["name"] for c in cols} or None
             except sa.exc.NoSuchTableError:
                 found[m.ref_table] = None
@@ -629,7 +630,7 @@ def table_columns(
     :param context: put before the message (e.g. the contract's id and version).
     """
     try:
-        columns = {c["name"]: c["type"] for c in sa.inspect(bind).get_columns(table, schema=db_schema)}
+        columns = {c["name"]: c["type"] for c in reflected_columns(bind, table, db_schema)}
     except sa.exc.NoSuchTableError as e:
         name = f"{db_schema}.{table}" if db_schema else table
         raise ContractError(
