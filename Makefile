@@ -85,8 +85,9 @@ soak: $(STAMP) system-deps
 	DATAOPS_TEST_PG_URL="$$url" DATAOPS_REQUIRE_PG=1 DATAOPS_CRASH_RUNS=1000 DATAOPS_CONCURRENCY_ROUNDS=200 \
 	$(PY) -m pytest tests/reliability $(PYTEST_ARGS)
 
-bench: $(STAMP)
+bench: $(STAMP) system-deps $(MYSQL_STAMP)
 	@$(PY) -m bench.bench_contracts
+	@$(PY) -m bench.bench_dialects
 	@$(PY) -m bench.bench_contract_load
 	@$(PY) -m bench.bench_slo
 	@$(PY) -m bench.bench_ui
