@@ -130,6 +130,28 @@ def warehouse_of(kind: str, tmp_path: Path) -> str:
     return f"duckdb+dataops:///{tmp_path / 'warehouse.duckdb'}"
 
 
+def connection_json(url: str) -> str:
+    """The Airflow connection (AIRFLOW_CONN_…) of a warehouse URL, of the provider's own type."""
+    import sqlalchemy as sa
+
+    u = sa.make_url(url)
+    backend = u.get_backend_name()
+    if backend in ("sqlite", "duckdb"):
+        return json.dumps({"conn_type": backend, "host": u.database})
+    conn_type = {"postgresql": "postgres", "mysql": "mysql"}[backend]
+    extra = {"charset": "utf8mb4"} if backend == "mysql" else {}
+    return json.dumps(
+        {
+            "conn_type": conn_type,
+            "host": u.host,
+            "port": u.port,
+            "login": u.username,
+            "schema": u.database,
+            "extra": extra,
+        }
+    )
+
+
 #: The SQL warehouses every dialect-sensitive suite runs on (pytest params for ``warehouse_of``).
 WAREHOUSE_KINDS = [
     "sqlite",

@@ -8,7 +8,6 @@ others, failing rows go to ``<table>__quarantine``, ``fail`` mode publishes noth
 
 from __future__ import annotations
 
-import json
 import textwrap
 import types
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from conftest import connection_json
 
 from airflow_dataops.exceptions import ContractViolation
 from airflow_dataops.operators.partitioned import PartitionedSQLOperator
@@ -59,26 +59,6 @@ ROWS = [
     ("2026-11-02", "XXX", "UA"),  # breaks nycAirport
     ("2026-11-02 ", "LGA", "UA"),  # a key one trailing space away: its own partition
 ]
-
-
-def connection_json(url: str) -> str:
-    """The Airflow connection (AIRFLOW_CONN_…) of a warehouse URL, of the provider's own type."""
-    u = sa.make_url(url)
-    backend = u.get_backend_name()
-    if backend in ("sqlite", "duckdb"):
-        return json.dumps({"conn_type": backend, "host": u.database})
-    conn_type = {"postgresql": "postgres", "mysql": "mysql"}[backend]
-    extra = {"charset": "utf8mb4"} if backend == "mysql" else {}
-    return json.dumps(
-        {
-            "conn_type": conn_type,
-            "host": u.host,
-            "port": u.port,
-            "login": u.username,
-            "schema": u.database,
-            "extra": extra,
-        }
-    )
 
 
 @pytest.fixture
