@@ -152,7 +152,7 @@ class ContractGateOperator(BaseOperator):
 
         if not self.conn_id:
             raise ValueError(f"{self.task_id}: checking a table needs conn_id")
-        return warehouse.engine(self.conn_id)
+        return warehouse.engine(self.conn_id, probe=True)
 
     def _dataframe(self, context: Context) -> pd.DataFrame | None:
         import pandas as pd

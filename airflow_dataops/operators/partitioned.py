@@ -112,7 +112,7 @@ class PartitionWriteOperator(BaseOperator):
         ti = context["ti"]
         claim = self._claim(ledger, key, context, contract, settings.on_already_applied)
         started = time.monotonic()
-        engine = warehouse.engine(self.conn_id)
+        engine = warehouse.engine(self.conn_id, probe=True)
         self._claim_id = claim.apply_id  # stage apart from any other attempt at this partition
         if claim.took_over_from is not None:
             self._drop_stage_of(engine, key, claim.took_over_from.id)
