@@ -20,10 +20,16 @@ opted in (see :mod:`airflow_dataops.contracts.sql_rules`).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 from airflow_dataops.exceptions import WarehouseError
+
+#: SQLAlchemy dialect names of MySQL and MariaDB
+MYSQL = ("mysql", "mariadb")
+#: collations that compare text exactly (code point / byte order, trailing spaces significant)
+_EXACT_COLLATION = re.compile(r"(.*_nopad_bin|.*_0900_bin|binary)$")
 
 
 def sql_hook(conn_id: str) -> Any:
@@ -112,7 +118,7 @@ def reflected_columns(bind: Any, table: str, db_schema: str | None = None) -> li
     """
     import sqlalchemy as sa
 
-    if bind.dialect.name not in ("mysql", "mariadb"):
+    if bind.dialect.name not in MYSQL:
         return sa.inspect(bind).get_columns(table, schema=db_schema)
     query = sa.text(
         "SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, NUMERIC_PRECISION, "
@@ -158,11 +164,32 @@ def _mysql_type(
     return cls()
 
 
+def inexact_text_columns(conn: Any, table: str, db_schema: str | None) -> dict[str, str]:
+    """Text column -> its collation, for the columns of a MySQL/MariaDB ``table`` whose collation
+    does not compare exactly (case- or accent-insensitive, or PAD SPACE); empty on other dialects."""
+    import sqlalchemy as sa
+
+    if conn.dialect.name not in MYSQL:
+        return {}
+    if isinstance(conn, sa.engine.Engine):
+        with conn.connect() as c:
+            return inexact_text_columns(c, table, db_schema)
+    rows = conn.execute(
+        sa.text(
+            "SELECT COLUMN_NAME, COLLATION_NAME FROM information_schema.COLUMNS "
+            "WHERE TABLE_SCHEMA = COALESCE(:schema, DATABASE()) AND TABLE_NAME = :table "
+            "AND COLLATION_NAME IS NOT NULL"
+        ),
+        {"schema": db_schema, "table": table},
+    )
+    return {name: coll for name, coll in rows if not _EXACT_COLLATION.match(coll)}
+
+
 def unusable_identifier(dialect: str, name: str) -> str | None:
     """Why ``name`` cannot be a table or column name on ``dialect`` (a SQLAlchemy dialect name), or
     ``None``.  Only MySQL/MariaDB restrict what a quoted identifier may hold: no trailing space, no
     character outside the Basic Multilingual Plane (an emoji), no NUL, at most 64 characters."""
-    if dialect not in ("mysql", "mariadb"):
+    if dialect not in MYSQL:
         return None
     if name.endswith(" "):
         return f"{name!r} ends with a space, which MySQL/MariaDB identifiers cannot; rename it"

@@ -253,6 +253,13 @@ def publish(
             f"partition column {partition_column!r} is not a column of {target.name!r} "
             f"(columns: {', '.join(c.name for c in target.columns)})"
         )
+    from airflow_dataops.warehouse import inexact_text_columns
+
+    if collation := inexact_text_columns(engine, target.name, db_schema).get(partition_column):
+        raise ValueError(  # MySQL/MariaDB: deleting 'x' would delete 'X' and 'x ' too
+            f"partition column {partition_column!r} of {target.name!r} has collation {collation}, which "
+            "compares text inexactly; give it a binary NO PAD collation (COLLATE utf8mb4_nopad_bin)"
+        )
     quarantine = _ensure_quarantine(engine, target, db_schema=db_schema) if quarantine_rules else None
     # A replaced partition's old quarantined rows go too, whatever the contract says now: without
     # quarantine rules there is nothing to create, but a table left by an earlier contract is emptied

@@ -167,3 +167,21 @@ def test_the_gate_in_fail_mode_publishes_nothing(warehouse: Any, contract: str) 
     with warehouse.connect() as conn:
         tables = set(sa.inspect(conn).get_table_names())
     assert not [t for t in tables if "__stage_" in t]  # no staging table left behind
+
+
+@pytest.mark.mysql
+def test_mysql_partition_column_of_inexact_collation_is_refused_before_any_delete(mysql_url: str) -> None:
+    from airflow_dataops.partitions.writer import publish, reflect_columns
+
+    engine = sa.create_engine(mysql_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE tgt (day VARCHAR(20) COLLATE utf8mb4_general_ci, n INT)")
+        conn.exec_driver_sql("INSERT INTO tgt VALUES ('X', 1), ('x ', 2)")
+        conn.exec_driver_sql("CREATE TABLE stg (day VARCHAR(20), n INT)")
+        conn.exec_driver_sql("INSERT INTO stg VALUES ('x', 3)")
+    with pytest.raises(ValueError, match="partition column 'day' of 'tgt' has collation utf8mb4_general_ci"):
+        publish(engine, stage=reflect_columns(engine, "stg"), target=reflect_columns(engine, "tgt"),
+                partition_column="day", partition_key="x")  # fmt: skip
+    with engine.connect() as conn:
+        assert sorted(conn.exec_driver_sql("SELECT n FROM tgt").scalars()) == [1, 2]  # neither deleted
+    engine.dispose()

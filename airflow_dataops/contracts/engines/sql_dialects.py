@@ -20,15 +20,19 @@ point by code point.  Two places where these warehouses differ, and what we do:
 from __future__ import annotations
 
 import re
-from re import _constants as _sre  # type: ignore[attr-defined]
-from re import _parser as _sre_parse  # type: ignore[attr-defined]
+
+try:  # Python 3.11+
+    from re import _constants as _sre  # type: ignore[attr-defined]
+    from re import _parser as _sre_parse  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - Python 3.10
+    import sre_constants as _sre  # type: ignore[no-redef]
+    import sre_parse as _sre_parse  # type: ignore[no-redef]
 from typing import Any
 
-MYSQL = ("mysql", "mariadb")
+from airflow_dataops.warehouse import MYSQL, inexact_text_columns
+
 #: dialects that cannot make a savepoint read-only (``sql`` rules need a transaction of their own)
 NO_READ_ONLY_SAVEPOINT = (*MYSQL, "duckdb")
-#: collations that compare text exactly (code point / byte order, trailing spaces significant)
-_EXACT_COLLATION = re.compile(r"(.*_nopad_bin|.*_0900_bin|binary)$")
 
 
 class PatternRefused(ValueError):
@@ -171,24 +175,6 @@ def unusable_patterns(conn: Any, patterns: set[str]) -> dict[str, str]:
             if nested is not None:
                 nested.commit()
     return out
-
-
-def inexact_text_columns(conn: Any, table: str, db_schema: str | None) -> dict[str, str]:
-    """Text column -> its collation, for the columns of a MySQL/MariaDB ``table`` whose collation
-    does not compare exactly (case- or accent-insensitive, or PAD SPACE); empty on other dialects."""
-    import sqlalchemy as sa
-
-    if conn.dialect.name not in MYSQL:
-        return {}
-    rows = conn.execute(
-        sa.text(
-            "SELECT COLUMN_NAME, COLLATION_NAME FROM information_schema.COLUMNS "
-            "WHERE TABLE_SCHEMA = COALESCE(:schema, DATABASE()) AND TABLE_NAME = :table "
-            "AND COLLATION_NAME IS NOT NULL"
-        ),
-        {"schema": db_schema, "table": table},
-    )
-    return {name: coll for name, coll in rows if not _EXACT_COLLATION.match(coll)}
 
 
 def collation_reason(column: str, collation: str) -> str:
