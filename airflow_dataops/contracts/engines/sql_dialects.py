@@ -19,6 +19,7 @@ point by code point.  Two places where these warehouses differ, and what we do:
 
 from __future__ import annotations
 
+import contextlib
 import re
 
 try:  # Python 3.11+
@@ -54,7 +55,7 @@ def pattern_for(pattern: str, dialect: str) -> str:
     return translated if re2 else "(?-i)" + translated
 
 
-_FIX = "write it without them (e.g. [A-Za-z0-9_] for \\w) or check this rule with engine='pandas'"
+_FIX = "rewrite the pattern (e.g. [A-Za-z0-9_] instead of \\w) or check this rule with engine='pandas'"
 #: Python's ``\s`` on str: every character for which ``str.isspace()`` is true.
 #: (pinned by tests/unit/contracts/test_sql_dialects.py against ``str.isspace`` over all of Unicode)
 _SPACE = (
@@ -142,7 +143,10 @@ def _translate(pattern: str, *, re2: bool) -> str:
 def unusable_patterns(conn: Any, patterns: set[str]) -> dict[str, str]:
     """Pattern -> why it cannot be checked on this MySQL/MariaDB or DuckDB connection (empty elsewhere).
 
-    Each pattern is translated (:func:`pattern_for`) and compiled once by the warehouse itself.
+    Each pattern is translated (:func:`pattern_for`) and compiled once by the warehouse's own regex
+    engine: on MySQL/MariaDB by the server (in a savepoint inside an open transaction); on DuckDB by
+    a private in-memory database of the same library, so a rejected pattern never aborts the
+    caller's transaction (DuckDB aborts a transaction on any error).
     """
     import sqlalchemy as sa
 
@@ -156,24 +160,22 @@ def unusable_patterns(conn: Any, patterns: set[str]) -> dict[str, str]:
         except PatternRefused as e:
             out[pattern] = str(e)
             continue
-        probe = (
-            sa.select(sa.literal("").regexp_match(sa.bindparam("p", sent)))
-            if dialect in MYSQL
-            else sa.select(sa.func.regexp_matches(sa.literal(""), sa.bindparam("p", sent)))
-        )
-        nested = conn.begin_nested() if dialect in MYSQL and conn.in_transaction() else None
         try:
-            conn.execute(probe).scalar()
-        except sa.exc.DBAPIError as e:
-            if nested is not None:
-                nested.rollback()
-            elif dialect == "duckdb" and conn.in_transaction():
-                conn.rollback()  # DuckDB aborts the transaction on any error
-            first = str(e.orig).strip().splitlines()[0][:200] if e.orig else type(e).__name__
+            if dialect == "duckdb":
+                import duckdb
+
+                with duckdb.connect(":memory:") as probe:
+                    probe.execute("SELECT regexp_matches('', ?)", [sent]).fetchall()
+            else:
+                with conn.begin_nested() if conn.in_transaction() else contextlib.nullcontext():
+                    conn.execute(sa.select(sa.literal("").regexp_match(sa.bindparam("p", sent)))).scalar()
+        except Exception as e:
+            dbapi = getattr(conn.dialect, "loaded_dbapi", None)
+            if not isinstance(e, (sa.exc.DBAPIError, *((dbapi.Error,) if dbapi else ()))):
+                raise
+            text = str(getattr(e, "orig", None) or e).strip().splitlines()
+            first = (text[0] if text else type(e).__name__)[:200]
             out[pattern] = f"pattern {pattern!r} is refused by the warehouse's regex engine ({first}); {_FIX}"
-        else:
-            if nested is not None:
-                nested.commit()
     return out
 
 

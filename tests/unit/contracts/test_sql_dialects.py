@@ -93,6 +93,18 @@ def test_patterns_read_differently_are_refused(pattern, dialect, reason):
     assert D.pattern_for(pattern, "postgresql") == pattern  # other dialects untouched
 
 
+def test_a_pattern_the_engine_rejects_is_named_and_the_callers_transaction_survives(tmp_path):
+    engine = sa.create_engine(f"duckdb+dataops:///{tmp_path / 'w.duckdb'}")
+    with engine.connect() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (s VARCHAR)")  # the caller's open transaction
+        reasons = D.unusable_patterns(conn, {"(?x)a b", "^a$"})
+        conn.exec_driver_sql("INSERT INTO t VALUES ('a')")  # still usable: the probe ran elsewhere
+        conn.commit()
+        assert conn.exec_driver_sql("SELECT COUNT(*) FROM t").scalar() == 1
+    assert list(reasons) == ["(?x)a b"] and "refused by the warehouse's regex engine" in reasons["(?x)a b"]
+    engine.dispose()
+
+
 PATTERN_RULE = """\
 - name: t
   properties:
