@@ -20,6 +20,7 @@ point by code point.  Two places where these warehouses differ, and what we do:
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 
 try:  # Python 3.11+
@@ -162,10 +163,11 @@ def unusable_patterns(conn: Any, patterns: set[str]) -> dict[str, str]:
             continue
         try:
             if dialect == "duckdb":
-                import duckdb
-
-                with duckdb.connect(":memory:") as probe:
-                    probe.execute("SELECT regexp_matches('', ?)", [sent]).fetchall()
+                if (rejected := _duckdb_rejects(sent)) is not None:
+                    out[pattern] = (
+                        f"pattern {pattern!r} is refused by the warehouse's regex engine ({rejected}); {_FIX}"
+                    )
+                continue
             else:
                 with conn.begin_nested() if conn.in_transaction() else contextlib.nullcontext():
                     conn.execute(sa.select(sa.literal("").regexp_match(sa.bindparam("p", sent)))).scalar()
@@ -177,6 +179,21 @@ def unusable_patterns(conn: Any, patterns: set[str]) -> dict[str, str]:
             first = (text[0] if text else type(e).__name__)[:200]
             out[pattern] = f"pattern {pattern!r} is refused by the warehouse's regex engine ({first}); {_FIX}"
     return out
+
+
+@functools.lru_cache(maxsize=256)
+def _duckdb_rejects(sent: str) -> str | None:
+    """DuckDB's error compiling ``sent`` (its first line), or ``None``: the library's RE2 decides,
+    the same for every database, so the answer is kept (opening a database costs milliseconds)."""
+    import duckdb
+
+    try:
+        with duckdb.connect(":memory:") as probe:
+            probe.execute("SELECT regexp_matches('', ?)", [sent]).fetchall()
+    except duckdb.Error as e:
+        text = str(e).strip().splitlines()
+        return (text[0] if text else type(e).__name__)[:200]
+    return None
 
 
 def collation_reason(column: str, collation: str) -> str:
