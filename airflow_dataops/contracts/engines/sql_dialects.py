@@ -149,7 +149,6 @@ def unusable_patterns(conn: Any, patterns: set[str]) -> dict[str, str]:
     a private in-memory database of the same library, so a rejected pattern never aborts the
     caller's transaction (DuckDB aborts a transaction on any error).
     """
-    import sqlalchemy as sa
 
     dialect = conn.dialect.name
     if dialect not in (*MYSQL, "duckdb") or not patterns:
@@ -161,24 +160,25 @@ def unusable_patterns(conn: Any, patterns: set[str]) -> dict[str, str]:
         except PatternRefused as e:
             out[pattern] = str(e)
             continue
-        try:
-            if dialect == "duckdb":
-                if (rejected := _duckdb_rejects(sent)) is not None:
-                    out[pattern] = (
-                        f"pattern {pattern!r} is refused by the warehouse's regex engine ({rejected}); {_FIX}"
-                    )
-                continue
-            else:
-                with conn.begin_nested() if conn.in_transaction() else contextlib.nullcontext():
-                    conn.execute(sa.select(sa.literal("").regexp_match(sa.bindparam("p", sent)))).scalar()
-        except Exception as e:
-            dbapi = getattr(conn.dialect, "loaded_dbapi", None)
-            if not isinstance(e, (sa.exc.DBAPIError, *((dbapi.Error,) if dbapi else ()))):
-                raise
-            text = str(getattr(e, "orig", None) or e).strip().splitlines()
-            first = (text[0] if text else type(e).__name__)[:200]
-            out[pattern] = f"pattern {pattern!r} is refused by the warehouse's regex engine ({first}); {_FIX}"
+        rejected = _duckdb_rejects(sent) if dialect == "duckdb" else _mysql_rejects(conn, sent)
+        if rejected is not None:
+            out[pattern] = (
+                f"pattern {pattern!r} is refused by the warehouse's regex engine ({rejected}); {_FIX}"
+            )
     return out
+
+
+def _mysql_rejects(conn: Any, sent: str) -> str | None:
+    """The server's error compiling ``sent`` (its first line), or ``None``."""
+    import sqlalchemy as sa
+
+    try:
+        with conn.begin_nested() if conn.in_transaction() else contextlib.nullcontext():
+            conn.execute(sa.select(sa.literal("").regexp_match(sa.bindparam("p", sent)))).scalar()
+    except sa.exc.DBAPIError as e:
+        text = str(e.orig or e).strip().splitlines()
+        return (text[0] if text else type(e).__name__)[:200]
+    return None
 
 
 @functools.lru_cache(maxsize=256)
