@@ -6,6 +6,10 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 # Where `scripts/pg.sh start` records its throwaway cluster (itself in a private dir under the system temp dir).
 PGSTATE := $(CURDIR)/.pgtest.state
+# Where `scripts/mariadb.sh start` records its throwaway MariaDB server (the MySQL/MariaDB warehouse).
+MYSTATE := $(CURDIR)/.mysqltest.state
+# The MySQL provider's driver (mysqlclient) is compiled: installed after system-deps brought its headers.
+MYSQL_STAMP := $(VENV)/.mysql-stamp
 ARTIFACTS := $(CURDIR)/.test-artifacts
 PYTEST_ARGS ?=
 
@@ -27,6 +31,10 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 install: $(STAMP)
+
+$(MYSQL_STAMP): $(STAMP)
+	@$(VENV)/bin/uv pip install -q --python $(PY) -e ".[test,mysql]"
+	@touch $@
 
 demo: $(STAMP)
 	@$(PY) scripts/demo.py
@@ -54,12 +62,16 @@ lint: $(STAMP)
 
 typecheck: lint
 
-test: $(STAMP) system-deps lint
+test: $(STAMP) system-deps $(MYSQL_STAMP) lint
 	@mkdir -p $(ARTIFACTS)
 	@set -e; \
 	url=$$(bash scripts/pg.sh start "$(PGSTATE)"); \
 	trap 'bash scripts/pg.sh stop "$(PGSTATE)"' EXIT; \
 	echo "throwaway PostgreSQL: $$url"; \
+	myurl=$$(bash scripts/mariadb.sh start "$(MYSTATE)"); \
+	trap 'bash scripts/pg.sh stop "$(PGSTATE)"; bash scripts/mariadb.sh stop "$(MYSTATE)"' EXIT; \
+	echo "throwaway MariaDB: $$myurl"; \
+	DATAOPS_TEST_MYSQL_URL="$$myurl" DATAOPS_REQUIRE_MYSQL=1 \
 	DATAOPS_TEST_PG_URL="$$url" DATAOPS_REQUIRE_PG=1 DATAOPS_WRITE_REPORTS=1 $(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
@@ -73,8 +85,9 @@ soak: $(STAMP) system-deps
 	DATAOPS_TEST_PG_URL="$$url" DATAOPS_REQUIRE_PG=1 DATAOPS_CRASH_RUNS=1000 DATAOPS_CONCURRENCY_ROUNDS=200 \
 	$(PY) -m pytest tests/reliability $(PYTEST_ARGS)
 
-bench: $(STAMP)
+bench: $(STAMP) system-deps $(MYSQL_STAMP)
 	@$(PY) -m bench.bench_contracts
+	@$(PY) -m bench.bench_dialects
 	@$(PY) -m bench.bench_contract_load
 	@$(PY) -m bench.bench_slo
 	@$(PY) -m bench.bench_ui
@@ -86,4 +99,5 @@ docs: $(STAMP)
 
 clean:
 	@test ! -f $(PGSTATE) || bash scripts/pg.sh stop "$(PGSTATE)"
-	rm -rf $(VENV) .demo .pgtest.state .test-artifacts .pytest_cache .mypy_cache .ruff_cache
+	@test ! -f $(MYSTATE) || bash scripts/mariadb.sh stop "$(MYSTATE)"
+	rm -rf $(VENV) .demo .pgtest.state .mysqltest.state .test-artifacts .pytest_cache .mypy_cache .ruff_cache

@@ -109,9 +109,9 @@ def get_provider_info() -> dict[str, Any]:
                         "default": "200000",
                     },
                     "allow_unsafe_sql_rules_on": {
-                        "description": "Comma-separated SQLAlchemy dialect names (e.g. mysql) on which contract sql "
-                        "rules may run although airflow-dataops cannot make them read-only there; sqlite and "
-                        "postgresql are always guarded and need no entry.",
+                        "description": "Comma-separated SQLAlchemy dialect names (e.g. mssql) on which contract sql "
+                        "rules may run although airflow-dataops cannot make them read-only there; sqlite, "
+                        "postgresql, mysql/mariadb and duckdb are always guarded and need no entry.",
                         "version_added": "0.1.0",
                         "type": "string",
                         "example": "mysql",

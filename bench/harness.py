@@ -119,3 +119,23 @@ def postgres(state: Path) -> Iterator[str]:
         yield started.stdout.strip().splitlines()[-1]
     finally:
         subprocess.run(["bash", pg_sh, "stop", str(state)], timeout=120, check=False)
+
+
+@contextlib.contextmanager
+def mariadb(state: Path) -> Iterator[str]:
+    """A MariaDB server URL: ``DATAOPS_TEST_MYSQL_URL`` if set, else a throwaway server started by
+    ``scripts/mariadb.sh`` (in a private directory under the system temp dir), recorded in the file
+    ``state``, stopped and removed on exit."""
+    url = os.environ.get("DATAOPS_TEST_MYSQL_URL")
+    if url:
+        yield url
+        return
+    script = str(ROOT / "scripts" / "mariadb.sh")
+    state.parent.mkdir(parents=True, exist_ok=True)
+    started = subprocess.run(
+        ["bash", script, "start", str(state)], capture_output=True, text=True, check=True, timeout=300
+    )
+    try:
+        yield started.stdout.strip().splitlines()[-1]
+    finally:
+        subprocess.run(["bash", script, "stop", str(state)], timeout=120, check=False)

@@ -40,12 +40,17 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "dags"))  # DAG modules importable as in Airflow (dags folder on sys.path)
 
 PG_ADMIN_URL = os.environ.get("DATAOPS_TEST_PG_URL")
+MYSQL_ADMIN_URL = os.environ.get("DATAOPS_TEST_MYSQL_URL")  # the MariaDB of scripts/mariadb.sh
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     if os.environ.get("DATAOPS_REQUIRE_PG") == "1" and not PG_ADMIN_URL:
         pytest.exit(
             "DATAOPS_REQUIRE_PG=1 but DATAOPS_TEST_PG_URL is not set: run the suite with `make test`", 2
+        )
+    if os.environ.get("DATAOPS_REQUIRE_MYSQL") == "1" and not MYSQL_ADMIN_URL:
+        pytest.exit(
+            "DATAOPS_REQUIRE_MYSQL=1 but DATAOPS_TEST_MYSQL_URL is not set: run the suite with `make test`", 2
         )
 
 
@@ -92,6 +97,74 @@ def _fresh_pg_database() -> str:
 def pg_url() -> str:
     """A fresh, empty database on the throwaway PostgreSQL server."""
     return _fresh_pg_database()
+
+
+def _fresh_mysql_database() -> str:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    if not MYSQL_ADMIN_URL:
+        pytest.skip("DATAOPS_TEST_MYSQL_URL is not set (make test starts a MariaDB server and sets it)")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(MYSQL_ADMIN_URL)
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE `{name}`"))
+    admin.dispose()
+    return make_url(MYSQL_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def mysql_url() -> str:
+    """A fresh, empty database on the throwaway MariaDB server."""
+    return _fresh_mysql_database()
+
+
+def warehouse_of(kind: str, tmp_path: Path) -> str:
+    """A fresh, empty warehouse of one kind: sqlite, postgres, mysql (MariaDB) or duckdb (a file)."""
+    if kind == "sqlite":
+        return f"sqlite:///{tmp_path / 'warehouse.db'}"
+    if kind == "postgres":
+        return _fresh_pg_database()
+    if kind == "mysql":
+        return _fresh_mysql_database()
+    return f"duckdb+dataops:///{tmp_path / 'warehouse.duckdb'}"
+
+
+def connection_json(url: str) -> str:
+    """The Airflow connection (AIRFLOW_CONN_…) of a warehouse URL, of the provider's own type."""
+    import sqlalchemy as sa
+
+    u = sa.make_url(url)
+    backend = u.get_backend_name()
+    if backend in ("sqlite", "duckdb"):
+        return json.dumps({"conn_type": backend, "host": u.database})
+    conn_type = {"postgresql": "postgres", "mysql": "mysql"}[backend]
+    extra = {"charset": "utf8mb4"} if backend == "mysql" else {}
+    return json.dumps(
+        {
+            "conn_type": conn_type,
+            "host": u.host,
+            "port": u.port,
+            "login": u.username,
+            "schema": u.database,
+            "extra": extra,
+        }
+    )
+
+
+#: The SQL warehouses every dialect-sensitive suite runs on (pytest params for ``warehouse_of``).
+WAREHOUSE_KINDS = [
+    "sqlite",
+    pytest.param("postgres", marks=pytest.mark.postgres),
+    pytest.param("mysql", marks=pytest.mark.mysql),
+    "duckdb",
+]
+
+
+@pytest.fixture(params=WAREHOUSE_KINDS)
+def any_warehouse_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same test on a SQLite file, PostgreSQL, MariaDB and a DuckDB file."""
+    return warehouse_of(request.param, tmp_path)
 
 
 @pytest.fixture

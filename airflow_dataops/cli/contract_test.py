@@ -1,10 +1,11 @@
 """``airflow dataops contract test FILE --conn-id ID --table T``: run a contract's rules against live data.
 
 The same library call as ``ContractGateOperator`` (:func:`airflow_dataops.contracts.evaluate.evaluate`),
-nothing stored, nothing moved, nothing written: the warehouse session is read-only (PostgreSQL
-``SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY``, SQLite ``PRAGMA query_only``) on top of
-the read-only guard every ``sql`` rule runs under, and a SQLite file that does not exist is an
-error, never a new empty database.
+nothing stored, nothing moved, nothing written: the warehouse session is read-only
+(:func:`airflow_dataops.warehouse.engine` with ``read_only=True``: PostgreSQL and MySQL
+``SET SESSION … READ ONLY``, SQLite ``PRAGMA query_only``, DuckDB opened read-only) on top of the
+read-only guard every ``sql`` rule runs under, and a SQLite or DuckDB file that does not exist is
+an error, never a new empty database.
 
 Exit codes (the same meaning in every ``airflow dataops`` command, see :mod:`airflow_dataops.cli.commands`):
 0 no blocking rule failed (warnings may have), 1 a blocking rule failed, 2 the contract or the
@@ -15,9 +16,9 @@ schema or table does not exist.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
+from airflow_dataops import warehouse
 from airflow_dataops.cli._common import EXIT_ENVIRONMENT, EXIT_FINDING, EXIT_INVALID, fail, table
 from airflow_dataops.exceptions import DataOpsError, WarehouseError
 
@@ -37,7 +38,7 @@ def contract_test(args: Any) -> None:
     except DataOpsError as e:
         fail(str(e), EXIT_INVALID)
     try:
-        engine = warehouse_engine(args.conn_id)
+        engine = warehouse.engine(args.conn_id, read_only=True)
         check_target(engine, args.conn_id, args.table, db_schema)
         with sql_rules.allow_unsafe_on(getattr(args, "allow_unsafe_sql_rules_on", None)):
             report = evaluate(
@@ -95,63 +96,6 @@ def contract_test(args: Any) -> None:
         raise SystemExit(EXIT_FINDING)
 
 
-def warehouse_engine(conn_id: str) -> Any:
-    """A read-only SQLAlchemy engine for the Airflow connection ``conn_id``.
-
-    :raises WarehouseError: the connection is not defined, its hook is not a common-sql hook, its
-        SQLite file does not exist, or the warehouse cannot be reached.
-    """
-    import sqlalchemy as sa
-    from airflow.providers.common.sql.hooks.sql import DbApiHook
-    from airflow.sdk import BaseHook
-    from airflow.sdk.exceptions import AirflowNotFoundException
-
-    try:
-        conn = BaseHook.get_connection(conn_id)
-    except AirflowNotFoundException:
-        raise WarehouseError(
-            f"connection {conn_id!r} is not defined; create it (airflow connections add {conn_id} ...) "
-            "or pass the right --conn-id"
-        ) from None
-    try:
-        hook = conn.get_hook()
-    except Exception as e:
-        raise WarehouseError(
-            f"connection {conn_id!r} (type {conn.conn_type!r}) gives no hook: {_first_line(e)}; "
-            "install its provider or use a SQL connection"
-        ) from None
-    if not isinstance(hook, DbApiHook):
-        raise WarehouseError(
-            f"connection {conn_id!r} has type {conn.conn_type!r} ({type(hook).__name__}), not a SQL "
-            "(common-sql DbApiHook) connection; pass a sqlite, postgres or other SQL connection"
-        )
-    try:
-        engine = hook.get_sqlalchemy_engine()
-    except Exception as e:
-        raise WarehouseError(f"connection {conn_id!r} gives no SQLAlchemy engine: {_first_line(e)}") from None
-    if engine.dialect.name == "sqlite":
-        database = engine.url.database
-        if (
-            database
-            and database != ":memory:"
-            and not database.startswith("file:")
-            and not Path(database).is_file()
-        ):
-            raise WarehouseError(
-                f"connection {conn_id!r} points to SQLite file {database!r}, which does not exist; "
-                "contract test never creates a database"
-            )
-    sa.event.listen(engine, "connect", _read_only_session)
-    try:
-        with engine.connect():
-            pass
-    except sa.exc.SQLAlchemyError as e:
-        raise WarehouseError(
-            f"cannot reach the warehouse of connection {conn_id!r}: {_first_line(e)}"
-        ) from None
-    return engine
-
-
 def check_target(engine: Any, conn_id: str, table: str, db_schema: str | None) -> None:
     """Refuse (``WarehouseError``) an unknown ``--db-schema`` or ``--table`` with what does exist."""
     import sqlalchemy as sa
@@ -170,20 +114,6 @@ def check_target(engine: Any, conn_id: str, table: str, db_schema: str | None) -
             f"table {name!r} does not exist in the warehouse of connection {conn_id!r}; "
             "pass the right --table (and --db-schema)"
         )
-
-
-def _read_only_session(dbapi_connection: Any, _record: Any) -> None:
-    """Make every transaction of a new warehouse connection read-only (SQLite, PostgreSQL)."""
-    module = type(dbapi_connection).__module__
-    cursor = dbapi_connection.cursor()
-    try:
-        if module.startswith("sqlite3"):
-            cursor.execute("PRAGMA query_only = ON")
-        elif module.startswith(("psycopg2", "psycopg")):
-            cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
-            dbapi_connection.commit()
-    finally:
-        cursor.close()
 
 
 def _first_line(e: BaseException) -> str:

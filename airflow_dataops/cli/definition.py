@@ -127,8 +127,9 @@ def get_dataops_cli_commands() -> list[Any]:
                     Arg(
                         ("--allow-unsafe-sql-rules-on",),
                         metavar="DIALECT",
-                        help="Run sql rules on this SQLAlchemy dialect (e.g. mysql) although airflow-dataops cannot "
-                        "make them read-only there (only sqlite and postgresql are guarded); same as [dataops] "
+                        help="Run sql rules on this SQLAlchemy dialect (e.g. mssql) although airflow-dataops cannot "
+                        "make them read-only there (sqlite, postgresql, mysql/mariadb and duckdb are guarded); "
+                        "same as [dataops] "
                         "allow_unsafe_sql_rules_on.",
                     ),
                     output,

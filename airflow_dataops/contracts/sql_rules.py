@@ -16,7 +16,9 @@ Three layers, each enough on its own for the common attacks, together for the re
 3. **A connection that cannot write, always rolled back.**  PostgreSQL: a ``SAVEPOINT`` (or a
    transaction) made ``READ ONLY`` and rolled back, so a writer's open transaction around the
    gate stays as it was; SQLite: an authorizer that allows only reads and non-denied functions,
-   plus ``PRAGMA query_only``, both reset afterwards.  On any other dialect read-only cannot be
+   plus ``PRAGMA query_only``, both reset afterwards; MySQL/MariaDB and DuckDB: a ``READ ONLY``
+   transaction of its own, rolled back (refused inside a caller's open transaction: neither has a
+   read-only savepoint).  On any other dialect read-only cannot be
    guaranteed here: the rule is refused unless ``[dataops] allow_unsafe_sql_rules_on`` (or
    ``contract test --allow-unsafe-sql-rules-on``) names that dialect.
 """
@@ -31,72 +33,19 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from airflow_dataops.contracts.sql_denied import DENIED_FUNCTIONS, DENIED_FUNCTIONS_ON
+
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
-#: Functions refused in a ``sql`` rule (lower case): server files, large objects, other
-#: connections, settings, backends and WAL control (PostgreSQL); extensions and files (SQLite);
-#: functions that run a query given as text (which would escape the parse).
-DENIED_FUNCTIONS = frozenset(
-    {
-        # PostgreSQL: files and large objects
-        "pg_read_file",
-        "pg_read_binary_file",
-        "pg_ls_dir",
-        "pg_stat_file",
-        "pg_ls_logdir",
-        "pg_ls_waldir",
-        "pg_ls_tmpdir",
-        "pg_ls_archive_statusdir",
-        "pg_file_write",
-        "pg_file_rename",
-        "pg_file_unlink",
-        "lo_import",
-        "lo_export",
-        "lo_create",
-        "lo_creat",
-        "lo_unlink",
-        "lo_put",
-        "lo_from_bytea",
-        # PostgreSQL: other connections, settings, backends, server state
-        "dblink",
-        "dblink_exec",
-        "dblink_connect",
-        "dblink_connect_u",
-        "dblink_send_query",
-        "set_config",
-        "pg_terminate_backend",
-        "pg_cancel_backend",
-        "pg_reload_conf",
-        "pg_rotate_logfile",
-        "pg_switch_wal",
-        "pg_create_restore_point",
-        "pg_promote",
-        "pg_logical_emit_message",
-        "pg_notify",
-        "pg_sleep",
-        "pg_advisory_lock",
-        "pg_advisory_xact_lock",
-        "nextval",
-        "setval",
-        # PostgreSQL: run a query given as text
-        "query_to_xml",
-        "query_to_xmlschema",
-        "query_to_xml_and_xmlschema",
-        "cursor_to_xml",
-        "ts_stat",
-        # SQLite
-        "load_extension",
-        "readfile",
-        "writefile",
-        "edit",
-        "fts3_tokenizer",
-        "zipfile",
-        "sqlar_compress",
-    }
-)
 #: SQLAlchemy dialect names on which a rule runs read-only without an opt-in.
-READ_ONLY_DIALECTS = ("postgresql", "sqlite")
+READ_ONLY_DIALECTS = ("postgresql", "sqlite", "mysql", "mariadb", "duckdb")
+#: dialects whose read-only transaction cannot be nested in an open one (no read-only savepoint)
+_READ_ONLY_TOP_LEVEL = {
+    "mysql": "START TRANSACTION READ ONLY",
+    "mariadb": "START TRANSACTION READ ONLY",
+    "duckdb": "BEGIN TRANSACTION READ ONLY",
+}
 #: SQLAlchemy dialect name -> sqlglot dialect.
 SQLGLOT_DIALECTS = {
     "postgresql": "postgres",
@@ -206,6 +155,9 @@ def render(
 
     def transform(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Table) and isinstance(node.this, exp.Identifier):
+            if name == "duckdb" and not node.db and any(c in node.name for c in "./:\\"):
+                # DuckDB reads a file (or a URL) named as a table: a "replacement scan"
+                raise SqlRuleRefused(f"reads the file {node.name!r} (DuckDB); only tables may be read")
             if node.name == _TABLE and not node.db:
                 return source(node)
             if db_schema and not node.db and node.name.lower() not in ctes:
@@ -248,6 +200,8 @@ def run_read_only(conn: Connection, sql: str) -> Any:
     dialect = conn.dialect.name
     if dialect == "sqlite":
         return _run_sqlite(conn, sql)
+    if dialect in _READ_ONLY_TOP_LEVEL:
+        return _run_read_only_transaction(conn, sql)
     if dialect not in READ_ONLY_DIALECTS and dialect not in unsafe_dialects():
         raise SqlRuleRefused(
             f"cannot be run read-only on {dialect}: airflow-dataops guarantees read-only sql rules only on "
@@ -321,7 +275,7 @@ def _tree(query: str, dialect: str | None) -> Any:
             raise SqlRuleRefused("locks rows (FOR UPDATE/SHARE); only read-only queries may run")
         if isinstance(node, exp.Func):
             fname = (node.name if isinstance(node, exp.Anonymous) else node.sql_name()).lower()
-            if fname in DENIED_FUNCTIONS:
+            if fname in DENIED_FUNCTIONS or fname in DENIED_FUNCTIONS_ON.get(dialect or "", ()):
                 raise SqlRuleRefused(
                     f"calls {fname}(), which airflow-dataops refuses in sql rules (files, other connections, "
                     "settings or server control)"
@@ -366,6 +320,53 @@ def _scalar(conn: Connection, sql: str) -> Any:
     import sqlalchemy as sa
 
     return conn.execute(sa.text(sql.replace(":", "\\:"))).scalar()
+
+
+def _run_read_only_transaction(conn: Connection, sql: str) -> Any:
+    """MySQL/MariaDB and DuckDB: ``START``/``BEGIN TRANSACTION READ ONLY``, always rolled back.
+
+    Neither can make a savepoint read-only, so the rule runs only on a connection with no open
+    transaction (:func:`airflow_dataops.contracts.engines.sql.evaluate_sql` given an Engine ends
+    its own reading one first); inside a caller's transaction it is refused, never run writable.
+    It runs on the DBAPI connection, so SQLAlchemy never starts a transaction of its own around it.
+    """
+    dialect = conn.dialect.name
+    if conn.in_transaction():
+        raise SqlRuleRefused(
+            f"cannot be run read-only on {dialect} inside an open transaction ({dialect} has no read-only "
+            "savepoint); evaluate the contract with an Engine, or a Connection with no transaction begun"
+        )
+    raw: Any = conn.connection.dbapi_connection
+    cursor = raw.cursor()
+    # MySQL/MariaDB: DDL commits the transaction it is in and runs outside it; a READ ONLY session
+    # refuses it too.  The session's own setting is put back afterwards (contract test's is read-only).
+    session = _mysql_session_read_only(cursor) if dialect != "duckdb" else None
+    try:
+        if session is not None:
+            cursor.execute("SET SESSION TRANSACTION READ ONLY")
+        cursor.execute(_READ_ONLY_TOP_LEVEL[dialect])
+        cursor.execute(sql)
+        row = cursor.fetchone()
+        return None if row is None else row[0]
+    finally:
+        try:
+            raw.rollback()
+            if session is False:
+                cursor.execute("SET SESSION TRANSACTION READ WRITE")
+        finally:
+            cursor.close()
+
+
+def _mysql_session_read_only(cursor: Any) -> bool:
+    """Whether the MySQL/MariaDB session is read-only already (``transaction_read_only``, or
+    ``tx_read_only`` on MariaDB before 11.1)."""
+    for variable in ("transaction_read_only", "tx_read_only"):
+        try:
+            cursor.execute(f"SELECT @@session.{variable}")
+        except Exception:
+            continue
+        return bool(cursor.fetchone()[0])
+    return False
 
 
 _SQLITE_ALLOWED = {20, 21, 33}  # SQLITE_READ, SQLITE_SELECT, SQLITE_RECURSIVE

@@ -1,5 +1,6 @@
-"""What the gate and the write-audit-publish operators share: the warehouse hook, and recording
-and enforcing a gate verdict (store the whole report, then log or raise, worded the same way)."""
+"""What the gate and the write-audit-publish operators share: recording and enforcing a gate
+verdict (store the whole report, then log or raise, worded the same way).  The warehouse hook is
+:func:`airflow_dataops.warehouse.sql_hook`."""
 
 from __future__ import annotations
 
@@ -8,19 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from airflow_dataops.contracts.report import GateReport, Verdict
-
-
-def sql_hook(conn_id: str) -> Any:
-    """The common-sql hook of ``conn_id``; a clear error for a connection that is not a SQL database."""
-    from airflow.providers.common.sql.hooks.sql import DbApiHook
-    from airflow.sdk import BaseHook
-
-    hook = BaseHook.get_connection(conn_id).get_hook()
-    if not isinstance(hook, DbApiHook):
-        raise TypeError(
-            f"connection {conn_id!r} gives a {type(hook).__name__}, not a SQL (common-sql DbApiHook) hook"
-        )
-    return hook
 
 
 def record_and_enforce(

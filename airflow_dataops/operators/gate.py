@@ -146,11 +146,11 @@ class ContractGateOperator(BaseOperator):
         self._lineage: dict[str, Any] = {}
 
     def _sql_engine(self) -> Engine:
-        from airflow_dataops.operators._common import sql_hook
+        from airflow_dataops import warehouse
 
         if not self.conn_id:
             raise ValueError(f"{self.task_id}: checking a table needs conn_id")
-        return sql_hook(self.conn_id).get_sqlalchemy_engine()
+        return warehouse.engine(self.conn_id, probe=True)
 
     def _dataframe(self, context: Context) -> pd.DataFrame | None:
         import pandas as pd

@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
@@ -107,13 +106,8 @@ class PartitionWriteOperator(BaseOperator):
         raise NotImplementedError
 
     # ------------------------------------------------------------------ the pipeline
-    @cached_property
-    def _hook(self) -> Any:
-        from airflow_dataops.operators._common import sql_hook
-
-        return sql_hook(self.conn_id)
-
     def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_dataops import warehouse
         from airflow_dataops.config import DataOpsSettings
         from airflow_dataops.contracts.loader import load_contract
         from airflow_dataops.partitions.keys import resolve_partition_key
@@ -136,7 +130,7 @@ class PartitionWriteOperator(BaseOperator):
         ti = context["ti"]
         claim = self._claim(ledger, key, context, contract, settings.on_already_applied)
         started = time.monotonic()
-        engine = self._hook.get_sqlalchemy_engine()
+        engine = warehouse.engine(self.conn_id, probe=True)
         self._claim_id = claim.apply_id  # stage apart from any other attempt at this partition
         if claim.took_over_from is not None:
             self._drop_stage_of(engine, key, claim.took_over_from.id)

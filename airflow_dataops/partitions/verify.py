@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from airflow_dataops import warehouse
 from airflow_dataops.exceptions import DataOpsError
 from airflow_dataops.partitions.ledger import rerun_command
 from airflow_dataops.store import StateStore
@@ -34,30 +35,18 @@ class Finding:
         return asdict(self)
 
 
-def target_engine(conn_id: str) -> Any:
-    from airflow.sdk import BaseHook
-
-    try:
-        hook = BaseHook.get_connection(conn_id).get_hook()
-        return hook.get_sqlalchemy_engine()
-    except Exception as e:
-        raise DataOpsError(
-            f"cannot reach the warehouse connection {conn_id!r}: {type(e).__name__}: {e}"
-        ) from e
-
-
 def verify_dataset(
     store: StateStore, dataset: dict[str, Any], *, since: str | None = None, engine: Any = None
 ) -> list[Finding]:
-    from sqlalchemy import MetaData, Table, bindparam, inspect, select
+    from sqlalchemy import bindparam, inspect, select
 
-    from airflow_dataops.partitions.writer import partition_checksum
+    from airflow_dataops.partitions.writer import partition_checksum, reflect_columns
 
     name, table, column = dataset["dataset"], dataset["target_table"], dataset["partition_column"]
     db_schema = dataset.get("db_schema") or None  # the schema the partitions were published to
     if not table or not column or not (engine or dataset.get("conn_id")):
         raise DataOpsError(f"dataset {name!r} has no target table, partition column or connection recorded")
-    engine = engine or target_engine(dataset["conn_id"])
+    engine = engine or warehouse.engine(dataset["conn_id"], probe=True)
     dag_id = dataset.get("dag_id")
     ledger = {
         p.partition_key: p for p in list_partitions(store, name, since=since) if p.state in PUBLISHED_STATES
@@ -76,7 +65,7 @@ def verify_dataset(
             )
             for k, p in ledger.items()
         ]
-    target = Table(table, MetaData(), autoload_with=engine, schema=db_schema)
+    target = reflect_columns(engine, table, db_schema)
     findings: list[Finding] = []
     with engine.connect() as conn:
         present_query = select(target.c[column]).distinct()

@@ -109,6 +109,11 @@ def stage_frame(
     so the Table it created is known without asking the database again.
     """
     name = stage_table_name(table, partition_key, claim_id)
+    from airflow_dataops.warehouse import unusable_identifier
+
+    for ident in (name, *map(str, frame.columns)):
+        if reason := unusable_identifier(engine.dialect.name, ident):
+            raise ValueError(f"cannot stage partition {partition_key!r} of {table!r}: {reason}")
     preparer = engine.dialect.identifier_preparer
     qualified = (
         preparer.quote(name)
@@ -135,7 +140,9 @@ def reflect_columns(engine: Engine, name: str, db_schema: str | None = None) -> 
     Full reflection (``autoload_with``) also reads keys, indexes, constraints and comments: about
     eight catalog queries on PostgreSQL, ~40 ms a table, paid twice per partition write.
     """
-    found = inspect(engine).get_columns(name, schema=db_schema)
+    from airflow_dataops.warehouse import reflected_columns
+
+    found = reflected_columns(engine, name, db_schema)
     if not found:
         raise NoSuchTableError(f"{db_schema}.{name}" if db_schema else name)
     columns = [Column(c["name"], c["type"], nullable=c.get("nullable", True)) for c in found]
@@ -245,6 +252,13 @@ def publish(
         raise ValueError(
             f"partition column {partition_column!r} is not a column of {target.name!r} "
             f"(columns: {', '.join(c.name for c in target.columns)})"
+        )
+    from airflow_dataops.warehouse import inexact_text_columns
+
+    if collation := inexact_text_columns(engine, target.name, db_schema).get(partition_column):
+        raise ValueError(  # MySQL/MariaDB: deleting 'x' would delete 'X' and 'x ' too
+            f"partition column {partition_column!r} of {target.name!r} has collation {collation}, which "
+            "compares text inexactly; give it a binary NO PAD collation (COLLATE utf8mb4_nopad_bin)"
         )
     quarantine = _ensure_quarantine(engine, target, db_schema=db_schema) if quarantine_rules else None
     # A replaced partition's old quarantined rows go too, whatever the contract says now: without

@@ -1,4 +1,5 @@
-"""Hostile partition keys through stage → publish → ledger → verify, on SQLite and PostgreSQL warehouses.
+"""Hostile partition keys through stage → publish → ledger → verify, on SQLite, PostgreSQL,
+MySQL/MariaDB and DuckDB warehouses.
 
 Keys are always bound as parameters: quotes, semicolons, comments and unicode round-trip
 exactly, and a ``canary`` table survives ``'; DROP TABLE canary; --``.  Keys that cannot
@@ -13,13 +14,13 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from sqlalchemy import MetaData, Table, create_engine, select, text
+from sqlalchemy import create_engine, select, text
 
 from airflow_dataops.exceptions import LedgerError
 from airflow_dataops.partitions.keys import validate_partition_key
 from airflow_dataops.partitions.ledger import PartitionLedger
 from airflow_dataops.partitions.verify import verify_dataset
-from airflow_dataops.partitions.writer import drop_stage, ensure_target, publish, stage_frame
+from airflow_dataops.partitions.writer import drop_stage, ensure_target, publish, reflect_columns, stage_frame
 
 HOSTILE = [
     "'; DROP TABLE canary; --",
@@ -111,6 +112,29 @@ def test_at_least_fifty_distinct_hostile_keys() -> None:
 
 
 def test_hostile_keys_round_trip_exactly_through_publish_and_verify(store, warehouse) -> None:
+    _round_trip(store, warehouse)
+
+
+@pytest.mark.parametrize("kind", [pytest.param("mysql", marks=pytest.mark.mysql), "duckdb"])
+def test_hostile_keys_round_trip_on_mysql_and_duckdb(kind: str, tmp_path: Path) -> None:
+    from conftest import warehouse_of
+
+    from airflow_dataops.store import StateStore
+
+    store = StateStore(f"sqlite:///{tmp_path / 'store.db'}")
+    store.migrate()
+    engine = create_engine(warehouse_of(kind, tmp_path))
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE canary (alive INTEGER)"))
+        conn.execute(text("INSERT INTO canary VALUES (1)"))
+    try:
+        _round_trip(store, engine)
+    finally:
+        engine.dispose()
+        store.dispose()
+
+
+def _round_trip(store: Any, warehouse: Any) -> None:
     ledger = PartitionLedger(store, "hostile")
     for n, key in enumerate(HOSTILE):
         claim = ledger.begin(key, dag_id="dag", task_id="t", run_id=f"run_{n}", attempt=1)
@@ -130,7 +154,7 @@ def test_hostile_keys_round_trip_exactly_through_publish_and_verify(store, wareh
             contract_version=None,
         )
         assert result.rows_published == 2, key
-    target = Table("hostile", MetaData(), autoload_with=warehouse)
+    target = reflect_columns(warehouse, "hostile")
     with warehouse.connect() as conn:
         rows = conn.execute(select(target.c.pk, target.c.note, target.c.n)).all()
         assert conn.execute(text("SELECT alive FROM canary")).scalar_one() == 1

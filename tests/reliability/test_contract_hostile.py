@@ -357,12 +357,12 @@ def test_hostile_yaml_is_refused_in_one_line(tmp_path):
 
 
 def test_contract_test_session_cannot_write(warehouse, monkeypatch):
-    from airflow_dataops.cli.contract_test import warehouse_engine
+    from airflow_dataops.warehouse import engine as warehouse_engine
 
     dialect, url, engine = warehouse
     monkeypatch.setenv("AIRFLOW_CONN_WH", conn_env(dialect, url))
     before = snapshot(engine)
-    ro = warehouse_engine("wh")
+    ro = warehouse_engine("wh", read_only=True)
     with ro.connect() as conn, pytest.raises(sa.exc.DBAPIError, match=r"read-only|readonly"):
         conn.exec_driver_sql("DELETE FROM canary")
         conn.commit()

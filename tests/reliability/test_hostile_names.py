@@ -1,8 +1,8 @@
 """Hostile table and column names: quoted everywhere, round-trip exactly, and no injection succeeds.
 
 Each name is used as a warehouse table name and as a column name, through the whole
-write-audit-publish path (stage, gate with the SQL engine, publish, checksum) on SQLite and
-PostgreSQL; a ``canary`` table must survive every one of them.
+write-audit-publish path (stage, gate with the SQL engine, publish, checksum) on SQLite,
+PostgreSQL, MySQL/MariaDB and DuckDB; a ``canary`` table must survive every one of them.
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ import json
 import pandas as pd
 import pytest
 from reliability_report import record
-from sqlalchemy import MetaData, Table, create_engine, inspect, select, text
+from sqlalchemy import create_engine, select, text
 
 from airflow_dataops.contracts.engines.sql import evaluate_sql
 from airflow_dataops.contracts.loader import parse_contract
-from airflow_dataops.partitions.writer import ensure_target, publish, stage_frame
+from airflow_dataops.partitions.writer import ensure_target, publish, reflect_columns, stage_frame
+from airflow_dataops.warehouse import reflected_columns, unusable_identifier
 
 NAMES = [
     'x"; DROP TABLE canary; --',
@@ -113,14 +114,34 @@ def _contract(column: str, table: str) -> str:
     "store_url", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
 )
 def test_hostile_names_round_trip_and_never_inject(warehouse_url: str) -> None:
+    _round_trip(warehouse_url)
+
+
+@pytest.mark.parametrize("kind", [pytest.param("mysql", marks=pytest.mark.mysql), "duckdb"])
+def test_hostile_names_on_mysql_and_duckdb(kind: str, tmp_path) -> None:
+    from conftest import warehouse_of
+
+    _round_trip(warehouse_of(kind, tmp_path))
+
+
+def _round_trip(warehouse_url: str) -> None:
     engine = create_engine(warehouse_url)
     with engine.begin() as conn:
         conn.execute(text("CREATE TABLE canary (v INTEGER)"))
         conn.execute(text("INSERT INTO canary VALUES (42)"))
-    checked = 0
+    checked = refused = 0
     for i, name in enumerate(NAMES):
         table = f"t{i}_{name}"[:40]
         frame = pd.DataFrame({name: ["ok", "fine", "bad", None], "k": [name] * 4})
+        unusable = unusable_identifier(engine.dialect.name, name) or unusable_identifier(
+            engine.dialect.name, table
+        )
+        if unusable:  # MySQL/MariaDB cannot hold it: refused before any SQL, naming the value
+            with pytest.raises(ValueError, match="MySQL/MariaDB identifiers") as info:
+                stage_frame(engine, frame, table=table, partition_key=name)
+            assert f"cannot stage partition {name!r} of {table!r}" in str(info.value)
+            refused += 1
+            continue
         stage = stage_frame(engine, frame, table=table, partition_key=name)
         report = evaluate_sql(
             parse_contract(_contract(name, table), source="hostile.json"),
@@ -132,14 +153,14 @@ def test_hostile_names_round_trip_and_never_inject(warehouse_url: str) -> None:
         target = ensure_target(engine, stage, table=table)
         result = publish(engine, stage=stage, target=target, partition_column="k", partition_key=name)
         assert (result.rows_in, result.rows_published) == (4, 4)
-        back = Table(table, MetaData(), autoload_with=engine)
+        back = reflect_columns(engine, table)  # the writer's reflection (SQLAlchemy's MySQL one is wrong)
         with engine.connect() as conn:
             rows = conn.execute(select(back.c[name], back.c.k).where(back.c.k == name)).all()
         expected = [
             tuple(None if pd.isna(v) else v for v in row) for row in frame.itertuples(index=False, name=None)
         ]
         assert sorted(map(tuple, rows), key=repr) == sorted(expected, key=repr), name
-        assert [c["name"] for c in inspect(engine).get_columns(table)] == [name, "k"], name
+        assert [c["name"] for c in reflected_columns(engine, table)] == [name, "k"], name
         checked += 1
     with engine.connect() as conn:
         assert conn.execute(text("SELECT v FROM canary")).scalar_one() == 42
@@ -148,5 +169,6 @@ def test_hostile_names_round_trip_and_never_inject(warehouse_url: str) -> None:
         f"hostile-names-{backend}",
         scenario=f"Hostile table and column names through stage, gate, publish ({backend})",
         runs=checked,
-        result="every name quoted and read back exactly; canary table intact",
+        result="every name quoted and read back exactly; canary table intact"
+        + (f"; {refused} names the dialect cannot hold refused before any SQL" if refused else ""),
     )

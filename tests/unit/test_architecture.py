@@ -23,6 +23,7 @@ PACKAGE = "airflow_dataops"
 LAYERS: list[tuple[str, frozenset[str]]] = [
     ("foundation", frozenset({"exceptions", "clock", "get_provider_info"})),
     ("settings", frozenset({"config"})),
+    ("warehouse", frozenset({"warehouse", "duckdb_dialect"})),
     ("store", frozenset({"store"})),
     ("partitions", frozenset({"partitions"})),
     ("contracts", frozenset({"contracts"})),

@@ -40,9 +40,11 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 
 from airflow_dataops.contracts import rules as R
+from airflow_dataops.contracts.engines import sql_dialects as D
 from airflow_dataops.contracts.model import Contract, SchemaObject
 from airflow_dataops.contracts.report import GateReport, RuleResult
 from airflow_dataops.exceptions import ContractError
+from airflow_dataops.warehouse import reflected_columns
 
 _SQL_PLACEHOLDER = re.compile(r"\$?\{(object|table|column)\}")
 
@@ -71,7 +73,7 @@ def evaluate_sql(
     args = (contract, obj, table, partition_column, partition_value, db_schema, now, columns)
     if isinstance(engine_or_connection, Engine):
         with engine_or_connection.connect() as conn:
-            return _evaluate(conn, *args)
+            return _evaluate(conn, *args, owned=True)
     return _evaluate(engine_or_connection, *args)
 
 
@@ -165,6 +167,8 @@ def _evaluate(
     db_schema: str | None,
     now: dt.datetime | None,
     known: Mapping[str, Any] | None,
+    *,
+    owned: bool = False,
 ) -> GateReport:
     register_sqlite_regexp(conn)
     if known is None:
@@ -190,11 +194,19 @@ def _evaluate(
         else sa.true()
     )
     scope = _Scope(t, partition_column, partition_value, db_schema, families)
-    aggregate = [m for m in R.measures(runnable) if m.kind != "sql"]
-    values: dict[R.Measure, Any] = {}
+    try:
+        refused = D.refusals(
+            conn, R.measures(runnable), table=table, db_schema=db_schema, partition_column=partition_column
+        )
+    except ValueError as e:
+        raise ContractError(str(e), file=contract.source, path=obj.path) from None
+    aggregate = [m for m in R.measures(runnable) if m.kind != "sql" and m not in refused]
+    values: dict[R.Measure, Any] = {m: R.Unmeasured(reason) for m, reason in refused.items()}
     labelled = [_aggregate(m, t, where, scope).label(f"m{i}") for i, m in enumerate(aggregate)]
     row = conn.execute(sa.select(*labelled).select_from(t).where(where)).one()
     values.update(zip(aggregate, row))
+    if owned and conn.dialect.name in D.NO_READ_ONLY_SAVEPOINT and conn.in_transaction():
+        conn.rollback()  # our own reading transaction: MySQL/DuckDB start a read-only one per rule
     for check in runnable:
         if check.measure.kind == "sql" and check.measure not in values:
             values[check.measure] = _run_sql_rule(contract, check, conn, t, partition_column, partition_value)
@@ -226,7 +238,7 @@ def _unreachable_references(
             continue
         if m.ref_table not in found:
             try:
-                cols = sa.inspect(conn).get_columns(m.ref_table, schema=db_schema)
+                cols = reflected_columns(conn, m.ref_table, db_schema)
                 found[m.ref_table] = {c["name"] for c in cols} or None
             except sa.exc.NoSuchTableError:
                 found[m.ref_table] = None
@@ -321,6 +333,23 @@ def _compile_pattern(element: _PatternMatch, compiler: Any, **kw: Any) -> str:
     pattern: Any = sa.bindparam("pattern", element.pattern, unique=True)
     regexp = element.text.regexp_match(pattern)
     return compiler.process(sa.not_(regexp) if element.negate else regexp, **kw)
+
+
+@compiles(_PatternMatch, "mysql")
+@compiles(_PatternMatch, "mariadb")
+def _compile_pattern_mysql(element: _PatternMatch, compiler: Any, **kw: Any) -> str:
+    # PCRE, made case-sensitive whatever the column's collation (see sql_dialects)
+    pattern: Any = sa.bindparam("pattern", D.pattern_for(element.pattern, "mysql"), unique=True)
+    regexp = element.text.regexp_match(pattern)
+    return compiler.process(sa.not_(regexp) if element.negate else regexp, **kw)
+
+
+@compiles(_PatternMatch, "duckdb")
+def _compile_pattern_duckdb(element: _PatternMatch, compiler: Any, **kw: Any) -> str:
+    # regexp_matches is a search (DuckDB's ~ is a full match); RE2 syntax (see sql_dialects)
+    pattern: Any = sa.bindparam("pattern", D.pattern_for(element.pattern, "duckdb"), unique=True)
+    found: Any = sa.func.regexp_matches(element.text, pattern, type_=sa.Boolean())
+    return compiler.process(sa.not_(found) if element.negate else found, **kw)
 
 
 @compiles(_PatternMatch, "sqlite")
@@ -444,7 +473,7 @@ def _predicate(m: R.Measure, scope: _Scope | None = None) -> ColumnElement[bool]
     if m.kind == "range":
         return _Compare(col, m.op or "<", m.bound, m.temporal, text=scope.family(m.column) == "string")
     if m.kind == "length":
-        return _Compare(sa.func.length(sa.cast(col, sa.String)), m.op or "<", m.bound, None)
+        return _Compare(_CharLength(sa.cast(col, sa.String)), m.op or "<", m.bound, None)
     if m.kind == "multiple":
         quotient = sa.cast(col, sa.Float) / _bind("multiple", float(m.bound))
         return sa.func.abs(quotient - sa.func.round(quotient)) > _bind("tolerance", R.MULTIPLE_TOLERANCE)
@@ -500,9 +529,30 @@ class _CountWhere(ColumnElement[int]):
 @compiles(_CountWhere)
 def _compile_count_where(element: _CountWhere, compiler: Any, **kw: Any) -> str:
     version = compiler.dialect.server_version_info or ()
-    if compiler.dialect.name == "postgresql" or (compiler.dialect.name == "sqlite" and version >= (3, 30)):
+    if compiler.dialect.name in ("postgresql", "duckdb") or (
+        compiler.dialect.name == "sqlite" and version >= (3, 30)
+    ):
         return compiler.process(sa.func.count().filter(element.predicate), **kw)
     return compiler.process(sa.func.count(sa.case((element.predicate, sa.literal(1)))), **kw)
+
+
+class _CharLength(sa.sql.functions.GenericFunction[int]):
+    """Characters in a text: ``length()``, which MySQL/MariaDB count in bytes: ``CHAR_LENGTH()`` there."""
+
+    type = sa.Integer()
+    name = "dataops_char_length"
+    inherit_cache = True
+
+
+@compiles(_CharLength)
+def _compile_char_length(element: _CharLength, compiler: Any, **kw: Any) -> str:
+    return f"length({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(_CharLength, "mysql")
+@compiles(_CharLength, "mariadb")
+def _compile_char_length_mysql(element: _CharLength, compiler: Any, **kw: Any) -> str:
+    return f"CHAR_LENGTH({compiler.process(element.clauses, **kw)})"
 
 
 def _bind(name: str, value: Any) -> Any:
@@ -580,7 +630,7 @@ def table_columns(
     :param context: put before the message (e.g. the contract's id and version).
     """
     try:
-        columns = {c["name"]: c["type"] for c in sa.inspect(bind).get_columns(table, schema=db_schema)}
+        columns = {c["name"]: c["type"] for c in reflected_columns(bind, table, db_schema)}
     except sa.exc.NoSuchTableError as e:
         name = f"{db_schema}.{table}" if db_schema else table
         raise ContractError(

@@ -158,3 +158,79 @@ def test_pandas_and_postgres_agree(rows, pg):
     df.to_sql(table, engine, index=False, schema=schema)
     sql = evaluate_sql(CONTRACT, engine_or_connection=engine, table=table, db_schema=schema)
     assert [key(r) for r in sql.results] == [key(r) for r in evaluate_dataframe(CONTRACT, df).results]
+
+
+# -- MySQL/MariaDB and DuckDB (#18): the same property on the other warehouses ---------------------
+@pytest.fixture(scope="module")
+def mysql():
+    url = os.environ.get("DATAOPS_TEST_MYSQL_URL")
+    if not url:
+        pytest.skip("DATAOPS_TEST_MYSQL_URL is not set (make test starts a MariaDB server and sets it)")
+    admin = sa.create_engine(url)
+    name = f"dataops_parity_{os.getpid()}"
+    with admin.begin() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE `{name}`"))
+    eng = sa.create_engine(sa.engine.make_url(url).set(database=name))
+    try:
+        yield eng
+    finally:
+        eng.dispose()
+        with admin.begin() as conn:
+            conn.execute(sa.text(f"DROP DATABASE `{name}`"))
+        admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def duckdb(tmp_path_factory):
+    eng = sa.create_engine(f"duckdb+dataops:///{tmp_path_factory.mktemp('duck') / 'parity.duckdb'}")
+    try:
+        yield eng
+    finally:
+        eng.dispose()
+
+
+#: Values on which MySQL/MariaDB and DuckDB would differ from pandas if the engine did not handle them:
+#: case, a trailing space (PAD SPACE collations), a final newline (Python's ``$``), Unicode space and
+#: digits (``\s``/``\d``), a multi-byte character (MySQL's byte ``length()``).
+HARD_TEXT = st.one_of(
+    st.none(),
+    st.sampled_from(["a", "b", "A", "a ", "a\n", "zz", "", "n/a", "a b", "é", "\xa0", "x@y.z", "x y@z.w", "ab1"]),
+)
+HARD_ROWS = st.lists(
+    st.tuples(
+        st.one_of(st.none(), st.integers(-2, 5)),
+        HARD_TEXT,
+        st.one_of(st.none(), st.sampled_from(["x", "y", "X", "x "])),
+        NUMBER,
+        DAY,
+    ),
+    min_size=0,
+    max_size=25,
+)
+
+
+def _agree_on(engine, rows):
+    df = frame(rows)
+    table = f"t{next(_counter)}"
+    df.to_sql(table, engine, index=False)
+    sql = evaluate_sql(CONTRACT, engine_or_connection=engine, table=table)
+    assert [key(r) for r in sql.results] == [key(r) for r in evaluate_dataframe(CONTRACT, df).results]
+    assert sql.row_count == len(df)
+    t = sa.table(table, *(sa.column(c) for c in df.columns))
+    pred = failing_row_predicate(CONTRACT, "t", engine.dialect, table=t)
+    with engine.connect() as conn:
+        n_sql = conn.execute(sa.select(sa.func.count()).select_from(t).where(pred)).scalar()
+    assert n_sql == int(failing_row_mask(CONTRACT, df).sum())
+
+
+@pytest.mark.mysql
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=HARD_ROWS)
+def test_pandas_and_mysql_agree(rows, mysql):
+    _agree_on(mysql, rows)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=HARD_ROWS)
+def test_pandas_and_duckdb_agree(rows, duckdb):
+    _agree_on(duckdb, rows)

@@ -109,13 +109,13 @@ def test_postgres_rule_inside_a_writers_transaction_keeps_that_transaction(pg_ur
 def test_a_dialect_without_a_guarantee_is_refused_unless_opted_in():
     class FakeConn:
         class dialect:
-            name = "mysql"
+            name = "mssql"
 
-    with pytest.raises(S.SqlRuleRefused, match="allow_unsafe_sql_rules_on = mysql"):
+    with pytest.raises(S.SqlRuleRefused, match="allow_unsafe_sql_rules_on = mssql"):
         S.run_read_only(FakeConn(), "SELECT 1")  # type: ignore[arg-type]
-    with S.allow_unsafe_on("mysql"):
-        assert "mysql" in S.unsafe_dialects()
-    assert "mysql" not in S.unsafe_dialects()
+    with S.allow_unsafe_on("mssql"):
+        assert "mssql" in S.unsafe_dialects()
+    assert "mssql" not in S.unsafe_dialects()
 
 
 def test_sqlite_rule_inside_a_writers_transaction_keeps_that_transaction(tmp_path):

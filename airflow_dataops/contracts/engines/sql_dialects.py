@@ -1,0 +1,239 @@
+"""What the SQL engine must know about MySQL/MariaDB and DuckDB to give pandas' verdicts, or refuse.
+
+The pandas engine is the reference: patterns are Python ``re.search``, strings are compared code
+point by code point.  Two places where these warehouses differ, and what we do:
+
+* **Patterns.**  MySQL/MariaDB ``REGEXP`` is PCRE, case-insensitive under a ``_ci`` collation:
+  the pattern is sent as ``(?-i)`` + pattern.  DuckDB's ``~`` is a *full* match; we use
+  ``regexp_matches`` (a search), RE2 syntax: Python's ``$`` (end, or before a final newline) is
+  sent as ``(?:\\n?\\z)`` and ``\\Z`` as ``\\z``.  Both engines' ``\\d \\w \\s \\b`` are ASCII-only
+  where Python's are Unicode, and RE2 has no look-around or back-references: such patterns are
+  refused with the reason, never run with other semantics.  Anything else the warehouse's regex
+  engine cannot compile is refused with its own error (:func:`unusable_patterns`).
+* **Text comparison (MySQL/MariaDB).**  A ``_ci`` collation says ``'a' = 'A'``, and every
+  PAD SPACE collation (``utf8mb4_bin`` included) says ``'a' = 'a '``: valid values, missing
+  markers, duplicates and foreign keys on such a column would be counted differently.  Those
+  rules are not run there (they fail with the reason and the fix: a binary NO PAD collation such
+  as ``utf8mb4_nopad_bin``), and a partition column with such a collation is refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import re
+
+try:  # Python 3.11+
+    from re import _constants as _sre  # type: ignore[attr-defined]
+    from re import _parser as _sre_parse  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - Python 3.10
+    import sre_constants as _sre  # type: ignore[no-redef]
+    import sre_parse as _sre_parse  # type: ignore[no-redef]
+from typing import Any
+
+from airflow_dataops.warehouse import MYSQL, inexact_text_columns
+
+#: dialects that cannot make a savepoint read-only (``sql`` rules need a transaction of their own)
+NO_READ_ONLY_SAVEPOINT = (*MYSQL, "duckdb")
+
+
+class PatternRefused(ValueError):
+    """A pattern this warehouse's regex engine would read differently from Python's ``re``."""
+
+
+def pattern_for(pattern: str, dialect: str) -> str:
+    """The pattern to send to ``dialect``'s regex function for ``re.search(pattern, value)``'s verdict.
+
+    :raises PatternRefused: the pattern uses what this engine reads differently (see the module doc).
+    """
+    if dialect not in (*MYSQL, "duckdb"):
+        return pattern
+    re2 = dialect == "duckdb"
+    engine = "RE2 (DuckDB)" if re2 else "PCRE (MySQL/MariaDB REGEXP)"
+    for reason in _differences(pattern, re2=re2):
+        raise PatternRefused(f"pattern {pattern!r} {reason} in {engine}; {_FIX}")
+    translated = _translate(pattern, re2=re2)
+    return translated if re2 else "(?-i)" + translated
+
+
+_FIX = "rewrite the pattern (e.g. [A-Za-z0-9_] instead of \\w) or check this rule with engine='pandas'"
+#: Python's ``\s`` on str: every character for which ``str.isspace()`` is true.
+#: (pinned by tests/unit/contracts/test_sql_dialects.py against ``str.isspace`` over all of Unicode)
+_SPACE = (
+    "\\x{9}\\x{a}\\x{b}\\x{c}\\x{d}\\x{1c}\\x{1d}\\x{1e}\\x{1f}\\x{20}\\x{85}\\x{a0}\\x{1680}"
+    "\\x{2000}-\\x{200a}\\x{2028}\\x{2029}\\x{202f}\\x{205f}\\x{3000}"
+)
+
+
+def _differences(pattern: str, *, re2: bool) -> list[str]:
+    """What no translation can make mean the same on this engine."""
+    try:
+        parsed = _sre_parse.parse(pattern)
+    except re.error as e:
+        return [f"is not a valid regular expression ({e})"]
+    found: list[str] = []
+
+    def walk(items: Any) -> None:
+        for op, arg in items:
+            if op is _sre.IN:
+                for sub_op, sub_arg in arg:
+                    if sub_op is _sre.CATEGORY and sub_arg in (_sre.CATEGORY_WORD, _sre.CATEGORY_NOT_WORD):
+                        found.append("uses \\w or \\W, whose Unicode letters differ from Python's")
+            elif op is _sre.AT and arg in (_sre.AT_BOUNDARY, _sre.AT_NON_BOUNDARY):
+                found.append("uses \\b or \\B, whose word characters differ from Python's")
+            elif op in (_sre.ASSERT, _sre.ASSERT_NOT) and re2:
+                found.append("uses a look-ahead or look-behind, which does not exist")
+            elif op in (_sre.GROUPREF, _sre.GROUPREF_EXISTS) and re2:
+                found.append("uses a back-reference, which does not exist")
+            for value in arg if isinstance(arg, (list, tuple)) else (arg,):
+                if isinstance(value, _sre_parse.SubPattern):
+                    walk(value)
+                elif isinstance(value, (list, tuple)):
+                    for v in value:
+                        if isinstance(v, _sre_parse.SubPattern):
+                            walk(v)
+
+    walk(parsed)
+    return found
+
+
+def _translate(pattern: str, *, re2: bool) -> str:
+    """Python's Unicode ``\\d``/``\\s`` as explicit classes, ``\\Z`` as ``\\z``, and on RE2 Python's ``$``
+    (end, or before a final newline) as ``(?:\\n?\\z)``; character classes are kept apart."""
+    out, i, in_class = [], 0, False
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern):
+            pair = pattern[i : i + 2]
+            if pair in ("\\d", "\\D"):
+                out.append("\\p{Nd}" if pair == "\\d" else "\\P{Nd}")
+            elif pair == "\\s":
+                out.append(_SPACE if in_class else f"[{_SPACE}]")
+            elif pair == "\\S":
+                if in_class:
+                    raise PatternRefused(
+                        f"pattern {pattern!r} uses \\S inside a character class, which has no exact "
+                        f"translation; {_FIX}"
+                    )
+                out.append(f"[^{_SPACE}]")
+            elif pair == "\\Z" and not in_class:
+                out.append("\\z")
+            else:
+                out.append(pair)
+            i += 2
+            continue
+        if in_class:
+            if ch == "]" and not (out and out[-1] in ("[", "[^")):
+                in_class = False
+            out.append(ch)
+        elif ch == "[":
+            in_class = True
+            if pattern[i + 1 : i + 2] == "^":
+                out.append("[^")
+                i += 2
+                continue
+            out.append(ch)
+        elif ch == "$" and re2:
+            out.append("(?:\\n?\\z)")
+        else:
+            out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def unusable_patterns(conn: Any, patterns: set[str]) -> dict[str, str]:
+    """Pattern -> why it cannot be checked on this MySQL/MariaDB or DuckDB connection (empty elsewhere).
+
+    Each pattern is translated (:func:`pattern_for`) and compiled once by the warehouse's own regex
+    engine: on MySQL/MariaDB by the server (in a savepoint inside an open transaction); on DuckDB by
+    a private in-memory database of the same library, so a rejected pattern never aborts the
+    caller's transaction (DuckDB aborts a transaction on any error).
+    """
+
+    dialect = conn.dialect.name
+    if dialect not in (*MYSQL, "duckdb") or not patterns:
+        return {}
+    out: dict[str, str] = {}
+    for pattern in sorted(patterns):
+        try:
+            sent = pattern_for(pattern, dialect)
+        except PatternRefused as e:
+            out[pattern] = str(e)
+            continue
+        rejected = _duckdb_rejects(sent) if dialect == "duckdb" else _mysql_rejects(conn, sent)
+        if rejected is not None:
+            out[pattern] = (
+                f"pattern {pattern!r} is refused by the warehouse's regex engine ({rejected}); {_FIX}"
+            )
+    return out
+
+
+def _mysql_rejects(conn: Any, sent: str) -> str | None:
+    """The server's error compiling ``sent`` (its first line), or ``None``."""
+    import sqlalchemy as sa
+
+    try:
+        with conn.begin_nested() if conn.in_transaction() else contextlib.nullcontext():
+            conn.execute(sa.select(sa.literal("").regexp_match(sa.bindparam("p", sent)))).scalar()
+    except sa.exc.DBAPIError as e:
+        text = str(e.orig or e).strip().splitlines()
+        return (text[0] if text else type(e).__name__)[:200]
+    return None
+
+
+@functools.lru_cache(maxsize=256)
+def _duckdb_rejects(sent: str) -> str | None:
+    """DuckDB's error compiling ``sent`` (its first line), or ``None``: the library's RE2 decides,
+    the same for every database, so the answer is kept (opening a database costs milliseconds)."""
+    import duckdb
+
+    try:
+        with duckdb.connect(":memory:") as probe:
+            probe.execute("SELECT regexp_matches('', ?)", [sent]).fetchall()
+    except duckdb.Error as e:
+        text = str(e).strip().splitlines()
+        return (text[0] if text else type(e).__name__)[:200]
+    return None
+
+
+def collation_reason(column: str, collation: str) -> str:
+    return (
+        f"not run: column {column!r} has collation {collation}, which compares text inexactly "
+        "('a' = 'A' or 'a' = 'a '); give it a binary NO PAD collation (ALTER TABLE ... MODIFY "
+        f"{column} ... COLLATE utf8mb4_nopad_bin) or check it with engine='pandas'"
+    )
+
+
+#: measure kinds that compare text values with each other or with the contract's values
+_COMPARING = frozenset({"missing", "duplicates", "tuple_duplicates", "orphans"})
+
+
+def refusals(
+    conn: Any, measures: Any, *, table: str, db_schema: str | None, partition_column: str | None
+) -> dict[Any, str]:
+    """Measure -> why this MySQL/MariaDB or DuckDB connection cannot take it as pandas would
+    (empty on other dialects).
+
+    :raises ValueError: the partition column itself compares inexactly (the partition cannot be
+        told apart from its neighbours).
+    """
+    if conn.dialect.name not in (*MYSQL, "duckdb"):
+        return {}
+    measures = list(measures)
+    out: dict[Any, str] = {}
+    unusable = unusable_patterns(conn, {m.pattern for m in measures if m.pattern})
+    inexact = inexact_text_columns(conn, table, db_schema)
+    if partition_column in inexact:
+        raise ValueError(
+            f"partition column {partition_column!r} of {table!r} has collation {inexact[partition_column]}, "
+            "which compares text inexactly ('a' = 'A' or 'a' = 'a '), so one partition cannot be told "
+            f"from another; give it a binary NO PAD collation (COLLATE utf8mb4_nopad_bin)"
+        )
+    for m in measures:
+        if m.pattern and m.pattern in unusable:
+            out[m] = f"not run: {unusable[m.pattern]}"
+            continue
+        compares = m.kind in _COMPARING or (m.kind == "invalid" and m.valid_values is not None)
+        if compares and (cols := [c for c in m.columns if c in inexact]):
+            out[m] = collation_reason(cols[0], inexact[cols[0]])
+    return out
