@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from airflow.sdk.exceptions import AirflowFailException
-from sqlalchemy import Connection, func, inspect, select, text
+from sqlalchemy import Connection, inspect, select, text
 
 from airflow_dataops.exceptions import StoreError
 from airflow_dataops.store import tables as t
@@ -49,9 +49,16 @@ def _v2_dataset_db_schema(conn: Connection) -> None:
     _add_column_if_missing(conn, t.datasets.name, "db_schema", "VARCHAR(250)")
 
 
+def _v4_partition_versions(conn: Connection) -> None:
+    # kept superseded versions (their index; the rows are in the warehouse) and rollbacks
+    for table in (t.partition_versions, t.rollbacks):
+        table.create(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "ledger, history, rerun requests, SLIs, contract results, breaches, datasets", _v1_initial),
     Migration(2, "datasets.db_schema: the warehouse schema a dataset is published to", _v2_dataset_db_schema),
+    Migration(4, "partition versions kept for rollback, and the rollbacks made", _v4_partition_versions),
 )
 
 HEAD = MIGRATIONS[-1].version
@@ -86,11 +93,31 @@ def check_readable(version: int, where: str) -> None:
         )
 
 
-def current_version(conn: Connection) -> int:
-    """The highest migration applied, 0 for an empty database."""
+def applied_versions(conn: Connection) -> set[int]:
+    """Every migration version recorded in the store (empty for an empty database)."""
     if not inspect(conn).has_table(t.schema_version.name):
+        return set()
+    return {int(v) for v in conn.execute(select(t.schema_version.c.version)).scalars()}
+
+
+def current_version(conn: Connection) -> int:
+    """The store's version: 0 for an empty database, the highest applied if newer than this code,
+    else the highest known version up to which every known migration is applied.
+
+    Version numbers are assigned ahead of merging, so a store may lack one in the middle (3 when
+    it was migrated by code that knew 1, 2 and 4): it is then at 2, and ``upgrade`` applies 3.
+    """
+    applied = applied_versions(conn)
+    if not applied:
         return 0
-    return int(conn.execute(select(func.coalesce(func.max(t.schema_version.c.version), 0))).scalar_one())
+    if max(applied) > HEAD:
+        return max(applied)
+    version = 0
+    for migration in MIGRATIONS:
+        if migration.version not in applied:
+            break
+        version = migration.version
+    return version
 
 
 def upgrade(conn: Connection) -> tuple[int, int]:
@@ -105,8 +132,9 @@ def upgrade(conn: Connection) -> tuple[int, int]:
     if before > HEAD:
         url = conn.engine.url.render_as_string(hide_password=True)
         raise newer_than_code(before, url)
+    applied = applied_versions(conn)
     for migration in MIGRATIONS:
-        if migration.version <= before:
+        if migration.version in applied:  # by set, not by order: numbers may arrive out of order
             continue
         migration.upgrade(conn)
         if not inspect(conn).has_table(t.schema_version.name):
