@@ -51,12 +51,13 @@ class RollbackResult:
     checksum: str
     reason: str
     requested_by: str
+    run_id: str
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 
-def _rollback_command(target: str, key: str, to: int | None = None) -> str:
+def rollback_command(target: str, key: str, to: int | None = None) -> str:
     from airflow_dataops.partitions.ledger import shell_quote
 
     to_part = f" --to {to}" if to is not None else ""
@@ -177,6 +178,7 @@ def rollback_partition(
         from airflow_dataops.partitions.verify import target_engine
 
         engine = target_engine(dataset["conn_id"])
+    run_id = run_id or f"rollback__{datetime.now().astimezone():%Y-%m-%dT%H:%M:%S%z}"
     outcome = sv.claim_rollback(
         store,
         dataset=name,
@@ -184,7 +186,7 @@ def rollback_partition(
         to_apply_id=to_apply_id,
         reason=reason.strip(),
         requested_by=requested_by,
-        run_id=run_id or f"rollback__{datetime.now().astimezone():%Y-%m-%dT%H:%M:%S%z}",
+        run_id=run_id,
         lease=lease,
     )
     if isinstance(outcome, sv.RollbackRefusal):
@@ -262,6 +264,7 @@ def rollback_partition(
         checksum=checksum,
         reason=reason.strip(),
         requested_by=requested_by,
+        run_id=run_id,
     )
 
 
