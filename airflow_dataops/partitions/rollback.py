@@ -148,12 +148,14 @@ def rollback_partition(
     lease: timedelta = DEFAULT_LEASE,
     run_id: str | None = None,
     before_commit: Any = None,
+    after_commit: Any = None,
 ) -> RollbackResult:
     """Restore a kept version of partition ``key`` atomically, through the ledger.
 
     :param dataset: the dataset's registry row (``store.records.get_dataset``).
     :param to_apply_id: the version to restore; default the one the current apply replaced.
     :param before_commit: called inside the warehouse transaction just before the fence (tests).
+    :param after_commit: called between the warehouse's commit and the ledger's (tests: a crash there).
     :raises RollbackRefused: nothing was changed, and the message says why.
     """
     from airflow_dataops.partitions.ledger import StaleClaim
@@ -232,7 +234,7 @@ def rollback_partition(
             done = db.commit_fenced(
                 store,
                 claim,
-                commit=tx.commit,
+                commit=tx.commit if after_commit is None else lambda: (tx.commit(), after_commit()),
                 warehouse=conn,
                 also=lambda c: sv.record_rollback(c, outcome, kept),
                 state="applied",

@@ -171,7 +171,7 @@ def test_an_older_store_is_refused_by_readers_and_migrated_by_the_first_write(st
     store.dispose()
     reader = StateStore(store_url)
     with pytest.raises(
-        StoreError, match=r"store schema v1 is older than this airflow-dataops \(v2\) and read-only"
+        StoreError, match=rf"store schema v1 is older than this airflow-dataops \(v{HEAD}\) and read-only"
     ):
         get_dataset(reader, "flights")
     assert reader.version() == 1  # the reader did not migrate it
