@@ -22,6 +22,7 @@ the ``[dataops] partition_versions_keep`` newest of its partition OR younger tha
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -234,7 +235,7 @@ def rollback_partition(
             done = db.commit_fenced(
                 store,
                 claim,
-                commit=tx.commit if after_commit is None else lambda: (tx.commit(), after_commit()),
+                commit=_then(tx.commit, after_commit),
                 warehouse=conn,
                 also=lambda c: sv.record_rollback(c, outcome, kept),
                 state="applied",
@@ -268,6 +269,17 @@ def rollback_partition(
         requested_by=requested_by,
         run_id=run_id,
     )
+
+
+def _then(commit: Callable[[], None], after: Callable[[], None] | None) -> Callable[[], None]:
+    if after is None:
+        return commit
+
+    def both() -> None:
+        commit()
+        after()
+
+    return both
 
 
 # ---------------------------------------------------------------------------------- prune
