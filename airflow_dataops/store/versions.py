@@ -301,3 +301,47 @@ def purged_apply_ids(store: StateStore, dataset: str) -> list[int]:
                 select(v.c.apply_id).where(v.c.dataset == dataset, v.c.purged_at.is_not(None))
             ).scalars()
         )
+
+
+def versions_by_partition(store: StateStore, dataset: str) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """Per partition: its kept versions (``superseded``, ``rolled_back`` or ``purged``) and the
+    rollbacks that completed, newest first, with who asked and why (the UI's ledger table)."""
+    r, h = t.rollbacks, t.partition_history
+    with store.begin(write=False) as conn:
+        versions = _versions(conn, dataset, None)
+        query = (
+            select(
+                r.c.apply_id,
+                r.c.partition_key,
+                r.c.restored_apply_id,
+                r.c.replaced_apply_id,
+                h.c.reason,
+                h.c.requested_by,
+                h.c.finished_at,
+            )
+            .join(h, h.c.id == r.c.apply_id)
+            .where(r.c.dataset == dataset)
+            .order_by(r.c.apply_id.desc())
+        )
+        rollbacks = list(conn.execute(query))
+    by_rollback = {row.apply_id for row in rollbacks}
+    out: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for v in versions:
+        item = v.as_dict()
+        item["state"] = (
+            "purged" if v.purged_at else ROLLED_BACK if v.kept_by_apply in by_rollback else SUPERSEDED
+        )
+        out.setdefault(v.partition_key, {"versions": [], "rollbacks": []})["versions"].append(item)
+    for row in rollbacks:
+        at = _aware(row.finished_at)
+        out.setdefault(row.partition_key, {"versions": [], "rollbacks": []})["rollbacks"].append(
+            {
+                "apply_id": row.apply_id,
+                "restored": row.restored_apply_id,
+                "replaced": row.replaced_apply_id,
+                "reason": row.reason,
+                "requested_by": row.requested_by,
+                "at": at.isoformat(timespec="seconds") if at else None,
+            }
+        )
+    return out
