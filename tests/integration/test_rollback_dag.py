@@ -86,6 +86,20 @@ def test_rollback_after_dag_runs_restores_the_first_run_and_can_be_undone(
     [kept] = json.loads(capsys.readouterr().out)
     assert (kept["apply_id"], kept["rows"], kept["checksum"]) == (first_apply, *first)
 
+    rerun_event = [
+        json.loads(line)
+        for line in LINEAGE_FILE.read_text().splitlines()
+        if f'"{DAG_ID}.rollback_orders"' in line and '"rerun"' in line and '"COMPLETE"' in line
+    ][-1]
+    superseded = rerun_event["run"]["facets"]["dataops_partitionLedger"]["supersedes"]
+    assert superseded == {
+        "applyId": first_apply,
+        "rowsPublished": 230,
+        "checksum": first[1],
+        "state": "superseded",
+        "kept": True,
+    }
+
     partitions_rollback(_args(reason="the resent file was wrong", dry_run=True))
     assert "would roll back partition '2026-11-28'" in capsys.readouterr().out
     assert _target(warehouse) == second  # a dry run changes nothing
