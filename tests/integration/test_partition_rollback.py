@@ -288,3 +288,24 @@ def test_a_rollback_failing_inside_its_transaction_changes_nothing(
         store, DATASET, KEY, reason="r", requested_by="me", engine=engine, lease=timedelta(minutes=1)
     )
     assert target_checksum(engine) == two_versions["v1"] == (result.rows, result.checksum)
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_rollback_when_store_and_warehouse_are_one_sqlite_file(store_url: str) -> None:
+    """The fence then records on the warehouse's own connection; the rollback's records go with it."""
+    from airflow_dataops.store import StateStore
+
+    store = StateStore(store_url)
+    store.migrate()
+    engine = warehouse_engine(store_url)
+    try:
+        apply(store, engine, frame(30), "run_1")
+        v1 = target_checksum(engine)
+        apply(store, engine, frame(20, salt=2), "run_2", rerun=True)
+        result = rollback_partition(store, DATASET, KEY, reason="one file", requested_by="me", engine=engine)
+        assert target_checksum(engine) == v1 == (result.rows, result.checksum)
+        assert [v.apply_id for v in sv.list_versions(store, "orders", KEY)][0] == result.replaced_apply_id
+        assert all(f.ok for f in verify_dataset(store, DATASET, engine=engine))
+    finally:
+        engine.dispose()
+        store.dispose()
