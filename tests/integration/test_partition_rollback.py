@@ -304,7 +304,7 @@ def test_rollback_when_store_and_warehouse_are_one_sqlite_file(store_url: str) -
         apply(store, engine, frame(20, salt=2), "run_2", rerun=True)
         result = rollback_partition(store, DATASET, KEY, reason="one file", requested_by="me", engine=engine)
         assert target_checksum(engine) == v1 == (result.rows, result.checksum)
-        assert [v.apply_id for v in sv.list_versions(store, "orders", KEY)][0] == result.replaced_apply_id
+        assert next(v.apply_id for v in sv.list_versions(store, "orders", KEY)) == result.replaced_apply_id
         assert all(f.ok for f in verify_dataset(store, DATASET, engine=engine))
     finally:
         engine.dispose()
