@@ -63,6 +63,10 @@ class KeepVersion:
     apply_id: int
     rows: int
     checksum: str
+    # Measure the target before copying it: only needed after a takeover, when a killed attempt may
+    # have committed rows the ledger never recorded. Otherwise the fence guarantees the target holds
+    # this version (a hand edit since is caught by the rollback's own checksum check).
+    verify: bool = True
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -92,7 +96,12 @@ def version_to_keep(claim: Claim, *, settings: DataOpsSettings | None = None) ->
         settings = DataOpsSettings.from_airflow()
     if settings.partition_versions_keep <= 0:
         return None
-    return KeepVersion(apply_id=prev.apply_id, rows=prev.rows_published or 0, checksum=prev.checksum)
+    return KeepVersion(
+        apply_id=prev.apply_id,
+        rows=prev.rows_published or 0,
+        checksum=prev.checksum,
+        verify=claim.took_over_from is not None,
+    )
 
 
 def ensure_versions_table(engine: Engine, target: Table, *, db_schema: str | None) -> Table:
@@ -160,7 +169,7 @@ def keep_current(
 ) -> KeptVersion | None:
     """Inside the replacing transaction: copy the partition's rows into ``versions`` as ``keep``.
 
-    Only if the target really holds that version (same rows and checksum as the ledger says):
+    With ``keep.verify``, only if the target really holds that version (same rows and checksum as the ledger says):
     an attempt killed between its warehouse commit and its ledger record leaves rows the
     ledger never accepted, and those are not kept under another apply's id. That attempt's own
     transaction already kept ``keep`` (it committed), which is then found and reported as kept.
@@ -169,7 +178,11 @@ def keep_current(
     """
     from airflow_dataops.partitions.writer import partition_checksum
 
-    found = partition_checksum(conn, target, partition_column, partition_key)
+    found = (
+        partition_checksum(conn, target, partition_column, partition_key)
+        if keep.verify
+        else (keep.rows, keep.checksum)
+    )
     where = _of_version(versions, partition_column, partition_key, keep.apply_id)
     kept = KeptVersion(
         apply_id=keep.apply_id,
