@@ -20,6 +20,7 @@ checksum equals the original's; nothing is serialised or sent anywhere.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -47,12 +48,11 @@ _MAX_IDENT = 63  # PostgreSQL's identifier limit, as for the quarantine table
 
 
 def versions_table_name(table: str) -> str:
+    """``<table>__versions``, or ``dataops_versions_<hash of table>`` when that would be too long
+    (a long table name must not stop its partitions from being published or kept)."""
     name = f"{table}{VERSIONS_SUFFIX}"
     if len(name) > _MAX_IDENT:
-        raise ValueError(
-            f"versions table name {name!r} is longer than {_MAX_IDENT} characters; shorten the table name "
-            "or set [dataops] partition_versions_keep = 0 to keep no versions"
-        )
+        name = f"dataops_versions_{hashlib.sha1(table.encode()).hexdigest()[:16]}"
     return name
 
 
