@@ -80,7 +80,7 @@ def rollback_action_commands() -> tuple[Any, ...]:
         ),
         ActionCommand(
             name="prune",
-            help="Delete kept partition versions beyond retention ([dataops] partition_versions_keep / _keep_days)",
+            help="Delete kept partition versions beyond retention (settings partition_versions_keep and partition_versions_keep_days)",
             description=(
                 "A version is kept while it is among the newest partition_versions_keep (default 3) of its "
                 "partition OR younger than partition_versions_keep_days (default 7). Nothing else deletes kept "

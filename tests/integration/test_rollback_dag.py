@@ -143,6 +143,32 @@ def test_rollback_refusals_exit_1_and_bad_input_exits_2(
         partitions_rollback(_args(reason="nothing kept yet"))
     assert info.value.code == 1
     assert "has no kept version to roll back to" in capsys.readouterr().err
+    # the same through the real `airflow` command tree (the provider registers it)
+    import os
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "airflow",
+            "dataops",
+            "partitions",
+            "rollback",
+            DAG_ID,
+            "-k",
+            KEY,
+            "--reason",
+            "x",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=dict(os.environ),
+    )
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert "error: partition '2026-11-28' of dataset 'rollback_orders' has no kept version" in proc.stderr
     with pytest.raises(SystemExit) as info:
         partitions_rollback(_args(reason="r", to="abc"))
     assert info.value.code == 2
