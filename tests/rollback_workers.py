@@ -71,7 +71,7 @@ def rollback(
     marker: str | None = None,
 ) -> str:
     """Roll ``key`` back to ``to_apply_id``; returns ``rolled_back:<apply id>`` or ``refused:<message>``."""
-    from airflow_dataops.partitions.rollback import RollbackRefused, rollback_partition
+    from airflow_dataops.partitions.rollback import RollbackRefused, plan_rollback, rollback_partition
     from airflow_dataops.store import StateStore
 
     def hold(point: str) -> None:
@@ -93,6 +93,7 @@ def rollback(
             return outcome
 
         sv.claim_rollback = claim_then_hold  # type: ignore[assignment]  # this process only
+        plan_rollback(store, DATASET_ROW, key, to_apply_id=to_apply_id)  # as the CLI: plan, then roll back
         result = rollback_partition(
             store,
             DATASET_ROW,

@@ -128,9 +128,18 @@ def plan_rollback(
             raise RollbackRefused(
                 refusal_message(sv.RollbackRefusal(code="no_partition", current=None), name, key)
             )
+        if current.state == db.APPLYING:
+            live = current.lease_expires_at is not None and current.lease_expires_at > db.store_now(conn)
+            if live:
+                raise RollbackRefused(
+                    refusal_message(sv.RollbackRefusal(code="busy", current=current), name, key)
+                )
+            # a dead attempt (or rollback): the rollback takes it over; the target holds the last published
+            current = db._last_published(conn, name, key) or current
         if current.state not in db.PUBLISHED_STATES:
-            code = "busy" if current.state == db.APPLYING else "not_published"
-            raise RollbackRefused(refusal_message(sv.RollbackRefusal(code=code, current=current), name, key))
+            raise RollbackRefused(
+                refusal_message(sv.RollbackRefusal(code="not_published", current=current), name, key)
+            )
         chosen = sv.choose_version(conn, current, sv._versions(conn, name, key), to_apply_id)
     if isinstance(chosen, sv.RollbackRefusal):
         raise RollbackRefused(refusal_message(chosen, name, key, to_apply_id))

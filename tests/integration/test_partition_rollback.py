@@ -309,3 +309,35 @@ def test_rollback_when_store_and_warehouse_are_one_sqlite_file(store_url: str) -
     finally:
         engine.dispose()
         store.dispose()
+
+
+def test_a_dead_rollback_is_taken_over_once_its_lease_expired(
+    store: Any, engine: Any, two_versions: dict
+) -> None:
+    """A rollback killed after its claim leaves the partition `applying`: refused as busy while its lease
+    runs, then planned and carried out by the next rollback (as the CLI does: plan, then roll back)."""
+    import time
+
+    dead = sv.claim_rollback(
+        store,
+        dataset="orders",
+        partition_key=KEY,
+        to_apply_id=None,
+        reason="killed",
+        requested_by="a",
+        run_id="rollback__dead",
+        lease=timedelta(seconds=1),
+    )
+    assert isinstance(dead, sv.RollbackClaim)
+    with pytest.raises(RollbackRefused, match="is busy: run 'rollback__dead' holds it"):
+        plan_rollback(store, DATASET, KEY, to_apply_id=None)
+    time.sleep(1.3)  # the store's clock decides when the lease is over
+    current, version = plan_rollback(store, DATASET, KEY, to_apply_id=None)
+    assert (current.apply_id, version.apply_id) == (two_versions["second"], two_versions["first"])
+    result = rollback_partition(store, DATASET, KEY, reason="retry", requested_by="b", engine=engine)
+    assert target_checksum(engine) == two_versions["v1"] == (result.rows, result.checksum)
+    history = {h.id: h for h in PartitionLedger(store, "orders").history(KEY)}
+    assert (
+        history[dead.claim.apply_id].state == "failed"
+        and "did not finish" in history[dead.claim.apply_id].error
+    )
