@@ -82,7 +82,7 @@ soak: $(STAMP) system-deps
 	@set -e; \
 	url=$$(bash scripts/pg.sh start "$(PGSTATE)"); \
 	trap 'bash scripts/pg.sh stop "$(PGSTATE)"' EXIT; \
-	DATAOPS_TEST_PG_URL="$$url" DATAOPS_REQUIRE_PG=1 DATAOPS_CRASH_RUNS=1000 DATAOPS_CONCURRENCY_ROUNDS=200 \
+	DATAOPS_TEST_PG_URL="$$url" DATAOPS_REQUIRE_PG=1 DATAOPS_CRASH_RUNS=1000 DATAOPS_CONCURRENCY_ROUNDS=200 DATAOPS_ROLLBACK_CRASH_RUNS=240 \
 	$(PY) -m pytest tests/reliability $(PYTEST_ARGS)
 
 bench: $(STAMP) system-deps $(MYSQL_STAMP)
@@ -92,6 +92,7 @@ bench: $(STAMP) system-deps $(MYSQL_STAMP)
 	@$(PY) -m bench.bench_slo
 	@$(PY) -m bench.bench_ui
 	@$(PY) -m bench.bench_partitions
+	@$(PY) -m bench.bench_rollback
 
 docs: $(STAMP)
 	@$(PY) scripts/gen_cli_docs.py --write

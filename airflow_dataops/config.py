@@ -46,6 +46,9 @@ class DataOpsSettings:
     :param store_connect_timeout: seconds to wait for the store before failing.
     :param default_gate_mode: gate mode for operators that set none.
     :param on_already_applied: ``skip`` or ``fail`` when an applied partition is applied again.
+    :param partition_versions_keep: superseded versions of each partition that ``partitions prune``
+        keeps for ``partitions rollback`` (newest first); ``0`` keeps no versions at all.
+    :param partition_versions_keep_days: versions kept at least this many days, however many there are.
     """
 
     store_url: str = ""
@@ -53,6 +56,8 @@ class DataOpsSettings:
     store_connect_timeout: int = 10
     default_gate_mode: str = GateMode.FAIL.value
     on_already_applied: str = "skip"
+    partition_versions_keep: int = 3
+    partition_versions_keep_days: int = 7
 
     def __post_init__(self) -> None:
         if self.default_gate_mode not in GATE_MODES:
@@ -65,6 +70,14 @@ class DataOpsSettings:
                 f"[dataops] on_already_applied: {self.on_already_applied!r} is not allowed; "
                 f"use one of {', '.join(ON_ALREADY_APPLIED)} (AIRFLOW__DATAOPS__ON_ALREADY_APPLIED)."
             )
+        for option, value in (
+            ("partition_versions_keep", self.partition_versions_keep),
+            ("partition_versions_keep_days", self.partition_versions_keep_days),
+        ):
+            if value < 0:
+                raise ConfigError(
+                    f"[dataops] {option}: must be 0 or more, got {value} (AIRFLOW__DATAOPS__{option.upper()})."
+                )
         if self.store_connect_timeout <= 0:
             raise ConfigError(
                 f"[dataops] store_connect_timeout: must be a positive number of seconds, "
@@ -88,7 +101,12 @@ class DataOpsSettings:
                 f"[dataops] store_connect_timeout: {raw_timeout!r} is not a whole number of seconds "
                 "(AIRFLOW__DATAOPS__STORE_CONNECT_TIMEOUT)."
             ) from None
+        keep = {
+            option: _whole_number(option, get(option, default))
+            for option, default in (("partition_versions_keep", "3"), ("partition_versions_keep_days", "7"))
+        }
         return cls(
+            **keep,
             store_url=get("store_url", ""),
             store_conn_id=get("store_conn_id", ""),
             store_connect_timeout=timeout,
@@ -103,6 +121,16 @@ class DataOpsSettings:
         if self.store_conn_id:
             return _url_from_connection(self.store_conn_id)
         return default_sqlite_url()
+
+
+def _whole_number(option: str, raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(
+            f"[dataops] {option}: {raw!r} is not a whole number (AIRFLOW__DATAOPS__{option.upper()}); "
+            "use e.g. 3, or 0 to keep none."
+        ) from None
 
 
 def airflow_home() -> Path:

@@ -76,6 +76,23 @@ def get_provider_info() -> dict[str, Any]:
                         "example": "quarantine",
                         "default": "fail",
                     },
+                    "partition_versions_keep": {
+                        "description": "Superseded versions of each partition kept for `airflow dataops "
+                        "partitions rollback` when `partitions prune` runs (newest first; 0 keeps none and "
+                        "publishing keeps no version). Nothing is deleted except by `partitions prune`.",
+                        "version_added": "0.2.0",
+                        "type": "integer",
+                        "example": "5",
+                        "default": "3",
+                    },
+                    "partition_versions_keep_days": {
+                        "description": "Days a superseded partition version is kept by `partitions prune`, "
+                        "however many versions there are.",
+                        "version_added": "0.2.0",
+                        "type": "integer",
+                        "example": "30",
+                        "default": "7",
+                    },
                     "lineage_emit_timeout_seconds": {
                         "description": "Upper bound in seconds on one OpenLineage emission made by airflow-dataops "
                         "itself (SLO breach events); a slower or failing backend logs one warning and never "

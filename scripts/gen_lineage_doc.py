@@ -35,7 +35,8 @@ a backend that is down costs one warning per event and at most the transport's `
 
 | emitted by | event | dataset facets | run facets |
 |---|---|---|---|
-| write-audit-publish (`@partitioned_task`, `PartitionedSQLOperator`, `DataFramePartitionOperator`) | the task's START / COMPLETE / FAIL, through the provider's listener | input = the target table with `dataQualityAssertions`, `dataQualityMetrics`, `subset` (the partition); output = the same table with `schema` (from the contract), `outputStatistics`, `subset` | `dataops_gate`, `dataops_partitionLedger` (applied / rerun / refused / failed) |
+| write-audit-publish (`@partitioned_task`, `PartitionedSQLOperator`, `DataFramePartitionOperator`) | the task's START / COMPLETE / FAIL, through the provider's listener | input = the target table with `dataQualityAssertions`, `dataQualityMetrics`, `subset` (the partition); output = the same table with `schema` (from the contract), `outputStatistics`, `subset` | `dataops_gate`, `dataops_partitionLedger` (applied / rerun / refused / failed / stale, with the version superseded) |
+| `airflow dataops partitions rollback` | a standalone COMPLETE event, job `dataops_rollback.<dataset>` | output = the rolled-back table with `outputStatistics`, `subset` | `dataops_partitionLedger` (`rolled_back`, with the versions restored and replaced) |
 | `ContractGateOperator` | the task's events | input = the checked table with `dataQualityAssertions`, `dataQualityMetrics`, `schema` | `dataops_gate` |
 | `SLOEvaluationOperator` (the `dataops_slo_evaluator` DAG) | a standalone run per breach opened or resolved, job `dataops_slo.<dataset>` | input = the dataset | `dataops_sloEvaluation` |
 
@@ -76,6 +77,12 @@ KINDS: list[tuple[str, str, Callable[[dict[str, Any]], bool]]] = [
         "A double apply refused",
         "The ledger refused to apply an already applied partition again; the task was skipped.",
         lambda e: e["eventType"] == "COMPLETE" and _ledger(e).get("decision") == "refused",
+    ),
+    (
+        "A partition rolled back",
+        "Sent by `airflow dataops partitions rollback` (no task runs it): the version restored and the "
+        "version it replaced (kept, so the rollback can be undone), under the partition's new apply id.",
+        lambda e: e["eventType"] == "COMPLETE" and _ledger(e).get("decision") == "rolled_back",
     ),
     (
         "A standalone contract gate",

@@ -104,6 +104,10 @@ def apply_partition(
     hold("after_stage")
     target = ensure_target(engine, stage, table=TABLE)
     fence = ledger.fence(claim, gate_verdict=None, contract_version=None)
+    from airflow_dataops.config import DataOpsSettings
+    from airflow_dataops.partitions.versions import version_to_keep
+
+    keep = version_to_keep(claim, settings=DataOpsSettings())  # as the operator: keep what is replaced
 
     def fence_then_hold(result: Any, commit: Any, conn: Any) -> None:
         def commit_then_hold() -> None:  # "before_finish": target committed, ledger not yet recorded
@@ -121,6 +125,7 @@ def apply_partition(
         run_id=run_id,
         before_commit=lambda: hold("in_publish_transaction"),
         fence=fence_then_hold,
+        keep=keep,
     )
     drop_stage(engine, stage)
     engine.dispose()

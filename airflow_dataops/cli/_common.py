@@ -57,6 +57,16 @@ def exit_code_of(error: BaseException | None, *, otherwise: int = EXIT_ENVIRONME
     return otherwise
 
 
+def requested_by() -> str:
+    """Who runs this command, for the ledger's ``requested_by`` (reruns, rollbacks, re-checks)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in a container: still record something
+        return "unknown"
+
+
 def one_line(error: BaseException | str, limit: int = 400) -> str:
     """An error's text on one line, at most ``limit`` characters."""
     text = " ".join(str(error).split())

@@ -172,7 +172,7 @@ def _recheck_verified(store: Any, findings: Sequence[Any], bad: Sequence[Any]) -
     """A dataset with an open breach whose checked partitions all match the ledger may be fixed:
     ask the evaluator DAG to re-check its SLOs now (slo/recheck.py), so the breach resolves
     without waiting for the schedule.  Said on stderr, so ``-o json`` stays one document."""
-    from airflow_dataops.cli.partitions_rerun import _requested_by
+    from airflow_dataops.cli._common import requested_by
     from airflow_dataops.slo.recheck import ask_for_recheck, has_open_breach
 
     for ds in sorted({f.dataset for f in findings} - {f.dataset for f in bad}):
@@ -182,7 +182,7 @@ def _recheck_verified(store: Any, findings: Sequence[Any], bad: Sequence[Any]) -
         except DataOpsError:
             continue
         reason = "partitions verify: every checked partition matches the ledger"
-        if ask_for_recheck(store, ds, reason=reason, requested_by=_requested_by()):
+        if ask_for_recheck(store, ds, reason=reason, requested_by=requested_by()):
             print(f"{ds} has an open breach: asked the SLO evaluator to re-check it now", file=sys.stderr)
 
 

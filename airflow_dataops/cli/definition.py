@@ -13,6 +13,7 @@ def get_dataops_cli_commands() -> list[Any]:
     from airflow.cli.cli_config import ActionCommand, Arg, GroupCommand, lazy_load_command
 
     from airflow_dataops.cli.partitions_rerun import rerun_action_command
+    from airflow_dataops.cli.partitions_rollback import rollback_action_commands
     from airflow_dataops.cli.report import report_action_command
     from airflow_dataops.cli.slo import slo_cli_group
     from airflow_dataops.cli.triage import triage_action_command
@@ -47,7 +48,7 @@ def get_dataops_cli_commands() -> list[Any]:
     )
     partitions = GroupCommand(
         name="partitions",
-        help="Inspect, verify and rerun partitions written through the ledger",
+        help="Inspect, verify, rerun and roll back partitions written through the ledger",
         subcommands=(
             ActionCommand(
                 name="status",
@@ -64,6 +65,7 @@ def get_dataops_cli_commands() -> list[Any]:
                 args=(target, since, output),
             ),
             rerun_action_command(),
+            *rollback_action_commands(),
         ),
     )
     contract = GroupCommand(

@@ -8,11 +8,10 @@ Example::
 
 from __future__ import annotations
 
-import getpass
 import json
 from typing import Any
 
-from airflow_dataops.cli._common import EXIT_FINDING, exit_code_of, fail
+from airflow_dataops.cli._common import EXIT_FINDING, exit_code_of, fail, requested_by
 from airflow_dataops.exceptions import DataOpsError
 
 
@@ -70,13 +69,6 @@ def rerun_cli_args() -> tuple[Any, ...]:
     )
 
 
-def _requested_by() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # no user name in a container: still record something
-        return "unknown"
-
-
 def partitions_rerun(args: Any) -> None:
     from airflow_dataops.partitions.rerun import MetadataDBRuns, apply_rerun, plan_rerun
     from airflow_dataops.store import StateStore
@@ -101,7 +93,7 @@ def partitions_rerun(args: Any) -> None:
         if args.dry_run:
             _print(args, plan, None, dry_run=True)
             return
-        outcome = apply_rerun(store, plan, requested_by=_requested_by(), airflow=airflow)
+        outcome = apply_rerun(store, plan, requested_by=requested_by(), airflow=airflow)
     except DataOpsError as e:
         fail(str(e), exit_code_of(e, otherwise=EXIT_FINDING))  # a rerun the ledger refuses is a finding
     _print(args, plan, outcome, dry_run=False)

@@ -41,12 +41,15 @@ SCHEMA_BASE_URL = "https://github.com/airflow-dataops/airflow-dataops/blob/main/
 SLI_KINDS = ("freshness", "completeness", "correctness", "consistency", "cost")
 BREACH_STATES = ("none", "open", "resolved")
 ALERT_SEVERITIES = ("none", "ticket", "page")
-LEDGER_DECISIONS = ("applied", "refused", "rerun", "failed", "skipped")
+LEDGER_DECISIONS = ("applied", "rerun", "refused", "failed", "stale", "rolled_back", "skipped")
+VERSION_STATES = ("superseded", "rolled_back")
 GATE_VERDICTS = ("passed", "warned", "quarantined", "failed")
 
 
-def _schema_url(class_name: str) -> str:
-    return f"{SCHEMA_BASE_URL}{class_name}.json#/$defs/{class_name}"
+def _schema_url(class_name: str, version: str | None = None) -> str:
+    """``<base>[<version>/]<Class>.json#/$defs/<Class>``: a versioned facet names its version in the
+    path, as OpenLineage's own facets do (``…/spec/facets/1-0-1/…``)."""
+    return f"{SCHEMA_BASE_URL}{version + '/' if version else ''}{class_name}.json#/$defs/{class_name}"
 
 
 def schema_path(class_name: str) -> Any:
@@ -128,6 +131,32 @@ def _burn_rates(inst: Any, attribute: attr.Attribute, value: Any) -> None:
             raise ValueError(msg)
 
 
+def _version_ref(inst: Any, attribute: attr.Attribute, value: Any) -> None:
+    """A partition version: ``{"applyId": int >= 1, "rowsPublished": int >= 0 | None, "checksum": str | None,
+    "state": superseded | rolled_back (optional), "kept": bool (optional)}``."""
+    if value is None:
+        return
+    where = f"{type(inst).__name__}.{attribute.name}"
+    allowed = {"applyId", "rowsPublished", "checksum", "state", "kept"}
+    if not isinstance(value, dict) or not set(value) <= allowed:
+        msg = f"{where} must be a dict with keys among {', '.join(sorted(allowed))}; got {value!r}"
+        raise ValueError(msg)
+    apply_id = value.get("applyId")
+    if isinstance(apply_id, bool) or not isinstance(apply_id, int) or apply_id < 1:
+        msg = f"{where}['applyId'] must be an integer >= 1; got {apply_id!r}"
+        raise ValueError(msg)
+    rows = value.get("rowsPublished")
+    if rows is not None and (isinstance(rows, bool) or not isinstance(rows, int) or rows < 0):
+        msg = f"{where}['rowsPublished'] must be an integer >= 0 or None; got {rows!r}"
+        raise ValueError(msg)
+    if value.get("state") is not None and value["state"] not in VERSION_STATES:
+        msg = f"{where}['state'] must be one of {', '.join(VERSION_STATES)}; got {value['state']!r}"
+        raise ValueError(msg)
+    if "kept" in value and not isinstance(value["kept"], bool):
+        msg = f"{where}['kept'] must be true or false; got {value['kept']!r}"
+        raise ValueError(msg)
+
+
 def _enum_value(value: Any) -> Any:
     """Accept our str Enums (``Verdict.PASSED``) as well as their values."""
     return getattr(value, "value", value)
@@ -178,8 +207,10 @@ class DataOpsPartitionLedgerRunFacet(RunFacet):
 
     :param dataset: the dataset the partition belongs to.
     :param partitionKey: the Airflow partition key.
-    :param decision: ``applied``, ``rerun``, ``refused`` (a double apply), ``failed`` (the gate or the
-        publish failed; nothing was published) or ``skipped``.
+    :param decision: as it happened: ``applied``, ``rerun``, ``refused`` (a double apply), ``failed``
+        (the gate or the publish failed; nothing was published), ``stale`` (an applied partition
+        replaced because an input it was built from changed), ``rolled_back`` (a kept version
+        restored by ``partitions rollback``) or ``skipped``.
     :param runId: the Airflow DAG run id.
     :param attempt: the task try number (>= 1).
     :param reason: why (rerun reason, refusal reason).
@@ -188,9 +219,16 @@ class DataOpsPartitionLedgerRunFacet(RunFacet):
     :param rowsQuarantined: rows moved to the quarantine table.
     :param checksum: checksum of the published partition.
     :param contractVersion: the contract version the partition was checked against.
+    :param applyId: the ledger's apply id of this version (the partition's fencing token).
+    :param requestedBy: who asked for a rerun or rollback.
+    :param supersedes: the version this one replaced, e.g.
+        ``{"applyId": 41, "rowsPublished": 230, "checksum": "230:…", "state": "superseded", "kept": True}``
+        (``state`` ``rolled_back`` when a rollback replaced it; ``kept``: its rows can be restored).
+    :param restored: for ``rolled_back``, the kept version restored, e.g. ``{"applyId": 37, …}``.
     """
 
     FACET_KEY: ClassVar[str] = "dataops_partitionLedger"
+    SCHEMA_VERSION: ClassVar[str] = "1-1-0"  # 1-1-0: stale, rolled_back, applyId, supersedes, restored
 
     dataset: str = attr.field(validator=_non_empty_str)
     partitionKey: str = attr.field(validator=_non_empty_str)
@@ -203,10 +241,14 @@ class DataOpsPartitionLedgerRunFacet(RunFacet):
     rowsQuarantined: int | None = attr.field(default=None, validator=_count())
     checksum: str | None = attr.field(default=None, validator=_optional_str)
     contractVersion: str | None = attr.field(default=None, validator=_optional_str)
+    applyId: int | None = attr.field(default=None, validator=_count(minimum=1))
+    requestedBy: str | None = attr.field(default=None, validator=_optional_str)
+    supersedes: dict[str, Any] | None = attr.field(default=None, validator=_version_ref)
+    restored: dict[str, Any] | None = attr.field(default=None, validator=_version_ref)
 
     @staticmethod
     def _get_schema() -> str:
-        return _schema_url("DataOpsPartitionLedgerRunFacet")
+        return _schema_url("DataOpsPartitionLedgerRunFacet", DataOpsPartitionLedgerRunFacet.SCHEMA_VERSION)
 
 
 @attr.define
@@ -246,6 +288,27 @@ class DataOpsGateRunFacet(RunFacet):
     @staticmethod
     def _get_schema() -> str:
         return _schema_url("DataOpsGateRunFacet")
+
+
+def version_ref(
+    apply_id: int | None,
+    *,
+    rows: int | None = None,
+    checksum: str | None = None,
+    state: str | None = None,
+    kept: bool | None = None,
+) -> dict[str, Any] | None:
+    """A partition version for ``supersedes`` / ``restored`` (``None`` without an apply id)."""
+    if not apply_id:
+        return None
+    ref = {
+        "applyId": int(apply_id),
+        "rowsPublished": rows,
+        "checksum": checksum,
+        "state": state,
+        "kept": kept,
+    }
+    return {k: v for k, v in ref.items() if v is not None}
 
 
 #: Our facet classes by class name (which is also their schema file's stem).

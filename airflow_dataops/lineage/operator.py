@@ -116,5 +116,22 @@ def _partition_write(operator: Any, state: dict[str, Any], *, succeeded: bool) -
             rowsPublished=result.rows_published if result else None,
             rowsQuarantined=result.rows_quarantined if result else None,
             checksum=result.checksum if result else None,
+            applyId=ledger.get("apply_id"),
+            supersedes=_superseded(ledger.get("previous"), result),
         )
     return OperatorLineage(inputs=inputs, outputs=outputs, run_facets=run_facets)
+
+
+def _superseded(previous: Any, result: Any) -> Any:
+    """The published version this write replaced, and whether its rows were kept for a rollback."""
+    from airflow_dataops.lineage.facets import version_ref
+
+    if previous is None or result is None or previous.state not in ("applied", "quarantined"):
+        return None
+    return version_ref(
+        previous.apply_id,
+        rows=previous.rows_published,
+        checksum=previous.checksum,
+        state="superseded",
+        kept=getattr(result, "kept", None) is not None,
+    )

@@ -259,6 +259,7 @@ class PartitionWriteOperator(BaseOperator):
         from airflow_dataops.contracts import gate
         from airflow_dataops.contracts.report import Verdict
         from airflow_dataops.operators._common import record_and_enforce
+        from airflow_dataops.partitions.versions import version_to_keep
         from airflow_dataops.partitions.writer import RowRule, ensure_target, publish
 
         ti = context["ti"]
@@ -303,6 +304,7 @@ class PartitionWriteOperator(BaseOperator):
             fence=ledger.fence(
                 claim, gate_verdict=verdict.value, contract_version=contract.version if contract else None
             ),
+            keep=version_to_keep(claim),  # the replaced version, for `partitions rollback`
         )
         state = "quarantined" if result.rows_quarantined else "applied"
         self._lineage["ledger"] = {
@@ -311,6 +313,7 @@ class PartitionWriteOperator(BaseOperator):
             "reason": claim.reason,
             "result": result,
             "apply_id": claim.apply_id,
+            "previous": claim.previous,  # the version replaced (kept, if result.kept)
         }
         slis = self._record_slis(
             context, store, engine, target, contract, report, ledger.dataset, key, started, result

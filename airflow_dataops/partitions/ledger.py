@@ -141,11 +141,13 @@ class PartitionLedger:
 
         def fence(result: Any, commit: Callable[[], None], warehouse: Any) -> None:
             state = "quarantined" if result.rows_quarantined else "applied"
+            kept = getattr(result, "kept", None)
             done = db.commit_fenced(
                 self.store,
                 claim,
                 commit=commit,
                 warehouse=warehouse,
+                also=None if kept is None else _record_kept(claim, kept),
                 state=state,
                 rows_in=result.rows_in,
                 rows_published=result.rows_published,
@@ -196,3 +198,15 @@ class PartitionLedger:
 
     def history(self, key: str | None = None) -> list[db.HistoryEntry]:
         return db.history(self.store, self.dataset, key)
+
+
+def _record_kept(claim: Claim, kept: Any) -> Callable[[Any], None]:
+    """Index the version a publish kept, in the fence's store transaction (``store.versions``)."""
+    from airflow_dataops.store.versions import record_kept
+
+    def record(conn: Any) -> None:
+        record_kept(
+            conn, dataset=claim.dataset, partition_key=claim.partition_key, kept=kept, kept_by=claim.apply_id
+        )
+
+    return record

@@ -44,6 +44,8 @@ from sqlalchemy.types import NullType, TypeEngine, UserDefinedType
 if TYPE_CHECKING:
     import pandas as pd
 
+    from airflow_dataops.partitions.versions import KeepVersion, KeptVersion
+
 QUARANTINE_SUFFIX = "__quarantine"
 Q_KEY, Q_RULES, Q_RUN, Q_AT = (
     "_dataops_partition_key",
@@ -84,6 +86,7 @@ class PublishResult:
     rows_published: int
     rows_quarantined: int
     checksum: str
+    kept: KeptVersion | None = None  # the replaced version, now in <table>__versions
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -235,6 +238,7 @@ def publish(
     db_schema: str | None = None,
     before_commit: Any = None,
     fence: Callable[[PublishResult, Callable[[], None], Connection], None] | None = None,
+    keep: KeepVersion | None = None,
 ) -> PublishResult:
     """Replace exactly one partition of ``target`` with the staged rows, in one transaction.
 
@@ -244,6 +248,8 @@ def publish(
     :param fence: called with the measured result, the transaction's ``commit`` and its
         connection instead of committing (``PartitionLedger.fence``): it commits only if the
         ledger claim still holds; if it raises, the transaction is rolled back.
+    :param keep: the published version being replaced (``versions.version_to_keep``): its rows
+        are copied to ``<table>__versions`` in the same transaction, for ``partitions rollback``.
     """
     missing = [c.name for c in target.columns if c.name not in stage.c]
     if missing:
@@ -271,8 +277,24 @@ def publish(
             stale_quarantine = sql_table(q_name, sql_column(Q_KEY), schema=db_schema)
     columns = [c.name for c in target.columns]
     failing = _any(rule.failing for rule in quarantine_rules)
+    versions = None
+    if keep is not None:
+        from airflow_dataops.partitions.versions import ensure_versions_table, keep_current
+
+        versions = ensure_versions_table(engine, target, db_schema=db_schema)
+    kept = None
     with engine.connect() as conn, _transaction(conn) as tx:
         rows_in = conn.execute(select(func.count()).select_from(stage)).scalar_one()
+        if keep is not None and versions is not None:
+            kept = keep_current(
+                conn,
+                target=target,
+                versions=versions,
+                partition_column=partition_column,
+                partition_key=partition_key,
+                keep=keep,
+                now=now or datetime.now().astimezone(),
+            )
         conn.execute(target.delete().where(target.c[partition_column] == _key(partition_key)))
         source = select(*[stage.c[n] for n in columns])
         if failing is not None:
@@ -302,7 +324,7 @@ def publish(
                 f"{partition_key!r}; rolled back"
             )
         result = PublishResult(
-            rows_in=rows_in, rows_published=rows, rows_quarantined=quarantined, checksum=checksum
+            rows_in=rows_in, rows_published=rows, rows_quarantined=quarantined, checksum=checksum, kept=kept
         )
         if before_commit is not None:
             before_commit()
@@ -381,18 +403,30 @@ def row_digest(row: Sequence[Any]) -> int:
 
 
 def partition_checksum(
-    conn: Connection, target: Table, partition_column: str, partition_key: str
+    conn: Connection,
+    target: Table,
+    partition_column: str,
+    partition_key: str,
+    *,
+    columns: Sequence[str] | None = None,
+    where: ColumnElement[bool] | None = None,
 ) -> tuple[int, str]:
     """Row count and an order-independent, duplicate-sensitive checksum of one partition.
 
     The sum (mod 2**64) of a 64-bit hash per row: equal multisets of rows give equal sums,
     and a duplicated row adds its hash again instead of cancelling out as XOR would.  The
     partition is streamed in batches; only one partition is ever read, never the table.
+
+    :param columns: the columns to checksum (default: all of ``target``'s), e.g. a kept
+        version's target columns without its tags.
+    :param where: replaces the partition filter (e.g. one kept version's rows).
     """
-    cols = sorted(c.name for c in target.columns)
-    query = select(*[target.c[n] for n in cols]).where(target.c[partition_column] == _key(partition_key))
+    cols = sorted(columns if columns is not None else (c.name for c in target.columns))
+    condition = where if where is not None else target.c[partition_column] == _key(partition_key)
+    query = select(*[target.c[n] for n in cols]).where(condition)
     total, count = 0, 0
-    result = conn.execution_options(stream_results=True, yield_per=5000).execute(query)
+    # per statement: Connection.execution_options() would stream every later statement on conn too
+    result = conn.execute(query, execution_options={"stream_results": True, "yield_per": 5000})
     for row in result:
         total = (total + row_digest(row)) & 0xFFFFFFFFFFFFFFFF
         count += 1

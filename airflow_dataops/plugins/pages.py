@@ -60,7 +60,7 @@ tr:hover td{background:var(--panel)}
 .chip.healthy,.chip.applied,.chip.passed{background:var(--okbg);color:var(--ok)}
 .chip.at_risk,.chip.quarantined,.chip.warned,.chip.applying,.chip.warn{background:var(--warnbg);color:var(--warn)}
 .chip.breached,.chip.failed,.chip.invalid,.chip.bad{background:var(--badbg);color:var(--bad)}
-.chip.no_data,.chip.no_slo,.chip.superseded,.chip.other{background:var(--greybg);color:var(--grey)}
+.chip.no_data,.chip.no_slo,.chip.superseded,.chip.rolled_back,.chip.purged,.chip.other{background:var(--greybg);color:var(--grey)}
 .budget{display:inline-flex;align-items:center;gap:6px;white-space:nowrap}.num{font-variant-numeric:tabular-nums}
 svg .track{fill:var(--greybg)}svg .good{fill:var(--ok)}svg .warn{fill:var(--warn)}svg .bad{fill:var(--bad)}
 svg .unknown{fill:var(--muted)}svg .plot{fill:var(--panel);stroke:var(--line)}
@@ -127,6 +127,8 @@ def chip(status: str | None) -> str:
         "applying",
         "failed",
         "superseded",
+        "rolled_back",
+        "purged",
         "passed",
         "warned",
         "warn",
@@ -443,12 +445,13 @@ def _ledger(d: DatasetDetail) -> str:
             f'<td class="num">{_e(p["rows_published"] if p["rows_published"] is not None else "–")}{quarantined}</td>'
             f"<td>{_e(p['contract_version'] or '–')}</td><td>{chip(p['gate_verdict'])}</td>"
             f"<td>{_e((p['updated_at'] or '')[:16].replace('T', ' '))}</td><td>{_findings(p)}</td>"
+            f"<td>{_versions(p)}</td>"
             f'<td><code class="cmd">{_e(p["rerun_command"])}</code><button class="copy" type="button" '
             f'title="copy the command">copy</button></td></tr>'
         )
     return (
         "<table><thead><tr><th>Partition</th><th>State</th><th>Rows</th><th>Contract</th><th>Gate</th>"
-        f"<th>Updated (UTC)</th><th>Failed rules and reruns</th><th>Rerun</th></tr></thead>"
+        f"<th>Updated (UTC)</th><th>Failed rules and reruns</th><th>Kept versions</th><th>Rerun</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>"
     )
 
@@ -466,6 +469,21 @@ def _findings(p: dict[str, Any]) -> str:
         f'<div class="rerun">rerun {_e((r.get("started_at") or "")[:16].replace("T", " "))} by '
         f"{_e(r.get('requested_by') or '?')}: {_e(r.get('reason') or '')}</div>"
         for r in p.get("reruns") or []
+    ]
+    return "".join(lines) or '<span class="muted">–</span>'
+
+
+def _versions(p: dict[str, Any]) -> str:
+    """The partition's rollbacks (who, why, which version) and its kept versions with their state."""
+    lines = [
+        f'<div class="rollback">{chip("rolled_back")} to version {_e(r["restored"])} '
+        f"{_e((r.get('at') or '')[:16].replace('T', ' '))} by {_e(r.get('requested_by') or '?')}: "
+        f"{_e(r.get('reason') or '')}</div>"
+        for r in p.get("rollbacks") or []
+    ]
+    lines += [
+        f'<div class="version"><code>{_e(v["apply_id"])}</code> {_e(v["rows"])} rows {chip(v["state"])}</div>'
+        for v in p.get("versions") or []
     ]
     return "".join(lines) or '<span class="muted">–</span>'
 

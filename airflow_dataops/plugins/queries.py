@@ -43,6 +43,7 @@ from airflow_dataops.store.records import (
     list_datasets,
     partition_findings,
 )
+from airflow_dataops.store.versions import versions_by_partition
 
 log = logging.getLogger(__name__)
 
@@ -465,6 +466,7 @@ def dataset_detail(store: StateStore, dataset: str, *, now: datetime | None = No
     )
     burndown = {spec.kind.value: _burndown(spec, long_inputs, now) for spec in ev.specs}
     findings = partition_findings(store, dataset)
+    kept = versions_by_partition(store, dataset)  # kept versions and rollbacks, for the ledger table
     partitions = []
     for p in sorted(list_partitions(store, dataset), key=lambda p: p.partition_key, reverse=True)[:200]:
         found = findings.get(p.partition_key, {})
@@ -481,6 +483,8 @@ def dataset_detail(store: StateStore, dataset: str, *, now: datetime | None = No
                 "rerun_command": rerun_command(p.dag_id or row.get("dag_id"), p.partition_key),
                 "failed_rules": found.get("failed_rules", []),
                 "reruns": found.get("reruns", []),
+                "versions": kept.get(p.partition_key, {}).get("versions", []),
+                "rollbacks": kept.get(p.partition_key, {}).get("rollbacks", []),
             }
         )
     results = latest_contract_results(store, dataset, limit=1)

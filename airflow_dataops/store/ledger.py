@@ -460,6 +460,7 @@ def commit_fenced(
     *,
     commit: Callable[[], None],
     warehouse: Connection | None = None,
+    also: Callable[[Connection], None] | None = None,
     **fields: Any,
 ) -> bool:
     """Prove the claim is still current, commit the target's transaction, record the apply.
@@ -474,6 +475,8 @@ def commit_fenced(
     When the store and the target are one SQLite file, the check and the record run on the
     target's own connection, inside its transaction (one commit covers both).
 
+    :param also: more to record in the same store transaction (e.g. the version the publish kept).
+
     :returns: False, having committed nothing, if another attempt holds the partition.
     """
     if warehouse is not None and same_sqlite_file(store, warehouse):
@@ -481,6 +484,8 @@ def commit_fenced(
         if not _holds(current, claim_):
             return False
         _record_finish(warehouse, claim_, now=store_now(warehouse), **fields)
+        if also is not None:
+            also(warehouse)
         commit()
         return True
     with store.begin() as conn:
@@ -492,6 +497,8 @@ def commit_fenced(
             now = store_now(conn)
             commit()
             _record_finish(conn, claim_, now=now, **fields)
+            if also is not None:
+                also(conn)
     if stale:
         _mark_superseded(store, claim_)
         return False

@@ -49,6 +49,12 @@ def _v2_dataset_db_schema(conn: Connection) -> None:
     _add_column_if_missing(conn, t.datasets.name, "db_schema", "VARCHAR(250)")
 
 
+def _v4_partition_versions(conn: Connection) -> None:
+    # kept superseded versions (their index; the rows are in the warehouse) and rollbacks
+    for table in (t.partition_versions, t.rollbacks):
+        table.create(conn, checkfirst=True)
+
+
 def _v5_ui_read_indexes(conn: Connection) -> None:
     # The UI reads max(dataops_partitions.updated_at) on every request (its high-water marks)
     # and the partitions written since its snapshot: an index instead of a scan of the ledger.
@@ -60,12 +66,13 @@ def _v6_slo_rechecks(conn: Connection) -> None:
     t.slo_rechecks.create(conn, checkfirst=True)
 
 
-# Versions 3 and 4 belong to other changes; a store may hold any subset of the versions below
+# Version numbers were assigned per change before merging; a store may hold any subset of the versions below
 # (a branch's migration applied before another's lower number existed), so ``upgrade`` applies
 # every known migration not yet recorded, not just those above the highest one applied.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "ledger, history, rerun requests, SLIs, contract results, breaches, datasets", _v1_initial),
     Migration(2, "datasets.db_schema: the warehouse schema a dataset is published to", _v2_dataset_db_schema),
+    Migration(4, "partition versions kept for rollback, and the rollbacks made", _v4_partition_versions),
     Migration(5, "index dataops_partitions(updated_at): the UI's change detection", _v5_ui_read_indexes),
     Migration(6, "slo_rechecks: re-evaluate SLOs at once after a rerun or a verify", _v6_slo_rechecks),
 )

@@ -177,6 +177,37 @@ breaches = Table(
     Index("ix_dataops_breaches_open", "dataset", "slo", "resolved_at"),
 )
 
+# Migration 4: superseded versions of a partition, kept in the warehouse so a rollback can restore
+# them. The rows live in ``<target>__versions`` (column ``_dataops_apply_id``); this is their index.
+partition_versions = Table(
+    "dataops_partition_versions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dataset", String(500), nullable=False),
+    Column("partition_key", String(500), nullable=False),
+    Column("apply_id", Integer, nullable=False),  # the history row whose published rows these are
+    Column("rows", Integer, nullable=False),
+    Column("checksum", String(64), nullable=False),
+    Column("versions_table", String(500), nullable=False),
+    Column("db_schema", String(250)),
+    Column("kept_at", DateTime(timezone=True), nullable=False),
+    Column("kept_by_apply", Integer),  # the apply (or rollback) that replaced it
+    Column("purged_at", DateTime(timezone=True)),
+    Index("ux_dataops_versions_apply", "dataset", "partition_key", "apply_id", unique=True),
+)
+
+# Migration 4: one row per rollback, naming the version it restored and the one it replaced.
+rollbacks = Table(
+    "dataops_rollbacks",
+    metadata,
+    Column("apply_id", Integer, primary_key=True, autoincrement=False),  # the rollback's history row
+    Column("dataset", String(500), nullable=False),
+    Column("partition_key", String(500), nullable=False),
+    Column("restored_apply_id", Integer, nullable=False),
+    Column("replaced_apply_id", Integer),
+    Index("ix_dataops_rollbacks_partition", "dataset", "partition_key"),
+)
+
 # Requests to re-evaluate SLOs now (a rerun applied, a verify found the data right): the
 # evaluator DAG's asset watcher (triggers/recheck.py) fires on the first unconsumed row and the
 # evaluator marks the rows it answered consumed (migration 6).

@@ -52,6 +52,28 @@ def _ledger_matches_target(store, warehouse_url: str, key: str) -> bool:
     return state is not None and (state.rows_published, state.checksum) == (rows, checksum)
 
 
+def _kept_versions(store, warehouse_url: str, key: str) -> list[tuple[int, bool]]:
+    """(rows, its rows in <table>__versions match the recorded checksum) per kept version."""
+    from airflow_dataops.partitions.versions import version_checksum
+    from airflow_dataops.store.versions import list_versions
+
+    engine = create_engine(warehouse_url)
+    try:
+        target = Table(TABLE, MetaData(), autoload_with=engine)
+        versions = Table(f"{TABLE}__versions", MetaData(), autoload_with=engine)
+        with engine.connect() as conn:
+            return [
+                (
+                    v.rows,
+                    version_checksum(conn, versions, target, "flight_date", key, v.apply_id)
+                    == (v.rows, v.checksum),
+                )
+                for v in list_versions(store, DATASET, key)
+            ]
+    finally:
+        engine.dispose()
+
+
 @pytest.mark.slow
 def test_sigkill_at_random_points_never_loses_or_duplicates_a_row(
     store, store_url, warehouse_url, tmp_path
@@ -90,6 +112,10 @@ def test_sigkill_at_random_points_never_loses_or_duplicates_a_row(
             f"run {i} ({point}): target != source"
         )
         assert _ledger_matches_target(store, warehouse_url, key), f"run {i} ({point}): ledger != target"
+        if rerun:  # the replaced 120-row version was kept whole, whichever attempt kept it
+            assert _kept_versions(store, warehouse_url, key) == [(120, True)], (
+                f"run {i} ({point}): kept version"
+            )
     record(
         f"crash-{backend}",
         scenario=f"SIGKILL of a partition write at a random point ({backend} store and warehouse)",

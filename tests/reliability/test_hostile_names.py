@@ -161,6 +161,7 @@ def _round_trip(warehouse_url: str) -> None:
         ]
         assert sorted(map(tuple, rows), key=repr) == sorted(expected, key=repr), name
         assert [c["name"] for c in reflected_columns(engine, table)] == [name, "k"], name
+        _keep_and_restore(engine, table, name, result)
         checked += 1
     with engine.connect() as conn:
         assert conn.execute(text("SELECT v FROM canary")).scalar_one() == 42
@@ -172,3 +173,22 @@ def _round_trip(warehouse_url: str) -> None:
         result="every name quoted and read back exactly; canary table intact"
         + (f"; {refused} names the dialect cannot hold refused before any SQL" if refused else ""),
     )
+
+
+def _keep_and_restore(engine, table: str, name: str, first) -> None:
+    """The same names through version keeping and a restore: a replace keeps the first version in
+    ``<table>__versions``, and restoring it gives back the first checksum."""
+    from airflow_dataops.partitions.versions import KeepVersion, ensure_versions_table, restore_rows
+    from airflow_dataops.partitions.writer import partition_checksum, reflect_columns
+
+    stage = stage_frame(engine, pd.DataFrame({name: ["other"], "k": [name]}), table=table, partition_key=name)
+    target = reflect_columns(engine, table)
+    keep = KeepVersion(apply_id=7, rows=first.rows_published, checksum=first.checksum)
+    second = publish(engine, stage=stage, target=target, partition_column="k", partition_key=name, keep=keep)
+    assert second.kept is not None and second.kept.checksum == first.checksum, name
+    versions = ensure_versions_table(engine, target, db_schema=None)
+    with engine.begin() as conn:
+        restore_rows(
+            conn, target=target, versions=versions, partition_column="k", partition_key=name, apply_id=7
+        )
+        assert partition_checksum(conn, target, "k", name) == (first.rows_published, first.checksum), name

@@ -48,6 +48,16 @@ def test_settings_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch)
             "[dataops] store_connect_timeout: must be a positive number",
             id="timeout",
         ),
+        pytest.param(
+            {"partition_versions_keep": -1},
+            "[dataops] partition_versions_keep: must be 0 or more, got -1 (AIRFLOW__DATAOPS__PARTITION_VERSIONS_KEEP)",
+            id="versions-keep",
+        ),
+        pytest.param(
+            {"partition_versions_keep_days": -2},
+            "[dataops] partition_versions_keep_days: must be 0 or more, got -2",
+            id="versions-days",
+        ),
     ],
 )
 def test_bad_values_are_refused(kwargs, message) -> None:
@@ -151,3 +161,19 @@ def test_importing_the_package_is_light() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_version_retention_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert (DataOpsSettings().partition_versions_keep, DataOpsSettings().partition_versions_keep_days) == (
+        3,
+        7,
+    )
+    monkeypatch.setenv("AIRFLOW__DATAOPS__PARTITION_VERSIONS_KEEP", "5")
+    monkeypatch.setenv("AIRFLOW__DATAOPS__PARTITION_VERSIONS_KEEP_DAYS", "30")
+    s = DataOpsSettings.from_airflow()
+    assert (s.partition_versions_keep, s.partition_versions_keep_days) == (5, 30)
+    monkeypatch.setenv("AIRFLOW__DATAOPS__PARTITION_VERSIONS_KEEP", "three")
+    with pytest.raises(
+        ConfigError, match=r"\[dataops\] partition_versions_keep: 'three' is not a whole number"
+    ):
+        DataOpsSettings.from_airflow()

@@ -24,6 +24,7 @@ def test_every_embedded_event_is_valid_openlineage() -> None:
     assert [title for title, _ in events] == [
         "A partition published",
         "A double apply refused",
+        "A partition rolled back",
         "A standalone contract gate",
         "An SLO breach opened",
         "An SLO breach resolved",
@@ -38,3 +39,10 @@ def test_the_published_event_shows_assertions_on_the_dataset_it_wrote() -> None:
     assert (inp["namespace"], inp["name"]) == (out["namespace"], out["name"])
     assert inp["inputFacets"]["dataQualityAssertions"]["assertions"]
     assert event["run"]["facets"]["dataops_partitionLedger"]["decision"] == "applied"
+
+
+def test_the_rollback_event_names_both_versions() -> None:
+    ledger = dict(_events())["A partition rolled back"]["run"]["facets"]["dataops_partitionLedger"]
+    assert ledger["decision"] == "rolled_back"
+    assert ledger["restored"]["checksum"] == ledger["checksum"]
+    assert ledger["supersedes"]["state"] == "rolled_back" and ledger["supersedes"]["kept"] is True

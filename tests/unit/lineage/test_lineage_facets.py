@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -161,7 +162,7 @@ def test_serialised_fields_and_producer():
         ),
         pytest.param(
             lambda: ledger(decision="done"),
-            "decision must be one of applied, refused, rerun, failed, skipped; got 'done'",
+            "decision must be one of applied, rerun, refused, failed, stale, rolled_back, skipped; got 'done'",
             id="decision",
         ),
         pytest.param(
@@ -194,7 +195,11 @@ def test_schema_ships_in_package_and_docs(name):
     packaged = json.loads(schema_path(name).read_text())
     published = json.loads((REPO / "docs" / "lineage-facets" / f"{name}.json").read_text())
     assert packaged == published, "docs/lineage-facets/ must be a copy of airflow_dataops/lineage/schemas/"
-    assert packaged["$id"] == f"{SCHEMA_BASE_URL}{name}.json"
+    version = getattr(FACET_CLASSES[name], "SCHEMA_VERSION", None)
+    relative = f"{version}/{name}.json" if version else f"{name}.json"
+    assert packaged["$id"] == f"{SCHEMA_BASE_URL}{relative}"
+    # the $id resolves: the versioned copy is published where it says
+    assert json.loads((REPO / "docs" / "lineage-facets" / relative).read_text()) == packaged
     assert FACET_CLASSES[name]._get_schema() == f"{packaged['$id']}#/$defs/{name}"
     assert packaged["properties"][FACET_CLASSES[name].FACET_KEY] == {"$ref": f"#/$defs/{name}"}
 
@@ -217,3 +222,54 @@ def test_schema_rejects_what_construction_would_reject():
     assert "run.facets.dataops_gate: 'contractId' is a required property" in errors
     assert "run.facets.dataops_gate.mode: 'block' is not one of ['fail', 'quarantine', 'warn']" in errors
     assert "run.facets.dataops_gate.rulesFailed: -1 is less than the minimum of 0" in errors
+
+
+def test_ledger_facet_shows_superseded_and_restored_versions():
+    facet = ledger(
+        decision="rolled_back",
+        applyId=57,
+        requestedBy="oncall",
+        reason="upstream fix was wrong",
+        supersedes={
+            "applyId": 55,
+            "rowsPublished": 170,
+            "checksum": "170:ab",
+            "state": "rolled_back",
+            "kept": True,
+        },
+        restored={"applyId": 41, "rowsPublished": 200, "checksum": "200:cd"},
+    )
+    d = Serde.to_dict(facet)
+    assert d["_schemaURL"].endswith(
+        "/lineage-facets/1-1-0/DataOpsPartitionLedgerRunFacet.json#/$defs/DataOpsPartitionLedgerRunFacet"
+    )
+    assert d["supersedes"]["state"] == "rolled_back" and d["restored"]["applyId"] == 41
+    assert validate_event(run_event({facet.FACET_KEY: facet})) == []
+    stale = ledger(
+        decision="stale", applyId=60, supersedes={"applyId": 57, "state": "superseded", "kept": False}
+    )
+    assert validate_event(run_event({stale.FACET_KEY: stale})) == []
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        pytest.param({"applyId": 0}, "supersedes['applyId'] must be an integer >= 1; got 0", id="apply-id"),
+        pytest.param(
+            {"applyId": 3, "state": "gone"},
+            "supersedes['state'] must be one of superseded, rolled_back",
+            id="state",
+        ),
+        pytest.param({"applyId": 3, "extra": 1}, "supersedes must be a dict with keys among", id="keys"),
+        pytest.param({"applyId": 3, "kept": "yes"}, "supersedes['kept'] must be true or false", id="kept"),
+    ],
+)
+def test_version_refs_are_checked(value, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        ledger(supersedes=value)
+
+
+def test_schema_rejects_a_version_ref_without_apply_id():
+    event = run_event({"dataops_partitionLedger": ledger()})
+    event["run"]["facets"]["dataops_partitionLedger"]["supersedes"] = {"rowsPublished": 3}
+    assert any("applyId" in e for e in validate_event(event))

@@ -1,0 +1,154 @@
+"""Workers for the rollback crash tests: publishes that keep versions, and a rollback that can be told
+to hold at a point (after its claim, inside its warehouse transaction, between the warehouse's commit
+and the ledger's) so a test can SIGKILL it exactly there.  Real OS processes, real stores."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import time
+import traceback
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from partition_workers import COLUMN, CTX, DATASET, TABLE, source, warehouse_engine
+
+ROLLBACK_POINTS = ["after_claim", "in_transaction", "after_warehouse_commit"]
+DATASET_ROW = {
+    "dataset": DATASET,
+    "target_table": TABLE,
+    "partition_column": COLUMN,
+    "db_schema": None,
+    "conn_id": None,
+    "dag_id": "dag",
+}
+
+
+def publish_version(store_url: str, warehouse_url: str, key: str, run_id: str, n: int, *, rerun: bool) -> int:
+    """Publish ``source(key, n)`` as the operator does, keeping the version it replaces; returns its apply id."""
+    from airflow_dataops.config import DataOpsSettings
+    from airflow_dataops.partitions.ledger import PartitionLedger
+    from airflow_dataops.partitions.versions import version_to_keep
+    from airflow_dataops.partitions.writer import drop_stage, ensure_target, publish, stage_frame
+    from airflow_dataops.store import StateStore
+
+    store = StateStore(store_url, connect_timeout=60)
+    engine = warehouse_engine(warehouse_url)
+    try:
+        ledger = PartitionLedger(store, DATASET)
+        if rerun:
+            ledger.request_rerun([key], reason=f"new data {run_id}", requested_by="soak", dag_id="dag")
+        claim = ledger.begin(key, dag_id="dag", task_id="load", run_id=run_id, attempt=1)
+        stage = stage_frame(engine, source(key, n), table=TABLE, partition_key=key, claim_id=claim.apply_id)
+        target = ensure_target(engine, stage, table=TABLE)
+        publish(
+            engine,
+            stage=stage,
+            target=target,
+            partition_column=COLUMN,
+            partition_key=key,
+            run_id=run_id,
+            fence=ledger.fence(claim, gate_verdict=None, contract_version=None),
+            keep=version_to_keep(claim, settings=DataOpsSettings()),
+        )
+        drop_stage(engine, stage)
+        return claim.apply_id
+    finally:
+        engine.dispose()
+        store.dispose()
+
+
+def rollback(
+    store_url: str,
+    warehouse_url: str,
+    key: str,
+    to_apply_id: int,
+    *,
+    lease_seconds: float = 600,
+    hold_at: str | None = None,
+    marker: str | None = None,
+) -> str:
+    """Roll ``key`` back to ``to_apply_id``; returns ``rolled_back:<apply id>`` or ``refused:<message>``."""
+    from airflow_dataops.partitions.rollback import RollbackRefused, plan_rollback, rollback_partition
+    from airflow_dataops.store import StateStore
+
+    def hold(point: str) -> None:
+        if hold_at == point:
+            Path(marker or "").write_text(point)
+            while True:  # wait here for SIGKILL
+                time.sleep(60)
+
+    store = StateStore(store_url, connect_timeout=60)
+    engine = warehouse_engine(warehouse_url)
+    try:
+        from airflow_dataops.store import versions as sv
+
+        claim_rollback = sv.claim_rollback
+
+        def claim_then_hold(*a: Any, **kw: Any) -> Any:
+            outcome = claim_rollback(*a, **kw)
+            hold("after_claim")
+            return outcome
+
+        sv.claim_rollback = claim_then_hold  # type: ignore[assignment]  # this process only
+        plan_rollback(store, DATASET_ROW, key, to_apply_id=to_apply_id)  # as the CLI: plan, then roll back
+        result = rollback_partition(
+            store,
+            DATASET_ROW,
+            key,
+            to_apply_id=to_apply_id,
+            reason="soak: restore",
+            requested_by="soak",
+            engine=engine,
+            lease=timedelta(seconds=lease_seconds),
+            before_commit=lambda: hold("in_transaction"),
+            after_commit=lambda: hold("after_warehouse_commit"),
+        )
+        return f"rolled_back:{result.apply_id}"
+    except RollbackRefused as e:
+        return f"refused:{e}"
+    finally:
+        engine.dispose()
+        store.dispose()
+
+
+def _child(queue: Any, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    try:
+        queue.put(fn(*args, **kwargs))
+    except BaseException as e:  # report, never hang the parent
+        queue.put(f"error:{type(e).__name__}: {e}\n{traceback.format_exc()}")
+
+
+def in_child(fn: Any, *args: Any, timeout: float = 120, **kwargs: Any) -> Any:
+    """Run ``fn`` in a fresh forked process (no connection shared with the parent) and return its result."""
+    queue = CTX.Queue()
+    proc = CTX.Process(target=_child, args=(queue, fn, args, kwargs))
+    proc.start()
+    result = queue.get(timeout=timeout)
+    proc.join(timeout=30)
+    if isinstance(result, str) and result.startswith("error:"):
+        raise AssertionError(result)
+    return result
+
+
+def kill_rollback(
+    point: str | None, tmp_path: Path, args: tuple[Any, ...], *, delay: float = 0.0, **kw: Any
+) -> None:
+    """Start a rollback, SIGKILL it when it reaches ``point`` (or after ``delay`` seconds)."""
+    marker = tmp_path / f"marker-{random.random()}"
+    proc = CTX.Process(
+        target=rollback, args=args, kwargs={"hold_at": point, "marker": str(marker), **kw}, daemon=True
+    )
+    proc.start()
+    if point is not None:
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            assert proc.is_alive(), f"rollback exited ({proc.exitcode}) before reaching {point}"
+            assert time.monotonic() < deadline, f"rollback never reached {point}"
+            time.sleep(0.02)
+    else:
+        time.sleep(delay)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.join(timeout=30)
