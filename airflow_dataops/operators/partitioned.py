@@ -39,9 +39,13 @@ class PartitionWriteOperator(BaseOperator):
     :param on_already_applied: ``skip`` or ``fail`` when the partition is applied and no rerun was requested.
     :param lease: how long this attempt's claim keeps other runs off the partition.
     :param db_schema: the warehouse schema of the table, where the database has schemas.
+    :param inputs: upstream datasets this task reads, recorded with each apply so the ledger knows
+        what the partition was built from (and when it goes stale): dataset names (same partition
+        key), ``(dataset, key)`` pairs or ``{dataset: key or [keys]}``; keys are templated.  Inputs
+        from the run's triggering asset events (and, for SQL, the query's tables) are recorded too.
     """
 
-    template_fields: Sequence[str] = ("partition_key", "table", "contract")
+    template_fields: Sequence[str] = ("partition_key", "table", "contract", "inputs")
     ui_color = "#d9f2e6"
 
     def __init__(
@@ -58,10 +62,12 @@ class PartitionWriteOperator(BaseOperator):
         on_already_applied: str | None = None,
         lease: timedelta = timedelta(hours=2),
         db_schema: str | None = None,
+        inputs: Any = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         from airflow_dataops.config import GATE_MODES, ON_ALREADY_APPLIED
+        from airflow_dataops.partitions.inputs import normalize_declared
 
         if mode is not None and mode not in GATE_MODES:
             raise ValueError(f"{type(self).__name__}: mode={mode!r}; use one of {', '.join(GATE_MODES)}")
@@ -81,12 +87,17 @@ class PartitionWriteOperator(BaseOperator):
         self.on_already_applied = on_already_applied
         self.lease = lease
         self.db_schema = db_schema
+        self.inputs = normalize_declared(inputs, owner=f"{type(self).__name__} {self.task_id!r}")
         self._lineage: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ to override
     def stage(self, context: Context, engine: Engine, partition_key: str) -> Table:
         """Put this partition's rows into a staging table in the warehouse and return it."""
         raise NotImplementedError
+
+    def read_tables(self, dialect: str | None) -> list[tuple[str | None, str]]:
+        """``(schema, table)`` of the warehouse tables this task reads (SQL operators parse their query)."""
+        return []
 
     # ------------------------------------------------------------------ the pipeline
     @cached_property
@@ -124,6 +135,8 @@ class PartitionWriteOperator(BaseOperator):
             self._drop_stage_of(engine, key, claim.took_over_from.id)
         stage = None
         try:
+            # read the inputs' apply ids before the data: an upstream replaced meanwhile shows stale
+            self._inputs = self._resolve_inputs(context, store, dataset, key, engine.dialect.name)
             stage = self.stage(context, engine, key)
             report = self._gate(engine, stage, contract, dataset, key) if contract else None
             return self._publish(
@@ -148,6 +161,46 @@ class PartitionWriteOperator(BaseOperator):
                 except Exception:  # a leftover stage table is harmless; the attempt taking over drops it
                     self.log.warning("could not drop staging table %s", stage.name, exc_info=True)
             self.log.debug("ti %s done", ti)
+
+    def _resolve_inputs(
+        self, context: Context, store: Any, dataset: str, key: str, dialect: str
+    ) -> list[Any]:
+        """The upstream partitions this apply reads (events, ``inputs=``, the SQL's tables) and their apply ids."""
+        from airflow_dataops.partitions import inputs as pin
+        from airflow_dataops.store.inputs import resolve_inputs
+        from airflow_dataops.store.records import list_datasets
+
+        known = list_datasets(store)
+        declared = pin.from_declared(self.inputs, key)
+        events = pin.from_events(context.get("triggering_asset_events"), known)
+        try:
+            tables = self.read_tables(dialect)
+        except Exception as e:  # an unparsable query still runs; it just records no SQL inputs
+            self.log.warning(
+                "dataops: could not read the tables of the query (%s); no SQL inputs recorded", e
+            )
+            tables = []
+        sql = pin.from_sql(tables, known, partition_key=key, conn_id=self.conn_id, db_schema=self.db_schema)
+        records, unknown = resolve_inputs(store, pin.merge(declared, events, sql, exclude=dataset))
+        for ref in unknown:
+            self.log.info(
+                "dataops: input %s %r (%s) has no published partition in the ledger; not recorded",
+                ref.dataset,
+                ref.partition_key,
+                ref.source,
+            )
+        if records:
+            self.log.info(
+                "dataops: partition %r of %s reads %s",
+                key,
+                dataset,
+                ", ".join(
+                    f"{r.input_dataset} {r.input_partition_key!r} (apply #{r.input_apply_id}, {r.source})"
+                    for r in records
+                ),
+            )
+        self._lineage["tables_read"] = tables
+        return records
 
     def _drop_stage_of(self, engine: Engine, key: str, claim_id: int) -> None:
         """Drop the staging table of the attempt this one took over (killed, or stale and doomed)."""
@@ -212,6 +265,8 @@ class PartitionWriteOperator(BaseOperator):
             raise
         if claim.action == "rerun":
             self.log.info("rerun of partition %r requested by %s: %s", key, claim.requested_by, claim.reason)
+        elif claim.action == "stale":
+            self.log.info("partition %r is replaced because it is %s", key, claim.reason)
         if claim.took_over_from is not None:
             self.log.warning("%s", claim.took_over_from.error or "took over an unfinished attempt")
         return claim
@@ -289,12 +344,15 @@ class PartitionWriteOperator(BaseOperator):
             run_id=ti.run_id,
             db_schema=self.db_schema,
             fence=ledger.fence(
-                claim, gate_verdict=verdict.value, contract_version=contract.version if contract else None
+                claim,
+                gate_verdict=verdict.value,
+                contract_version=contract.version if contract else None,
+                inputs=getattr(self, "_inputs", ()),
             ),
         )
         state = "quarantined" if result.rows_quarantined else "applied"
         self._lineage["ledger"] = {
-            "decision": claim.action if claim.action == "rerun" else "applied",
+            "decision": claim.action if claim.action in ("rerun", "stale") else "applied",
             "partition": key,
             "reason": claim.reason,
             "result": result,
@@ -414,6 +472,11 @@ class PartitionedSQLOperator(PartitionWriteOperator):
         super().__init__(**kwargs)
         self.sql = sql
         self.parameters = dict(parameters or {})
+
+    def read_tables(self, dialect: str | None) -> list[tuple[str | None, str]]:
+        from airflow_dataops.partitions.inputs import sql_tables
+
+        return sql_tables(self.sql, dialect)
 
     def stage(self, context: Context, engine: Engine, partition_key: str) -> Table:
         from sqlalchemy import text

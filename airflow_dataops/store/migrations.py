@@ -49,9 +49,19 @@ def _v2_dataset_db_schema(conn: Connection) -> None:
     _add_column_if_missing(conn, t.datasets.name, "db_schema", "VARCHAR(250)")
 
 
+def _v3_partition_inputs(conn: Connection) -> None:
+    # what each applied partition was built from: the ledger's answer to staleness (#16)
+    t.partition_inputs.create(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "ledger, history, rerun requests, SLIs, contract results, breaches, datasets", _v1_initial),
     Migration(2, "datasets.db_schema: the warehouse schema a dataset is published to", _v2_dataset_db_schema),
+    Migration(
+        3,
+        "partition_inputs: the upstream partitions (and their apply ids) each apply read",
+        _v3_partition_inputs,
+    ),
 )
 
 HEAD = MIGRATIONS[-1].version
