@@ -156,11 +156,11 @@ def partitions_status(args: Any) -> None:
     if not rows:
         print(f"no partitions recorded for {args.target!r}" + (f" since {args.since}" if args.since else ""))
         return
+    hidden = ("failed_rules", "reruns", "stale_because")
     shown = [
-        {k: ("stale" if k == "stale" and v else "" if k == "stale" else v) for k, v in r.items()
-         if k not in ("failed_rules", "reruns", "stale_because")}
+        {k: (("stale" if v else "") if k == "stale" else v) for k, v in r.items() if k not in hidden}
         for r in rows
-    ]  # fmt: skip
+    ]
     print(_table(list(shown[0]), [list(r.values()) for r in shown]))
     details = [line for r in rows for line in _partition_details(r)]
     if details:
