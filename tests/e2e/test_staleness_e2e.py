@@ -5,9 +5,10 @@ key); ``orders_revenue`` builds ``daily_revenue`` from it (``PartitionedSQLOpera
 ``PartitionedAssetTimetable``).  After 30 orders of a day are removed upstream and that day is rerun:
 
 A. with the downstream DAG paused, ``partitions status`` shows its partition ``stale`` and
-   ``partitions verify`` exits 1 naming it, the upstream change and the fix; unpaused, the
-   asset-triggered run replaces it (ledger action ``stale``), not skips it as already applied;
-B. ``partitions rerun orders_daily -k DAY --downstream`` reruns the upstream and, through its
+   ``partitions verify`` exits 1 naming it, the upstream change and the fix, which replaces it;
+B. with it running, the asset-triggered run replaces the stale partition (ledger action
+   ``stale``) instead of skipping it as already applied (the reported bug);
+C. ``partitions rerun orders_daily -k DAY --downstream`` reruns the upstream and, through its
    asset event, the downstream, with the one reason;
 
 and afterwards ``daily_revenue`` equals a recomputation from ``orders`` and verify exits 0.
@@ -33,7 +34,8 @@ ROOT = Path(__file__).resolve().parents[2]
 UP, DOWN = "orders_daily", "orders_revenue"
 K1, K2 = "2026-01-20", "2026-01-21"  # well before "yesterday", which the scheduler runs itself
 REASON_A = "e2e: 30 orders of the day were cancelled upstream"
-REASON_B = "e2e: 45 more orders cancelled, rebuild the chain"
+REASON_B = "e2e: 45 orders of the day were cancelled upstream"
+REASON_C = "e2e: 20 more orders cancelled, rebuild the chain"
 
 
 def _revenue(wh: Path, key: str) -> tuple[Any, ...] | None:
@@ -117,27 +119,47 @@ def test_an_upstream_rerun_makes_the_downstream_stale_until_it_is_rebuilt(tmp_pa
 
         status = af.cli("dataops", "partitions", "status", DOWN, "-o", "json", timeout=180)
         assert status.returncode == 0, status.stdout + status.stderr
-        assert {r["partition"]: r["stale"] for r in json.loads(status.stdout)} == {K1: True, K2: False}
+        stale = {r["partition"]: r["stale"] for r in json.loads(status.stdout)}
+        assert {k: stale.get(k) for k in (K1, K2)} == {K1: True, K2: False}  # (and the scheduler's own days)
         verify = af.cli("dataops", "partitions", "verify", DOWN, timeout=180)
         assert verify.returncode == 1, verify.stdout + verify.stderr
         assert f"orders {K1} was replaced (built from apply #" in verify.stdout
         assert f"fix: airflow dataops partitions rerun {DOWN} -k {K1} --downstream --reason" in verify.stdout
         print(verify.stdout)
 
-        # unpaused, the asset-triggered run of the stale partition replaces it instead of skipping
-        af.unpause(DOWN)
-        _wait_successes(af, DOWN, K1, 2)
+        # the fix verify names: rerun the stale partition (and anything built from it) with a reason
+        af.unpause(DOWN)  # (Airflow queues no run for an asset event a paused DAG missed)
+        before = time.time()
+        fix = af.run([*_rerun_argv(), DOWN, "-k", K1, "--downstream", "--reason", REASON_A], timeout=180)
+        assert fix.returncode == 0, fix.stdout + fix.stderr
+        print(fix.stdout)
+        [first_k1] = _successes(af, DOWN, K1)
+        assert af.wait_for_run(DOWN, first_k1["dag_run_id"], timeout=300, after=before) == "success", (
+            af.logs()
+        )
         assert _revenue(wh, K1) == _recomputed(wh, K1)
         last = [h for h in _history(af, "daily_revenue", K1) if h["action"] != "refused"][-1]
-        assert (last["action"], last["state"]) == ("stale", "applied"), last
-        assert last["reason"].startswith(f"stale: orders {K1} was replaced"), last
+        assert (last["action"], last["state"], last["reason"]) == ("rerun", "applied", REASON_A), last
         verify = af.cli("dataops", "partitions", "verify", DOWN, timeout=180)
         assert verify.returncode == 0, verify.stdout + verify.stderr
 
-        # 3. B: K2 changes upstream; one command reruns the chain with one reason
+        # 3. B (the reported bug): an upstream rerun alone; its asset event runs the downstream, which
+        #    replaces the stale partition instead of skipping it as already applied
         drop.write_text(json.dumps({K1: 30, K2: 45}))
+        before = time.time()
+        rerun = af.run([*_rerun_argv(), UP, "-k", K2, "--reason", REASON_B], timeout=180)
+        assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+        assert af.wait_for_run(UP, runs[K2], timeout=300, after=before) == "success", af.logs()
+        _wait_successes(af, DOWN, K2, 2)
+        assert _revenue(wh, K2) == _recomputed(wh, K2) and _revenue(wh, K2)[0] == 185  # type: ignore[index]
+        last = [h for h in _history(af, "daily_revenue", K2) if h["action"] != "refused"][-1]
+        assert (last["action"], last["state"]) == ("stale", "applied"), last
+        assert last["reason"].startswith(f"stale: orders {K2} was replaced"), last
+
+        # 4. C: one command reruns the chain from the upstream, with one reason for all
+        drop.write_text(json.dumps({K1: 50, K2: 45}))
         dry = af.run(
-            [*_rerun_argv(), UP, "-k", K2, "--downstream", "--reason", REASON_B, "--dry-run"], timeout=180
+            [*_rerun_argv(), UP, "-k", K1, "--downstream", "--reason", REASON_C, "--dry-run"], timeout=180
         )
         assert dry.returncode == 0, dry.stdout + dry.stderr
         assert (
@@ -146,14 +168,16 @@ def test_an_upstream_rerun_makes_the_downstream_stale_until_it_is_rebuilt(tmp_pa
         )
         print(dry.stdout)
         before = time.time()
-        chain = af.run([*_rerun_argv(), UP, "-k", K2, "--downstream", "--reason", REASON_B], timeout=180)
+        done = len(_successes(af, DOWN, K1))
+        chain = af.run([*_rerun_argv(), UP, "-k", K1, "--downstream", "--reason", REASON_C], timeout=180)
         assert chain.returncode == 0, chain.stdout + chain.stderr
         print(chain.stdout)
-        assert af.wait_for_run(UP, runs[K2], timeout=300, after=before) == "success", af.logs()
-        _wait_successes(af, DOWN, K2, 2)
-        assert _revenue(wh, K2) == _recomputed(wh, K2) and _revenue(wh, K2)[0] == 185  # type: ignore[index]
-        last = [h for h in _history(af, "daily_revenue", K2) if h["action"] != "refused"][-1]
-        assert (last["action"], last["state"], last["reason"]) == ("rerun", "applied", REASON_B), last
+        assert af.wait_for_run(UP, runs[K1], timeout=300, after=before) == "success", af.logs()
+        _wait_successes(af, DOWN, K1, done + 1)
+        assert _revenue(wh, K1) == _recomputed(wh, K1) and _revenue(wh, K1)[0] == 180  # type: ignore[index]
+        for dataset in ("orders", "daily_revenue"):
+            last = [h for h in _history(af, dataset, K1) if h["action"] != "refused"][-1]
+            assert (last["action"], last["state"], last["reason"]) == ("rerun", "applied", REASON_C), last
         for dag_id in (UP, DOWN):
             verify = af.cli("dataops", "partitions", "verify", dag_id, timeout=180)
             assert verify.returncode == 0, verify.stdout + verify.stderr
