@@ -190,3 +190,38 @@ def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=180,
     )
+
+
+def test_triage_lists_the_stale_partition_with_the_downstream_command(chain: Any) -> None:
+    from airflow_dataops.store.records import get_dataset
+    from airflow_dataops.triage import triage
+
+    _publish_up(chain, K1)
+    _publish_down(chain, K1)
+    store = StateStore.from_settings()
+    report = triage(store, [get_dataset(store, "daily_revenue")], target="daily_revenue")
+    assert [a for a in report.actions if a.problem == "stale"] == []
+    _rerun_upstream(chain, K1, drop=30)
+    report = triage(store, [get_dataset(store, "daily_revenue")], target="daily_revenue")
+    [stale] = [a for a in report.actions if a.problem == "stale"]
+    assert stale.partition == K1 and stale.detail[0].startswith(f"built from orders {K1} apply #")
+    assert stale.command == (
+        f"airflow dataops partitions rerun orders_revenue -k {K1} --downstream --reason '<why: ticket, cause>'"
+    )
+    assert report.exit_code == 1
+
+
+def test_declared_inputs_are_recorded_and_validated_at_parse_time(chain: Any) -> None:
+    from airflow_dataops.operators.partitioned import PartitionedSQLOperator
+
+    _publish_up(chain, K1)
+    _publish_up(chain, K2)
+    op = PartitionedSQLOperator(task_id="rev", conn_id="dataops_warehouse", table="rev", partition_column="order_date",
+                                sql="SELECT :partition_key AS order_date, 1 AS n", inputs=[("orders", K2)])  # fmt: skip
+    op.execute(_ctx("adhoc", "rev", K1))
+    got = built_from(StateStore.from_settings(), "rev", K1)
+    assert [(b.input_dataset, b.input_partition_key, b.source) for b in got] == [("orders", K2, "declared")]
+    with pytest.raises(ValueError, match="inputs='orders' \\(str\\); give a list of"):
+        PartitionedSQLOperator(
+            task_id="bad", conn_id="c", table="t", partition_column="d", sql="SELECT 1", inputs="orders"
+        )
