@@ -165,14 +165,9 @@ class PartitionWriteOperator(BaseOperator):
     def _resolve_inputs(
         self, context: Context, store: Any, dataset: str, key: str, dialect: str
     ) -> list[Any]:
-        """The upstream partitions this apply reads (events, ``inputs=``, the SQL's tables) and their apply ids."""
-        from airflow_dataops.partitions import inputs as pin
-        from airflow_dataops.store.inputs import resolve_inputs
-        from airflow_dataops.store.records import list_datasets
+        """The upstream partitions this apply reads (``inputs=``, events, the SQL's tables) and their apply ids."""
+        from airflow_dataops.partitions.inputs import inputs_for_apply
 
-        known = list_datasets(store)
-        declared = pin.from_declared(self.inputs, key)
-        events = pin.from_events(context.get("triggering_asset_events"), known)
         try:
             tables = self.read_tables(dialect)
         except Exception as e:  # an unparsable query still runs; it just records no SQL inputs
@@ -180,27 +175,18 @@ class PartitionWriteOperator(BaseOperator):
                 "dataops: could not read the tables of the query (%s); no SQL inputs recorded", e
             )
             tables = []
-        sql = pin.from_sql(tables, known, partition_key=key, conn_id=self.conn_id, db_schema=self.db_schema)
-        records, unknown = resolve_inputs(store, pin.merge(declared, events, sql, exclude=dataset))
-        for ref in unknown:
-            self.log.info(
-                "dataops: input %s %r (%s) has no published partition in the ledger; not recorded",
-                ref.dataset,
-                ref.partition_key,
-                ref.source,
-            )
-        if records:
-            self.log.info(
-                "dataops: partition %r of %s reads %s",
-                key,
-                dataset,
-                ", ".join(
-                    f"{r.input_dataset} {r.input_partition_key!r} (apply #{r.input_apply_id}, {r.source})"
-                    for r in records
-                ),
-            )
         self._lineage["tables_read"] = tables
-        return records
+        return inputs_for_apply(
+            store,
+            dataset=dataset,
+            partition_key=key,
+            declared=self.inputs,
+            events=context.get("triggering_asset_events"),
+            tables=tables,
+            conn_id=self.conn_id,
+            db_schema=self.db_schema,
+            log=self.log,
+        )
 
     def _drop_stage_of(self, engine: Engine, key: str, claim_id: int) -> None:
         """Drop the staging table of the attempt this one took over (killed, or stale and doomed)."""

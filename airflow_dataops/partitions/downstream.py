@@ -34,8 +34,9 @@ from airflow_dataops.partitions.rerun import (
     RerunOutcome,
     RerunPlan,
     RerunRefused,
-    apply_rerun,
     plan_rerun,
+    record_requests,
+    start_runs,
 )
 from airflow_dataops.store import StateStore
 from airflow_dataops.store import ledger as db
@@ -222,38 +223,18 @@ def apply_downstream(
     outcomes: list[RerunOutcome] = []
     # every request first, with the one reason: a run that starts early still finds its own
     for step in plan.steps:
-        no_runs = replace(step.plan, items=tuple(replace(i, action=AWAIT) for i in step.plan.items))
-        apply_rerun(store, no_runs, requested_by=requested_by, airflow=airflow)
+        record_requests(store, step.plan, requested_by=requested_by)
     started: list[PlannedRerun] = []
     for step in plan.steps:
         runnable = tuple(i for i in step.plan.items if i.action != AWAIT)
         if runnable and started:
             _wait_applied(store, started, before, wait_timeout=wait_timeout, poll=poll, sleep=sleep, say=say)
         if runnable:
-            outcome = _start(airflow, replace(step.plan, items=runnable), requested_by)
-            outcomes.append(outcome)
+            outcomes.append(
+                start_runs(replace(step.plan, items=runnable), requested_by=requested_by, airflow=airflow)
+            )
         started += list(step.plan.items)
     return outcomes
-
-
-def _start(airflow: AirflowRuns, plan: RerunPlan, requested_by: str) -> RerunOutcome:
-    cleared: dict[str, str] = {}
-    triggered: dict[str, str] = {}
-    messages = []
-    try:
-        for key, run_id in plan.runs_to_clear().items():
-            messages.append(airflow.clear(plan.dag_id, run_id))
-            cleared[key] = run_id
-        for key in plan.keys_to_trigger():
-            triggered[key] = airflow.trigger(
-                plan.dag_id, key, note=f"rerun: {plan.reason}", user=requested_by
-            )
-    except Exception as e:
-        raise RerunRefused(
-            f"Airflow refused to rerun {plan.dag_id!r}: {type(e).__name__}: {e}. The ledger holds the rerun "
-            f"requests of the whole chain (reason {plan.reason!r}); run the same command again."
-        ) from e
-    return RerunOutcome(plan=plan, cleared=cleared, triggered=triggered, messages=tuple(messages))
 
 
 def _apply_id(store: StateStore, dataset: str, key: str) -> int | None:

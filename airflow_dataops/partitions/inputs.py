@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from airflow_dataops.exceptions import DataOpsError
-from airflow_dataops.store.inputs import InputRef
+from airflow_dataops.store.inputs import InputRecord, InputRef
 
 log = logging.getLogger(__name__)
 
@@ -170,3 +170,50 @@ def merge(*groups: Iterable[InputRef], exclude: str | None = None) -> list[Input
     for r in out:
         unique.setdefault((r.dataset, r.partition_key), r)
     return list(unique.values())
+
+
+def inputs_for_apply(
+    store: Any,
+    *,
+    dataset: str,
+    partition_key: str,
+    declared: Iterable[Sequence[Any]],
+    events: Any,
+    tables: Iterable[tuple[str | None, str]],
+    conn_id: str | None,
+    db_schema: str | None,
+    log: Any = log,
+) -> list[InputRecord]:
+    """Everything an apply of ``dataset``'s ``partition_key`` reads, with each input's apply id now.
+
+    Call it before the task reads its data: an upstream replaced afterwards then shows as stale.
+    """
+    from airflow_dataops.store.inputs import resolve_inputs
+    from airflow_dataops.store.records import list_datasets
+
+    known = list_datasets(store)
+    refs = merge(
+        from_declared(declared, partition_key),
+        from_events(events, known),
+        from_sql(tables, known, partition_key=partition_key, conn_id=conn_id, db_schema=db_schema),
+        exclude=dataset,
+    )
+    records, unknown = resolve_inputs(store, refs)
+    for ref in unknown:
+        log.info(
+            "dataops: input %s %r (%s) has no published partition in the ledger; not recorded",
+            ref.dataset,
+            ref.partition_key,
+            ref.source,
+        )
+    if records:
+        log.info(
+            "dataops: partition %r of %s reads %s",
+            partition_key,
+            dataset,
+            ", ".join(
+                f"{r.input_dataset} {r.input_partition_key!r} (apply #{r.input_apply_id}, {r.source})"
+                for r in records
+            ),
+        )
+    return records
