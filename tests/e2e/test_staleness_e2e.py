@@ -181,3 +181,18 @@ def test_an_upstream_rerun_makes_the_downstream_stale_until_it_is_rebuilt(tmp_pa
         for dag_id in (UP, DOWN):
             verify = af.cli("dataops", "partitions", "verify", dag_id, timeout=180)
             assert verify.returncode == 0, verify.stdout + verify.stderr
+
+    # 5. lineage: every event the stack emitted is valid OpenLineage, and the SQL task's inputs
+    #    name the table its query read
+    from lineage_validation import validate_file
+
+    assert validate_file(af.lineage_file) == []
+    events = [json.loads(line) for line in af.lineage_file.read_text().splitlines() if line.strip()]
+    revenue = [
+        e for e in events if e["eventType"] == "COMPLETE" and e["job"]["name"] == f"{DOWN}.daily_revenue"
+    ]
+    assert revenue and all(
+        [(i["namespace"], i["name"]) for i in e["inputs"]] == [(f"sqlite://{wh}", "orders")] for e in revenue
+    )
+    decisions = {e["run"]["facets"]["dataops_partitionLedger"]["decision"] for e in revenue}
+    assert decisions >= {"applied", "rerun"}, decisions
