@@ -134,12 +134,12 @@ def from_sql(
     refs: list[InputRef] = []
     skipped = set(skip)
     for schema, table in tables:
-        schema = schema if schema and schema.lower() != "main" else None
+        wanted = _schema(schema) if schema else _schema(db_schema)
         matches = [
             d
             for d in datasets
             if (d.get("target_table") or "").lower() == table.lower()
-            and ((d.get("db_schema") or None) or "").lower() == (schema or db_schema or "").lower()
+            and _schema(d.get("db_schema")) == wanted
         ]
         if len(matches) > 1:
             matches = [d for d in matches if d.get("conn_id") == conn_id] or matches
@@ -155,6 +155,12 @@ def from_sql(
             if d["dataset"] not in skipped:
                 refs.append(InputRef(dataset=d["dataset"], partition_key=partition_key, source="sql"))
     return refs
+
+
+def _schema(name: str | None) -> str:
+    """A schema for comparison: the default one spelled out (SQLite's main, PostgreSQL's public) is none."""
+    name = (name or "").lower()
+    return "" if name in ("main", "public") else name
 
 
 def merge(*groups: Iterable[InputRef], exclude: str | None = None) -> list[InputRef]:

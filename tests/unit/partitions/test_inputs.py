@@ -95,6 +95,9 @@ def test_sql_tables_match_datasets_by_table_schema_and_connection() -> None:
     refs = pin.from_sql([(None, "orders"), ("ref", "rates"), (None, "rates"), (None, "sales"), (None, "unknown")],
                         DATASETS, partition_key="k", conn_id="eu_wh", db_schema=None)  # fmt: skip
     assert [r.dataset for r in refs] == ["orders", "fx", "eu_sales"]  # rates outside ref: not fx's table
+    spelled_out = pin.from_sql([("public", "orders"), ("main", "orders")], DATASETS, partition_key="k",
+                               conn_id="wh", db_schema=None)  # fmt: skip
+    assert [r.dataset for r in spelled_out] == ["orders", "orders"]
     ambiguous = pin.from_sql([(None, "sales")], DATASETS, partition_key="k", conn_id="wh", db_schema=None)
     assert ambiguous == []  # two datasets, neither on this connection: not guessed
 
