@@ -65,6 +65,7 @@ class DownstreamPlan:
     dag_id: str
     reason: str
     steps: tuple[DownstreamStep, ...]
+    stale: frozenset[tuple[str, str]] = frozenset()  # (dataset, key) stale when planned
 
     @property
     def items(self) -> list[PlannedRerun]:
@@ -78,7 +79,10 @@ class DownstreamPlan:
                 {
                     "level": s.level,
                     "dag_id": s.dag_id,
-                    "partitions": [i.as_dict() for i in s.plan.items],
+                    "partitions": [
+                        i.as_dict() | {"stale": (i.dataset, i.partition_key) in self.stale}
+                        for i in s.plan.items
+                    ],
                     "fed_by": {k: list(v) for k, v in s.fed_by.items()},
                 }
                 for s in self.steps
@@ -171,7 +175,11 @@ def plan_downstream(
                 },
             )
         )
-    return DownstreamPlan(dag_id=dag_id, reason=root.reason, steps=tuple(steps))
+    from airflow_dataops.partitions.staleness import stale_partitions
+
+    planned = {i.dataset for st in steps for i in st.plan.items}
+    stale = frozenset((sp.dataset, sp.partition_key) for sp in stale_partitions(store, planned))
+    return DownstreamPlan(dag_id=dag_id, reason=root.reason, steps=tuple(steps), stale=stale)
 
 
 def _levels(roots: set[Unit], edges: dict[Unit, set[Unit]]) -> dict[Unit, int]:
@@ -297,13 +305,16 @@ def format_downstream(plan: DownstreamPlan, *, dry_run: bool) -> str:
             else:
                 action = "trigger a new run"
             fed = ", ".join(step.fed_by.get(i.partition_key, ())) or "(root)"
+            state = i.ledger_state or "never applied"
+            if (i.dataset, i.partition_key) in plan.stale:
+                state += " (stale)"
             rows.append(
                 [
                     n,
                     step.dag_id,
                     i.dataset,
                     i.partition_key,
-                    i.ledger_state or "never applied",
+                    state,
                     i.rows,
                     action,
                     fed,

@@ -132,6 +132,7 @@ def test_an_upstream_rerun_makes_the_downstream_stale_until_it_is_rebuilt(tmp_pa
         before = time.time()
         fix = af.run([*_rerun_argv(), DOWN, "-k", K1, "--downstream", "--reason", REASON_A], timeout=180)
         assert fix.returncode == 0, fix.stdout + fix.stderr
+        assert "applied (stale)" in fix.stdout
         print(fix.stdout)
         [first_k1] = _successes(af, DOWN, K1)
         assert af.wait_for_run(DOWN, first_k1["dag_run_id"], timeout=300, after=before) == "success", (

@@ -196,3 +196,12 @@ def test_the_cli_dry_run_prints_the_chain(chain: Any, store_url: str, monkeypatc
         assert e.value.code == 2
     finally:
         StateStore._shared.clear()
+
+
+def test_the_plan_marks_partitions_that_are_stale_already(chain: Any) -> None:
+    apply(chain, "orders", "orders_daily", attempt=2)  # the upstream replaced: both downstream now stale
+    plan = plan_downstream(chain, "orders_revenue", reason="rebuild", airflow=FakeAirflow(), keys=[K])
+    assert plan.stale == {("daily_revenue", K), ("report", K)}
+    text = format_downstream(plan, dry_run=True)
+    assert "applied (stale)" in text
+    assert [p["stale"] for s in plan.as_dict()["steps"] for p in s["partitions"]] == [True, True]
