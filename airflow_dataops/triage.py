@@ -16,6 +16,8 @@ owns it, never recomputed here:
   ``missing``                   a key absent between two recorded keys of a date-keyed
                                 dataset, at the SLO's cadence (what completeness counts)
   ``applying past its lease``   an attempt that died while holding the partition
+  ``stale``                     built from an upstream partition that has since been
+                                replaced (:mod:`airflow_dataops.partitions.staleness`)
   ============================  ==========================================================
 
 ``TriageReport.exit_code`` is the CLI's: 0 nothing to act on, 1 a finding (an open breach, a
@@ -45,7 +47,7 @@ class PartitionAction:
 
     dataset: str
     partition: str
-    problem: str  # failed | quarantined | missing | applying past its lease
+    problem: str  # failed | quarantined | missing | applying past its lease | stale
     detail: tuple[str, ...] = ()
     command: str | None = None
     advice: str = ""
@@ -173,6 +175,7 @@ def triage(
         name or a DAG id to them).
     :param target: what was asked for, as the report names it.
     """
+    from airflow_dataops.partitions.staleness import downstream_fix_command, stale_partitions
     from airflow_dataops.slo.evaluator import evaluate_datasets
     from airflow_dataops.slo.spec import SLIKind
     from airflow_dataops.store.breaches import open_breaches
@@ -197,6 +200,7 @@ def triage(
 
     actions: list[PartitionAction] = []
     more_missing: dict[str, int] = {}
+    stale = {(sp.dataset, sp.partition_key): sp for sp in stale_partitions(store, names)}
     for ds in datasets:
         name = ds["dataset"]
         partitions = list_partitions(store, name)
@@ -242,6 +246,22 @@ def triage(
                         ),
                         command=rerun_command(dag_id, [p.partition_key]),
                         advice="fix the rows upstream, then rerun to publish them",
+                    )
+                )
+            behind = stale.get((name, p.partition_key))
+            if behind is not None:
+                actions.append(
+                    PartitionAction(
+                        dataset=name,
+                        partition=p.partition_key,
+                        problem="stale",
+                        detail=tuple(
+                            f"built from {c.input_dataset} {c.input_partition_key} apply "
+                            f"#{c.input_apply_id}; it now holds apply #{c.current_apply_id}"
+                            for c in behind.changes
+                        ),
+                        command=downstream_fix_command(dag_id, p.partition_key, reason=REASON),
+                        advice="rebuild it (and what was built from it) from the current upstream",
                     )
                 )
         gaps = missing_keys(

@@ -81,20 +81,27 @@ def resolve_datasets(store: Any, target: str) -> list[dict[str, Any]]:
 def partitions_status(args: Any) -> None:
     """Ledger state per partition; for a failed or quarantined partition the rules its gate failed
     (expected and actual), and the reason of each rerun (JSON: ``failed_rules``, ``reruns``)."""
+    from airflow_dataops.partitions.staleness import stale_partitions
     from airflow_dataops.store.ledger import list_partitions
     from airflow_dataops.store.records import partition_findings
 
     store = read_store()
     rows: list[dict[str, Any]] = []
-    for ds in resolve_datasets(store, args.target):
+    targets = resolve_datasets(store, args.target)
+    stale = {
+        (s.dataset, s.partition_key): s for s in stale_partitions(store, [d["dataset"] for d in targets])
+    }
+    for ds in targets:
         findings = partition_findings(store, ds["dataset"])
         for p in list_partitions(store, ds["dataset"], since=args.since):
             found = findings.get(p.partition_key, {})
+            behind = stale.get((ds["dataset"], p.partition_key))
             rows.append(
                 {
                     "dataset": ds["dataset"],
                     "partition": p.partition_key,
                     "state": p.state,
+                    "stale": behind is not None,
                     "rows": p.rows_published,
                     "quarantined": p.rows_quarantined,
                     "last_run": p.run_id,
@@ -104,6 +111,7 @@ def partitions_status(args: Any) -> None:
                     "updated": p.updated_at.isoformat(timespec="seconds"),
                     "failed_rules": found.get("failed_rules", []),
                     "reruns": found.get("reruns", []),
+                    "stale_because": behind.as_dict() if behind else None,
                 }
             )
     if args.output == "json":
@@ -112,7 +120,11 @@ def partitions_status(args: Any) -> None:
     if not rows:
         print(f"no partitions recorded for {args.target!r}" + (f" since {args.since}" if args.since else ""))
         return
-    shown = [{k: v for k, v in r.items() if k not in ("failed_rules", "reruns")} for r in rows]
+    hidden = ("failed_rules", "reruns", "stale_because")
+    shown = [
+        {k: (("stale" if v else "") if k == "stale" else v) for k, v in r.items() if k not in hidden}
+        for r in rows
+    ]
     print(table(list(shown[0]), [list(r.values()) for r in shown]))
     details = [line for r in rows for line in _partition_details(r)]
     if details:
@@ -133,6 +145,10 @@ def _partition_details(row: dict[str, Any]) -> list[str]:
     for r in row["reruns"]:
         when = str(r.get("started_at") or "")[:16].replace("T", " ")
         lines.append(f"{where}: rerun {when} by {r.get('requested_by')}: {r.get('reason')}")
+    if row.get("stale_because"):
+        lines.append(
+            f"{where}: stale: {row['stale_because']['detail']}; fix: {row['stale_because']['command']}"
+        )
     return lines
 
 
@@ -159,7 +175,11 @@ def partitions_verify(args: Any) -> None:
                 ],
             )
         )
-        print(f"\n{len(findings)} partitions checked, {len(bad)} differ from the ledger")
+        stale = sum(1 for f in bad if f.status == "stale")
+        print(
+            f"\n{len(findings)} partitions checked, {len(bad) - stale} differ from the ledger, "
+            f"{stale} stale (built from a replaced upstream partition)"
+        )
         for f in bad:
             if f.rerun_hint:
                 print(f"  fix: {f.rerun_hint}")

@@ -4,6 +4,7 @@ Example::
 
     airflow dataops partitions rerun nycflights_daily -k 2026-11-19 --reason "upstream resent the day" --dry-run
     airflow dataops partitions rerun nycflights_daily --from 2026-11-01 --to 2026-11-03 --reason "bug #123 fixed"
+    airflow dataops partitions rerun orders_daily -k 2026-11-28 --downstream --reason "30 orders cancelled"
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from airflow_dataops.cli._common import EXIT_FINDING, exit_code_of, fail, requested_by
+from airflow_dataops.cli._common import EXIT_FINDING, EXIT_INVALID, exit_code_of, fail, requested_by
 from airflow_dataops.exceptions import DataOpsError
 
 
@@ -26,7 +27,8 @@ def rerun_action_command() -> Any:
             "Records a rerun request with your reason for each partition, then clears the partition's latest "
             "Airflow run (airflow dags clear --run-id) or, if it never ran, triggers a run with that "
             "partition_key; the scheduler replaces the partition. --dry-run lists what would rerun and be "
-            "replaced and changes nothing. Exits 1 when the rerun is refused (nothing was requested), 2 on a "
+            "replaced and changes nothing. --downstream also reruns, in dependency order across DAGs, every "
+            "partition built from these (from the inputs the ledger recorded), with the same reason. Exits 1 when the rerun is refused (nothing was requested), 2 on a "
             "malformed setting, 3 when the store or Airflow's runs cannot be reached. "
             "Example: airflow dataops partitions rerun nycflights_daily "
             '-k 2026-11-19 --reason "upstream resent the day"'
@@ -65,6 +67,20 @@ def rerun_cli_args() -> tuple[Any, ...]:
             default=False,
             help="Rerun even if a partition's run is queued or running right now.",
         ),
+        Arg(
+            ("--downstream",),
+            action="store_true",
+            default=False,
+            help="Also rerun every partition built from these (recorded inputs), across DAGs, in dependency order.",
+        ),
+        Arg(
+            ("--wait-timeout",),
+            dest="wait_timeout",
+            type=float,
+            default=3600.0,
+            metavar="SECONDS",
+            help="With --downstream: how long to wait for a step to be applied before clearing the next one.",
+        ),
         Arg(("-o", "--output"), choices=("table", "json"), default="table", help="Output format."),
     )
 
@@ -80,6 +96,9 @@ def partitions_rerun(args: Any) -> None:
         else:
             store.ensure_ready(create=False)  # a person's rerun migrates an older store, never creates one
         airflow = MetadataDBRuns()
+        if getattr(args, "downstream", False):
+            _rerun_downstream(args, store, airflow)
+            return
         plan = plan_rerun(
             store,
             args.dag_id,
@@ -97,6 +116,61 @@ def partitions_rerun(args: Any) -> None:
     except DataOpsError as e:
         fail(str(e), exit_code_of(e, otherwise=EXIT_FINDING))  # a rerun the ledger refuses is a finding
     _print(args, plan, outcome, dry_run=False)
+
+
+def _rerun_downstream(args: Any, store: Any, airflow: Any) -> None:
+    """``--downstream``: the chain below the partitions, planned from the ledger's recorded inputs."""
+    from airflow_dataops.partitions.downstream import apply_downstream, format_downstream, plan_downstream
+
+    if args.wait_timeout is not None and args.wait_timeout < 0:
+        fail(f"--wait-timeout {args.wait_timeout} is negative; give seconds >= 0", EXIT_INVALID)
+    plan = plan_downstream(
+        store,
+        args.dag_id,
+        reason=args.reason,
+        airflow=airflow,
+        keys=args.keys,
+        date_from=args.date_from,
+        date_to=args.date_to,
+        force=args.force,
+    )
+    as_json = getattr(args, "output", "table") == "json"
+    if args.dry_run:
+        print(
+            json.dumps(plan.as_dict() | {"dry_run": True}, indent=2)
+            if as_json
+            else format_downstream(plan, dry_run=True)
+        )
+        return
+    if not as_json:
+        print(format_downstream(plan, dry_run=False))
+    outcomes = apply_downstream(
+        store,
+        plan,
+        requested_by=requested_by(),
+        airflow=airflow,
+        wait_timeout=args.wait_timeout,
+        say=(lambda _m: None) if as_json else print,
+    )
+    if as_json:
+        print(
+            json.dumps(
+                plan.as_dict()
+                | {
+                    "dry_run": False,
+                    "cleared": {o.plan.dag_id: o.cleared for o in outcomes},
+                    "triggered": {o.plan.dag_id: o.triggered for o in outcomes},
+                },
+                indent=2,
+            )
+        )
+        return
+    for o in outcomes:
+        for key, run_id in o.cleared.items():
+            print(f"cleared run {run_id} of {o.plan.dag_id} for partition {key!r}")
+        for key, run_id in o.triggered.items():
+            print(f"triggered run {run_id} of {o.plan.dag_id} for partition {key!r}")
+    print(f"follow with: airflow dataops partitions status {plan.steps[-1].dag_id}")
 
 
 def _print(args: Any, plan: Any, outcome: Any, *, dry_run: bool) -> None:

@@ -91,6 +91,7 @@ def _partition_write(operator: Any, state: dict[str, Any], *, succeeded: bool) -
         run_facets[facets.DataOpsGateRunFacet.FACET_KEY] = builders.gate_run_facet(
             report, mode=state.get("mode", "fail"), verdict=state.get("verdict", "failed"), partition_key=key
         )
+    inputs += _tables_read(operator, state, conn, ds, key)
     output_facets: dict[str, Any] = {}
     result = ledger.get("result")
     if succeeded and result is not None:
@@ -100,10 +101,22 @@ def _partition_write(operator: Any, state: dict[str, Any], *, succeeded: bool) -
     outputs = [
         builders.output_dataset(ds.namespace, ds.name, facets=dataset_facets, output_facets=output_facets)
     ]
+    quarantined = result.rows_quarantined if (succeeded and result is not None) else None
+    if quarantined or (quarantined is not None and state.get("mode") == "quarantine"):
+        # the partition's quarantine rows were replaced too: an output with its own row count
+        from airflow_dataops.partitions.writer import quarantine_table_name
+
+        q = dataset_namespace_and_name(conn, quarantine_table_name(operator.table), schema=operator.db_schema)
+        q_facets: dict[str, Any] = {"outputStatistics": builders.output_statistics(quarantined)}
+        if key:
+            q_facets[builders.SUBSET_FACET_KEY] = builders.partition_subset(operator.partition_column, key)
+        outputs.append(builders.output_dataset(q.namespace, q.name, output_facets=q_facets))
     if ledger.get("partition"):
         run_id, attempt = state.get("run_id") or "unknown", state.get("attempt") or 1
         # as it happened: a gate refusal or a failed publish is "failed", never "skipped"
         decision = ledger.get("decision", "")
+        if decision == "stale" and decision not in facets.LEDGER_DECISIONS:
+            decision = "rerun"  # a stale partition replaced: a rerun, until the facet's schema knows "stale"
         decision = decision if decision in facets.LEDGER_DECISIONS else "skipped"
         run_facets[facets.DataOpsPartitionLedgerRunFacet.FACET_KEY] = facets.DataOpsPartitionLedgerRunFacet(
             dataset=report.dataset if report is not None else operator.table,
@@ -135,3 +148,30 @@ def _superseded(previous: Any, result: Any) -> Any:
         state="superseded",
         kept=getattr(result, "kept", None) is not None,
     )
+
+
+_PARSER_DIALECT = {"postgres": "postgresql", "postgresql": "postgresql", "sqlite": "sqlite", "mysql": "mysql"}
+
+
+def _tables_read(operator: Any, state: dict[str, Any], conn: Any, target: Any, key: str | None) -> list[Any]:
+    """Input datasets for the tables the task's query reads (Airflow's OpenLineage SQL parser), in the
+    same warehouse namespace; the target itself is left out (it already is an input when gated)."""
+    from airflow_dataops.lineage import builders
+    from airflow_dataops.lineage.naming import dataset_namespace_and_name
+
+    tables = state.get("tables_read")
+    if tables is None:
+        try:
+            tables = operator.read_tables(_PARSER_DIALECT.get((conn.conn_type or "").lower()))
+        except Exception:
+            log.debug("dataops: no tables read by %s for lineage", operator.task_id, exc_info=True)
+            tables = []
+    out = []
+    seen = {(target.namespace, target.name)}
+    for schema, table in tables:
+        ds = dataset_namespace_and_name(conn, table, schema=schema or operator.db_schema)
+        if (ds.namespace, ds.name) in seen:
+            continue
+        seen.add((ds.namespace, ds.name))
+        out.append(builders.input_dataset(ds.namespace, ds.name))
+    return out

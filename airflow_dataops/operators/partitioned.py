@@ -56,9 +56,13 @@ class PartitionWriteOperator(BaseOperator):
         measured on the store's clock).
     :param db_schema: the warehouse schema of the table, where the database has schemas; recorded
         with the dataset, so ``partitions verify`` reads the same schema.
+    :param inputs: upstream datasets this task reads, recorded with each apply so the ledger knows
+        what the partition was built from (and when it goes stale): dataset names (same partition
+        key), ``(dataset, key)`` pairs or ``{dataset: key or [keys]}``; keys are templated.  Inputs
+        from the run's triggering asset events (and, for SQL, the query's tables) are recorded too.
     """
 
-    template_fields: Sequence[str] = ("partition_key", "table", "contract")
+    template_fields: Sequence[str] = ("partition_key", "table", "contract", "inputs")
     ui_color = "#d9f2e6"
 
     def __init__(
@@ -75,10 +79,12 @@ class PartitionWriteOperator(BaseOperator):
         on_already_applied: str | None = None,
         lease: timedelta = timedelta(hours=2),
         db_schema: str | None = None,
+        inputs: Any = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         from airflow_dataops.config import GATE_MODES, ON_ALREADY_APPLIED
+        from airflow_dataops.partitions.inputs import normalize_declared
 
         if mode is not None and mode not in GATE_MODES:
             raise ValueError(f"{type(self).__name__}: mode={mode!r}; use one of {', '.join(GATE_MODES)}")
@@ -98,12 +104,17 @@ class PartitionWriteOperator(BaseOperator):
         self.on_already_applied = on_already_applied
         self.lease = lease
         self.db_schema = db_schema
+        self.inputs = normalize_declared(inputs, owner=f"{type(self).__name__} {self.task_id!r}")
         self._lineage: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ to override
     def stage(self, context: Context, engine: Engine, partition_key: str) -> Table:
         """Put this partition's rows into a staging table in the warehouse and return it."""
         raise NotImplementedError
+
+    def read_tables(self, dialect: str | None) -> list[tuple[str | None, str]]:
+        """``(schema, table)`` of the warehouse tables this task reads (SQL operators parse their query)."""
+        return []
 
     # ------------------------------------------------------------------ the pipeline
     def execute(self, context: Context) -> dict[str, Any]:
@@ -136,6 +147,8 @@ class PartitionWriteOperator(BaseOperator):
             self._drop_stage_of(engine, key, claim.took_over_from.id)
         stage = None
         try:
+            # read the inputs' apply ids before the data: an upstream replaced meanwhile shows stale
+            self._inputs = self._resolve_inputs(context, store, dataset, key, engine.dialect.name)
             stage = self.stage(context, engine, key)
             report = self._gate(engine, stage, contract, dataset, key) if contract else None
             return self._publish(
@@ -160,6 +173,32 @@ class PartitionWriteOperator(BaseOperator):
                 except Exception:  # a leftover stage table is harmless; the attempt taking over drops it
                     self.log.warning("could not drop staging table %s", stage.name, exc_info=True)
             self.log.debug("ti %s done", ti)
+
+    def _resolve_inputs(
+        self, context: Context, store: Any, dataset: str, key: str, dialect: str
+    ) -> list[Any]:
+        """The upstream partitions this apply reads (``inputs=``, events, the SQL's tables) and their apply ids."""
+        from airflow_dataops.partitions.inputs import inputs_for_apply
+
+        try:
+            tables = self.read_tables(dialect)
+        except Exception as e:  # an unparsable query still runs; it just records no SQL inputs
+            self.log.warning(
+                "dataops: could not read the tables of the query (%s); no SQL inputs recorded", e
+            )
+            tables = []
+        self._lineage["tables_read"] = tables
+        return inputs_for_apply(
+            store,
+            dataset=dataset,
+            partition_key=key,
+            declared=self.inputs,
+            events=context.get("triggering_asset_events"),
+            tables=tables,
+            conn_id=self.conn_id,
+            db_schema=self.db_schema,
+            log=self.log,
+        )
 
     def _drop_stage_of(self, engine: Engine, key: str, claim_id: int) -> None:
         """Drop the staging table of the attempt this one took over (killed, or stale and doomed)."""
@@ -224,6 +263,8 @@ class PartitionWriteOperator(BaseOperator):
             raise
         if claim.action == "rerun":
             self.log.info("rerun of partition %r requested by %s: %s", key, claim.requested_by, claim.reason)
+        elif claim.action == "stale":
+            self.log.info("partition %r is replaced because it is %s", key, claim.reason)
         if claim.took_over_from is not None:
             self.log.warning("%s", claim.took_over_from.error or "took over an unfinished attempt")
         return claim
@@ -302,13 +343,16 @@ class PartitionWriteOperator(BaseOperator):
             run_id=ti.run_id,
             db_schema=self.db_schema,
             fence=ledger.fence(
-                claim, gate_verdict=verdict.value, contract_version=contract.version if contract else None
+                claim,
+                gate_verdict=verdict.value,
+                contract_version=contract.version if contract else None,
+                inputs=getattr(self, "_inputs", ()),
             ),
             keep=version_to_keep(claim),  # the replaced version, for `partitions rollback`
         )
         state = "quarantined" if result.rows_quarantined else "applied"
         self._lineage["ledger"] = {
-            "decision": claim.action if claim.action == "rerun" else "applied",
+            "decision": claim.action if claim.action in ("rerun", "stale") else "applied",
             "partition": key,
             "reason": claim.reason,
             "result": result,
@@ -456,6 +500,11 @@ class PartitionedSQLOperator(PartitionWriteOperator):
         super().__init__(**kwargs)
         self.sql = sql
         self.parameters = dict(parameters or {})
+
+    def read_tables(self, dialect: str | None) -> list[tuple[str | None, str]]:
+        from airflow_dataops.partitions.inputs import sql_tables
+
+        return sql_tables(self.sql, dialect)
 
     def stage(self, context: Context, engine: Engine, partition_key: str) -> Table:
         from sqlalchemy import text

@@ -279,6 +279,12 @@ def apply_rerun(
     the partition as already applied.  If Airflow then refuses, the requests stay open and
     the message says so (the next run of that partition consumes them).
     """
+    record_requests(store, plan, requested_by=requested_by)
+    return start_runs(plan, requested_by=requested_by, airflow=airflow)
+
+
+def record_requests(store: StateStore, plan: RerunPlan, *, requested_by: str) -> None:
+    """Step 1: a rerun request with the plan's reason for every partition the ledger holds."""
     from airflow_dataops.partitions.ledger import PartitionLedger
 
     for ds in plan.datasets:
@@ -291,6 +297,10 @@ def apply_rerun(
             PartitionLedger(store, ds).request_rerun(
                 known, reason=plan.reason, requested_by=requested_by, dag_id=plan.dag_id
             )
+
+
+def start_runs(plan: RerunPlan, *, requested_by: str, airflow: AirflowRuns) -> RerunOutcome:
+    """Step 2: clear each partition's latest run, or trigger one, through Airflow's own commands."""
     cleared: dict[str, str] = {}
     triggered: dict[str, str] = {}
     messages: list[str] = []

@@ -21,7 +21,7 @@ from airflow_dataops.store.ledger import PUBLISHED_STATES, list_partitions
 class Finding:
     dataset: str
     partition_key: str
-    status: str  # ok | rows_differ | checksum_differs | missing_in_target | not_in_ledger
+    status: str  # ok | stale | rows_differ | checksum_differs | missing_in_target | not_in_ledger
     ledger_rows: int | None
     target_rows: int | None
     detail: str = ""
@@ -38,15 +38,47 @@ class Finding:
 def verify_dataset(
     store: StateStore, dataset: dict[str, Any], *, since: str | None = None, engine: Any = None
 ) -> list[Finding]:
+    """Each published partition's rows and checksum against the ledger, then staleness."""
+    name, table, column = dataset["dataset"], dataset["target_table"], dataset["partition_column"]
+    if not table or not column or not (engine or dataset.get("conn_id")):
+        raise DataOpsError(f"dataset {name!r} has no target table, partition column or connection recorded")
+    engine = engine or warehouse.engine(dataset["conn_id"], probe=True)
+    findings = _verify_rows(store, dataset, since=since, engine=engine)
+    return _with_staleness(store, name, findings)
+
+
+def _with_staleness(store: StateStore, dataset: str, findings: list[Finding]) -> list[Finding]:
+    """A partition that matches its ledger row but was built from a replaced upstream is ``stale``."""
+    from dataclasses import replace
+
+    from airflow_dataops.partitions.staleness import stale_partitions
+
+    stale = {s.partition_key: s for s in stale_partitions(store, [dataset])}
+    out = []
+    for f in findings:
+        s = stale.get(f.partition_key)
+        if s is None:
+            out.append(f)
+        elif f.ok:
+            out.append(
+                replace(
+                    f, status="stale", detail=f"built from a replaced input: {s.detail}", rerun_hint=s.command
+                )
+            )
+        else:
+            out.append(replace(f, detail=f"{f.detail}; also stale: {s.detail}"))
+    return out
+
+
+def _verify_rows(
+    store: StateStore, dataset: dict[str, Any], *, since: str | None, engine: Any
+) -> list[Finding]:
     from sqlalchemy import bindparam, inspect, select
 
     from airflow_dataops.partitions.writer import partition_checksum, reflect_columns
 
     name, table, column = dataset["dataset"], dataset["target_table"], dataset["partition_column"]
     db_schema = dataset.get("db_schema") or None  # the schema the partitions were published to
-    if not table or not column or not (engine or dataset.get("conn_id")):
-        raise DataOpsError(f"dataset {name!r} has no target table, partition column or connection recorded")
-    engine = engine or warehouse.engine(dataset["conn_id"], probe=True)
     dag_id = dataset.get("dag_id")
     ledger = {
         p.partition_key: p for p in list_partitions(store, name, since=since) if p.state in PUBLISHED_STATES

@@ -237,9 +237,14 @@ def create_app() -> FastAPI:
     ) -> HTMLResponse:
         if not access.can_read(dag_id):
             raise HTTPException(403, f"You may not read DAG {dag_id!r}.")
+        from airflow_dataops.partitions.staleness import stale_partitions
+
         rows = _visible(store, access, dag_id=dag_id)
+        stale = stale_partitions(store, [r.dataset for r in rows]) if rows else []
         return HTMLResponse(
-            pages.dag_page(dag_id, rows, base=_base(request), now=queries.utcnow(), theme=_theme(theme))
+            pages.dag_page(
+                dag_id, rows, base=_base(request), now=queries.utcnow(), theme=_theme(theme), stale=stale
+            )
         )
 
     # ---------------------------------------------------------------- JSON

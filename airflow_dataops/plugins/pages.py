@@ -58,7 +58,7 @@ th a{color:inherit}th a.on{color:var(--fg)}
 tr:hover td{background:var(--panel)}
 .chip{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600;white-space:nowrap}
 .chip.healthy,.chip.applied,.chip.passed{background:var(--okbg);color:var(--ok)}
-.chip.at_risk,.chip.quarantined,.chip.warned,.chip.applying,.chip.warn{background:var(--warnbg);color:var(--warn)}
+.chip.at_risk,.chip.quarantined,.chip.warned,.chip.applying,.chip.warn,.chip.stale{background:var(--warnbg);color:var(--warn)}
 .chip.breached,.chip.failed,.chip.invalid,.chip.bad{background:var(--badbg);color:var(--bad)}
 .chip.no_data,.chip.no_slo,.chip.superseded,.chip.rolled_back,.chip.purged,.chip.other{background:var(--greybg);color:var(--grey)}
 .budget{display:inline-flex;align-items:center;gap:6px;white-space:nowrap}.num{font-variant-numeric:tabular-nums}
@@ -129,6 +129,7 @@ def chip(status: str | None) -> str:
         "superseded",
         "rolled_back",
         "purged",
+        "stale",
         "passed",
         "warned",
         "warn",
@@ -316,14 +317,30 @@ def overview_page(
 
 
 def dag_page(
-    dag_id: str, rows: Sequence[DatasetSummary], *, base: str, now: datetime, theme: str | None
+    dag_id: str,
+    rows: Sequence[DatasetSummary],
+    *,
+    base: str,
+    now: datetime,
+    theme: str | None,
+    stale: Sequence[Any] = (),
 ) -> str:
+    """:param stale: the DAG's stale partitions (``partitions.staleness.StalePartition``), each with its fix."""
     if rows:
         table = _table(rows, base, now, sort="status", desc=False, params={}, sortable=False, in_dag=True)
     else:
         table = (
             f'<p class="muted">DAG <code>{_e(dag_id)}</code> produces no dataset known to the dataops store. '
             f"Datasets are registered when a dataops operator first runs.</p>"
+        )
+    if stale:
+        items = "".join(
+            f"<li><code>{_e(s.dataset)}</code> <code>{_e(s.partition_key)}</code> {chip('stale')} {_e(s.detail)}"
+            f'<br><code class="cmd">{_e(s.command or "")}</code></li>'
+            for s in stale
+        )
+        table += (
+            f'<h2>Stale partitions <span class="count">{len(stale)}</span></h2><ul class="stale">{items}</ul>'
         )
     body = (
         f'<h1>Datasets of {_e(dag_id)}</h1><p class="sub"><a href="{_e(base)}/">All datasets</a></p>{table}'
@@ -441,7 +458,8 @@ def _ledger(d: DatasetDetail) -> str:
             else ""
         )
         rows.append(
-            f"<tr><td><code>{_e(p['partition_key'])}</code></td><td>{chip(p['state'])}</td>"
+            f"<tr><td><code>{_e(p['partition_key'])}</code></td><td>{chip(p['state'])}"
+            f"{' ' + chip('stale') if p.get('stale') else ''}</td>"
             f'<td class="num">{_e(p["rows_published"] if p["rows_published"] is not None else "–")}{quarantined}</td>'
             f"<td>{_e(p['contract_version'] or '–')}</td><td>{chip(p['gate_verdict'])}</td>"
             f"<td>{_e((p['updated_at'] or '')[:16].replace('T', ' '))}</td><td>{_findings(p)}</td>"
@@ -470,6 +488,8 @@ def _findings(p: dict[str, Any]) -> str:
         f"{_e(r.get('requested_by') or '?')}: {_e(r.get('reason') or '')}</div>"
         for r in p.get("reruns") or []
     ]
+    if p.get("stale"):
+        lines.append(f'<div class="stale">stale: {_e(p["stale"])}</div>')
     return "".join(lines) or '<span class="muted">–</span>'
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from airflow_dataops.clock import utcnow
 from airflow_dataops.partitions.ledger import rerun_command
+from airflow_dataops.partitions.staleness import stale_partitions
 from airflow_dataops.slo.budget import report_from_count
 from airflow_dataops.slo.burn_rate import SLOEvaluation
 from airflow_dataops.slo.evaluation import (
@@ -467,9 +468,11 @@ def dataset_detail(store: StateStore, dataset: str, *, now: datetime | None = No
     burndown = {spec.kind.value: _burndown(spec, long_inputs, now) for spec in ev.specs}
     findings = partition_findings(store, dataset)
     kept = versions_by_partition(store, dataset)  # kept versions and rollbacks, for the ledger table
+    stale = {s.partition_key: s for s in stale_partitions(store, [dataset])}
     partitions = []
     for p in sorted(list_partitions(store, dataset), key=lambda p: p.partition_key, reverse=True)[:200]:
         found = findings.get(p.partition_key, {})
+        behind = stale.get(p.partition_key)
         partitions.append(
             {
                 "partition_key": p.partition_key,
@@ -480,11 +483,13 @@ def dataset_detail(store: StateStore, dataset: str, *, now: datetime | None = No
                 "gate_verdict": p.gate_verdict,
                 "run_id": p.run_id,
                 "updated_at": _iso(p.updated_at),
-                "rerun_command": rerun_command(p.dag_id or row.get("dag_id"), p.partition_key),
+                "rerun_command": (behind.command if behind else None)
+                or rerun_command(p.dag_id or row.get("dag_id"), p.partition_key),
                 "failed_rules": found.get("failed_rules", []),
                 "reruns": found.get("reruns", []),
                 "versions": kept.get(p.partition_key, {}).get("versions", []),
                 "rollbacks": kept.get(p.partition_key, {}).get("rollbacks", []),
+                "stale": behind.detail if behind else None,
             }
         )
     results = latest_contract_results(store, dataset, limit=1)

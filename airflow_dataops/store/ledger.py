@@ -17,6 +17,7 @@ from sqlalchemy import Connection, and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from airflow_dataops.clock import utcnow  # this process's clock: records only, never a lease
+from airflow_dataops.store import inputs as lineage_inputs
 from airflow_dataops.store import tables as t
 from airflow_dataops.store.engine import StateStore
 
@@ -127,7 +128,7 @@ class Claim:
     apply_id: int
     dataset: str
     partition_key: str
-    action: str  # apply | rerun
+    action: str  # apply | rerun | stale (an applied partition replaced because an input changed)
     reason: str | None
     requested_by: str | None
     previous: PartitionState | None
@@ -236,7 +237,16 @@ def _claim_once(
                 .order_by(t.rerun_requests.c.id.desc())
             ).first()
             if current.state in PUBLISHED_STATES:
-                if request is None:
+                changed = (
+                    lineage_inputs.stale_inputs(conn, datasets=[dataset], partition_key=partition_key)
+                    if request is None
+                    else []
+                )
+                if changed:
+                    # built from an upstream version that has since been replaced: not a double apply
+                    action = "stale"
+                    reason = "stale: " + "; ".join(lineage_inputs.describe_change(b) for b in changed)
+                elif request is None:
                     _record_refusal(
                         conn, dataset, partition_key, dag_id, task_id, run_id, attempt, "already_applied", now
                     )
@@ -259,9 +269,10 @@ def _claim_once(
                     conn.execute(
                         update(h).where(h.c.id == last.id).values(state=FAILED, error=why, finished_at=now)
                     )
-                    if last.action == "rerun" and request is None:
-                        # the dead attempt had consumed the rerun request: its retry is still that rerun
-                        action, reason, requested_by = "rerun", last.reason, last.requested_by
+                    if last.action in ("rerun", "stale") and request is None:
+                        # the dead attempt had consumed the rerun request (or was replacing a stale
+                        # partition): its retry is still that rerun
+                        action, reason, requested_by = last.action, last.reason, last.requested_by
                 # what the target holds now is what the last published apply wrote (or nothing)
                 current = _last_published(conn, dataset, partition_key) or current
             if request is not None:
@@ -359,8 +370,16 @@ def _record_finish(
     checksum: str,
     gate_verdict: str | None,
     contract_version: str | None,
+    inputs: Sequence[lineage_inputs.InputRecord] = (),
 ) -> None:
     h, p = t.partition_history, t.partitions
+    lineage_inputs.record_inputs(
+        conn,
+        dataset=claim_.dataset,
+        partition_key=claim_.partition_key,
+        apply_id=claim_.apply_id,
+        inputs=inputs,
+    )
     if claim_.previous is not None and claim_.previous.apply_id is not None:
         conn.execute(
             update(h)

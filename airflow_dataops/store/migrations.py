@@ -49,6 +49,11 @@ def _v2_dataset_db_schema(conn: Connection) -> None:
     _add_column_if_missing(conn, t.datasets.name, "db_schema", "VARCHAR(250)")
 
 
+def _v3_partition_inputs(conn: Connection) -> None:
+    # what each applied partition was built from: the ledger's answer to staleness (#16)
+    t.partition_inputs.create(conn, checkfirst=True)
+
+
 def _v4_partition_versions(conn: Connection) -> None:
     # kept superseded versions (their index; the rows are in the warehouse) and rollbacks
     for table in (t.partition_versions, t.rollbacks):
@@ -72,6 +77,11 @@ def _v6_slo_rechecks(conn: Connection) -> None:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "ledger, history, rerun requests, SLIs, contract results, breaches, datasets", _v1_initial),
     Migration(2, "datasets.db_schema: the warehouse schema a dataset is published to", _v2_dataset_db_schema),
+    Migration(
+        3,
+        "partition_inputs: the upstream partitions (and their apply ids) each apply read",
+        _v3_partition_inputs,
+    ),
     Migration(4, "partition versions kept for rollback, and the rollbacks made", _v4_partition_versions),
     Migration(5, "index dataops_partitions(updated_at): the UI's change detection", _v5_ui_read_indexes),
     Migration(6, "slo_rechecks: re-evaluate SLOs at once after a rerun or a verify", _v6_slo_rechecks),

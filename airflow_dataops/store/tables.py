@@ -103,6 +103,23 @@ partition_history = Table(
     Index("ix_dataops_history_partition", "dataset", "partition_key", "id"),
 )
 
+# Migration 3: what each apply was built from.  One row per (apply, upstream partition) it read,
+# with the upstream's apply id at that time; a downstream partition whose input's current apply
+# id differs is stale (``store.inputs.stale_inputs``, the one definition).
+partition_inputs = Table(
+    "dataops_partition_inputs",
+    metadata,
+    Column("apply_id", Integer, primary_key=True, autoincrement=False),  # the downstream's history row
+    Column("input_dataset", String(500), primary_key=True),
+    Column("input_partition_key", String(500), primary_key=True),
+    Column("dataset", String(500), nullable=False),
+    Column("partition_key", String(500), nullable=False),
+    Column("input_apply_id", Integer, nullable=False),
+    Column("source", String(20), nullable=False),  # event | declared | sql
+    Index("ix_dataops_inputs_upstream", "input_dataset", "input_partition_key"),
+    Index("ix_dataops_inputs_partition", "dataset", "partition_key", "apply_id"),
+)
+
 # A rerun asked for by a person (CLI) and not yet carried out.
 rerun_requests = Table(
     "dataops_rerun_requests",

@@ -47,7 +47,12 @@ def test_assertions_and_publish_meet_on_one_dataset(airflow_db, warehouse: Path,
         and e["run"]["facets"]["dataops_partitionLedger"]["decision"] == "applied"
     ]
     [inp] = complete["inputs"]
-    [out] = complete["outputs"]
+    [out, quarantine] = complete["outputs"]  # quarantine mode: the quarantine table is written too
+    assert quarantine["name"] == "flights__quarantine"
+    assert (
+        quarantine["outputFacets"]["outputStatistics"]["rowCount"]
+        == complete["run"]["facets"]["dataops_partitionLedger"]["rowsQuarantined"]
+    )
     assert (
         (inp["namespace"], inp["name"])
         == (out["namespace"], out["name"])

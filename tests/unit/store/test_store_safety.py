@@ -168,6 +168,7 @@ def test_an_older_store_is_refused_by_readers_and_migrated_by_the_first_write(st
     with engine.begin() as conn:  # back to version 1: no datasets.db_schema
         conn.execute(t.schema_version.delete().where(t.schema_version.c.version > 1))
         conn.execute(text("ALTER TABLE dataops_datasets DROP COLUMN db_schema"))
+        conn.execute(text("DROP TABLE dataops_partition_inputs"))  # migration 3
     engine.dispose()
     store.dispose()
     reader = StateStore(store_url)
