@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from html import escape
 from typing import Any
@@ -23,13 +23,14 @@ from urllib.parse import quote
 from airflow_dataops.report import OpsReport, operational_report
 from airflow_dataops.store import StateStore
 
-__all__ = ["clear", "ops_report", "ops_section", "visible_report"]
+__all__ = ["clear", "ops_report", "ops_section", "report_data", "visible_report"]
 
 
 @dataclass(frozen=True)
 class _Cached:
     taken: float  # time.monotonic()
     report: OpsReport
+    dicts: dict[frozenset[str], dict[str, Any]] = field(default_factory=dict)  # hidden → to_dict()
 
 
 _CACHE: dict[str, _Cached] = {}
@@ -55,6 +56,32 @@ def ops_report(
     with _LOCK:
         _CACHE[store.url] = _Cached(time.monotonic(), report)
     return report
+
+
+def report_data(
+    store: StateStore,
+    visible: Collection[str],
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    ttl: float = 60.0,
+) -> dict[str, Any]:
+    """The report without the registered datasets that are not in ``visible`` (those of DAGs the
+    caller may not read), as ``OpsReport.to_dict()``; for the default period the dict is kept
+    with the report (one per set of hidden datasets, i.e. per kind of user)."""
+    report = ops_report(store, since=since, until=until, ttl=ttl)
+    hidden = set(report.owners) - set(visible)
+    cached = _CACHE.get(store.url)
+    if cached is None or cached.report is not report:
+        return visible_report(report, hidden).to_dict()
+    key = frozenset(hidden)
+    data = cached.dicts.get(key)
+    if data is None:
+        data = visible_report(report, hidden).to_dict()
+        with _LOCK:
+            if len(cached.dicts) < 64:
+                cached.dicts[key] = data
+    return data
 
 
 def visible_report(report: OpsReport, hidden: Collection[str]) -> OpsReport:
