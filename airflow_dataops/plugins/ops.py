@@ -40,6 +40,7 @@ _LOCK = threading.Lock()
 def clear() -> None:
     with _LOCK:
         _CACHE.clear()
+        _LAST_HTML.clear()
 
 
 def ops_report(
@@ -141,9 +142,25 @@ _HEADS = (
 )
 
 
+# (data, base, datasets, html): holding ``data`` itself, so "the same data" is identity, never a reused id
+_LAST_HTML: list[tuple[Mapping[str, Any], str, frozenset[str] | None, str]] = []
+
+
 def ops_section(data: Mapping[str, Any], *, base: str, datasets: Collection[str] | None = None) -> str:
     """The "Operations" section: per owner, then per dataset (``datasets``: only these rows, in
-    the overview's filter; ``None``: all), and M11 with its reason.  ``data`` is ``OpsReport.to_dict()``."""
+    the overview's filter; ``None``: all), and M11 with its reason.  ``data`` is ``OpsReport.to_dict()``
+    (the last section is kept: the same cached ``data`` and filter render the same HTML)."""
+    names = None if datasets is None else frozenset(datasets)
+    last = _LAST_HTML[-1] if _LAST_HTML else None
+    if last is not None and last[0] is data and last[1] == base and last[2] == names:
+        return last[3]
+    html = _render(data, base=base, datasets=names)
+    with _LOCK:
+        _LAST_HTML[:] = [(data, base, names, html)]
+    return html
+
+
+def _render(data: Mapping[str, Any], *, base: str, datasets: Collection[str] | None) -> str:
     owners = "".join(
         f'<tr data-owner="{_e(owner)}"><td>{_e(owner)}</td>{_cells(m)}</tr>'
         for owner, m in data["owners"].items()
