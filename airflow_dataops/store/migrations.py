@@ -53,6 +53,8 @@ def _v5_ui_read_indexes(conn: Connection) -> None:
     # The UI reads max(dataops_partitions.updated_at) on every request (its high-water marks)
     # and the partitions written since its snapshot: an index instead of a scan of the ledger.
     t.ix_partitions_updated.create(conn, checkfirst=True)
+    # The operations report (on the UI's first request) reads the bad freshness SLIs of a period.
+    t.ix_sli_bad_freshness.create(conn, checkfirst=True)
 
 
 # Versions 3 and 4 belong to other changes; a store may hold any subset of the versions below
@@ -61,7 +63,11 @@ def _v5_ui_read_indexes(conn: Connection) -> None:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "ledger, history, rerun requests, SLIs, contract results, breaches, datasets", _v1_initial),
     Migration(2, "datasets.db_schema: the warehouse schema a dataset is published to", _v2_dataset_db_schema),
-    Migration(5, "index dataops_partitions(updated_at): the UI's change detection", _v5_ui_read_indexes),
+    Migration(
+        5,
+        "indexes: dataops_partitions(updated_at) for the UI's change marks, bad freshness SLIs by time",
+        _v5_ui_read_indexes,
+    ),
 )
 
 HEAD = MIGRATIONS[-1].version
