@@ -308,7 +308,9 @@ def run(datasets: int, days: int, rounds: int) -> str:
         "`slo.evaluation.evaluate_dataset` through the same batched loader. Over this store the evaluator "
         f"takes {figures['evaluator']:.0f} ms (target <= {eval_target:.0f} ms: {eval_verdict} it), and its "
         f"statuses equal the overview's for {agree:,} of {len(evaluated):,} datasets. "
-        f"Load average during the run (1 min): {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores.\n"
+        f"Load average during the run (1 min): {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; the "
+        "full evaluation's wall time is its CPU time stretched "
+        f"{figures['cold'] / max(figures['cold_cpu'], 1e-9):.1f}x by the other processes on the machine.\n"
     )
     return body
 

@@ -103,9 +103,8 @@ def _report(
 ) -> dict[str, Any]:
     """``airflow dataops report``'s figures without the datasets of DAGs the caller may not read
     (``rows``: the visible ones)."""
-    report = ops.ops_report(store, since=since, until=until, ttl=queries.SNAPSHOT_TTL)
-    hidden = set(report.owners) - {r.dataset for r in rows}
-    return ops.visible_report(report, hidden).to_dict()
+    visible = {r.dataset for r in rows}
+    return ops.report_data(store, visible, since=since, until=until, ttl=queries.SNAPSHOT_TTL)
 
 
 def _when(value: str | None, name: str) -> datetime | None:

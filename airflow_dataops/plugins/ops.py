@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from html import escape
 from typing import Any
@@ -23,13 +23,14 @@ from urllib.parse import quote
 from airflow_dataops.report import OpsReport, operational_report
 from airflow_dataops.store import StateStore
 
-__all__ = ["clear", "ops_report", "ops_section", "visible_report"]
+__all__ = ["clear", "ops_report", "ops_section", "report_data", "visible_report"]
 
 
 @dataclass(frozen=True)
 class _Cached:
     taken: float  # time.monotonic()
     report: OpsReport
+    dicts: dict[frozenset[str], dict[str, Any]] = field(default_factory=dict)  # hidden → to_dict()
 
 
 _CACHE: dict[str, _Cached] = {}
@@ -39,6 +40,7 @@ _LOCK = threading.Lock()
 def clear() -> None:
     with _LOCK:
         _CACHE.clear()
+        _LAST_HTML.clear()
 
 
 def ops_report(
@@ -55,6 +57,32 @@ def ops_report(
     with _LOCK:
         _CACHE[store.url] = _Cached(time.monotonic(), report)
     return report
+
+
+def report_data(
+    store: StateStore,
+    visible: Collection[str],
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    ttl: float = 60.0,
+) -> dict[str, Any]:
+    """The report without the registered datasets that are not in ``visible`` (those of DAGs the
+    caller may not read), as ``OpsReport.to_dict()``; for the default period the dict is kept
+    with the report (one per set of hidden datasets, i.e. per kind of user)."""
+    report = ops_report(store, since=since, until=until, ttl=ttl)
+    hidden = set(report.owners) - set(visible)
+    cached = _CACHE.get(store.url)
+    if cached is None or cached.report is not report:
+        return visible_report(report, hidden).to_dict()
+    key = frozenset(hidden)
+    data = cached.dicts.get(key)
+    if data is None:
+        data = visible_report(report, hidden).to_dict()
+        with _LOCK:
+            if len(cached.dicts) < 64:
+                cached.dicts[key] = data
+    return data
 
 
 def visible_report(report: OpsReport, hidden: Collection[str]) -> OpsReport:
@@ -114,9 +142,25 @@ _HEADS = (
 )
 
 
+# (data, base, datasets, html): holding ``data`` itself, so "the same data" is identity, never a reused id
+_LAST_HTML: list[tuple[Mapping[str, Any], str, frozenset[str] | None, str]] = []
+
+
 def ops_section(data: Mapping[str, Any], *, base: str, datasets: Collection[str] | None = None) -> str:
     """The "Operations" section: per owner, then per dataset (``datasets``: only these rows, in
-    the overview's filter; ``None``: all), and M11 with its reason.  ``data`` is ``OpsReport.to_dict()``."""
+    the overview's filter; ``None``: all), and M11 with its reason.  ``data`` is ``OpsReport.to_dict()``
+    (the last section is kept: the same cached ``data`` and filter render the same HTML)."""
+    names = None if datasets is None else frozenset(datasets)
+    last = _LAST_HTML[-1] if _LAST_HTML else None
+    if last is not None and last[0] is data and last[1] == base and last[2] == names:
+        return last[3]
+    html = _render(data, base=base, datasets=names)
+    with _LOCK:
+        _LAST_HTML[:] = [(data, base, names, html)]
+    return html
+
+
+def _render(data: Mapping[str, Any], *, base: str, datasets: Collection[str] | None) -> str:
     owners = "".join(
         f'<tr data-owner="{_e(owner)}"><td>{_e(owner)}</td>{_cells(m)}</tr>'
         for owner, m in data["owners"].items()

@@ -64,6 +64,8 @@ def _v5_ui_read_indexes(conn: Connection) -> None:
     # The UI reads max(dataops_partitions.updated_at) on every request (its high-water marks)
     # and the partitions written since its snapshot: an index instead of a scan of the ledger.
     t.ix_partitions_updated.create(conn, checkfirst=True)
+    # The operations report (on the UI's first request) reads the bad freshness SLIs of a period.
+    t.ix_sli_bad_freshness.create(conn, checkfirst=True)
 
 
 def _v6_slo_rechecks(conn: Connection) -> None:
@@ -83,7 +85,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         _v3_partition_inputs,
     ),
     Migration(4, "partition versions kept for rollback, and the rollbacks made", _v4_partition_versions),
-    Migration(5, "index dataops_partitions(updated_at): the UI's change detection", _v5_ui_read_indexes),
+    Migration(
+        5,
+        "indexes: dataops_partitions(updated_at) for the UI's change marks, bad freshness SLIs by time",
+        _v5_ui_read_indexes,
+    ),
     Migration(6, "slo_rechecks: re-evaluate SLOs at once after a rerun or a verify", _v6_slo_rechecks),
 )
 

@@ -154,6 +154,15 @@ sli_observations = Table(
     Column("details", JSON),
     Index("ix_dataops_sli_dataset_time", "dataset", "kind", "observed_at"),
 )
+# Migration 5: the bad freshness observations by time (partial: only those rows), for the
+# operations report's SLA violations (M15), which the UI's overview computes on its first request.
+_bad_freshness = (sli_observations.c.kind == "freshness") & sli_observations.c.good.is_(False)
+ix_sli_bad_freshness = Index(
+    "ix_dataops_sli_bad_freshness",
+    sli_observations.c.observed_at,
+    sqlite_where=_bad_freshness,
+    postgresql_where=_bad_freshness,
+)
 
 # Contract gate results: the whole report, and the verdict for quick listing.
 contract_results = Table(

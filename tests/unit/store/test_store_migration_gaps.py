@@ -30,25 +30,33 @@ def _versions(url: str) -> list[int]:
 def _indexes(url: str) -> set[str]:
     engine = create_engine(url)
     with engine.connect() as conn:
-        out = {i["name"] for i in inspect(conn).get_indexes(t.partitions.name)}
+        out = {
+            i["name"]
+            for table in (t.partitions, t.sli_observations)
+            for i in inspect(conn).get_indexes(table.name)
+        }
     engine.dispose()
     return out
 
 
-def test_migration_5_adds_the_partitions_updated_index_to_an_existing_store(store_url: str) -> None:
+V5_INDEXES = {"ix_dataops_partitions_updated", "ix_dataops_sli_bad_freshness"}
+
+
+def test_migration_5_adds_its_read_indexes_to_an_existing_store(store_url: str) -> None:
     store = StateStore(store_url)
     store.migrate()
     store.dispose()
     engine = create_engine(store_url)
     with engine.begin() as conn:  # 5 not applied: the index did not exist then
         conn.execute(t.schema_version.delete().where(t.schema_version.c.version == 5))
-        conn.exec_driver_sql("DROP INDEX ix_dataops_partitions_updated")
+        for name in sorted(V5_INDEXES):
+            conn.exec_driver_sql(f"DROP INDEX {name}")
     engine.dispose()
-    assert "ix_dataops_partitions_updated" not in _indexes(store_url)
+    assert not V5_INDEXES & _indexes(store_url)
     before_5 = max(m.version for m in migrations.MIGRATIONS if m.version < 5)
     assert StateStore(store_url).version() == before_5
     assert StateStore(store_url).migrate() == (before_5, migrations.HEAD)
-    assert "ix_dataops_partitions_updated" in _indexes(store_url)
+    assert _indexes(store_url) >= V5_INDEXES
     assert _versions(store_url) == [m.version for m in migrations.MIGRATIONS]
 
 
