@@ -6,6 +6,7 @@ need=()
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
 # The UI tests launch ${DATAOPS_CHROMIUM:-/usr/bin/chromium} (tests/e2e): check that very file.
 [ -x "${DATAOPS_CHROMIUM:-/usr/bin/chromium}" ] || need+=(chromium)
+command -v redis-server >/dev/null || [ -x /usr/bin/redis-server ] || need+=(redis-server)  # Celery broker (tests/e2e/celery_stack.py)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != "0" ]; then
   hint=""
