@@ -79,6 +79,7 @@ bench: $(STAMP)
 	@$(PY) -m bench.bench_slo
 	@$(PY) -m bench.bench_ui
 	@$(PY) -m bench.bench_partitions
+	@$(PY) -m bench.bench_scaleout
 
 docs: $(STAMP)
 	@$(PY) scripts/gen_cli_docs.py --write

@@ -8,7 +8,7 @@ what a distributed deployment has:
   dir, no persistence), started by the harness and stopped by PID;
 - PostgreSQL as Airflow's metadata DB and as Celery's result backend (``db+postgresql…``);
 - a triggerer;
-- N Celery workers (``airflow celery worker``), each its own process group with its own
+- N Celery workers (``airflow celery worker``), each its own process tree with its own
   Celery hostname (``-H worker1@%h``), its own queue next to the default one, and its own
   log-server port, so one can be SIGKILLed (:meth:`CeleryAirflowStack.kill_worker`) like a
   host that died, and restarted (:meth:`CeleryAirflowStack.start_worker`).
@@ -194,32 +194,50 @@ class CeleryAirflowStack(AirflowStack):
         raise StackError(f"Celery workers answering after {timeout} s: {seen}\n{self.logs()}")
 
     def worker_of(self, pid: int) -> str | None:
-        """The worker whose process group holds process ``pid`` (a task process, say), if any."""
+        """The worker that process ``pid`` (a task process, say) descends from, if any.
+
+        By ancestry, not process group: the Task SDK supervisor puts each task process in a
+        process group of its own (so it can signal the task's whole tree)."""
+        import psutil
+
+        mains = {self.procs[n].pid: n for n in self.worker_names if n in self.procs}
         try:
-            group = os.getpgid(pid)
-        except ProcessLookupError:
+            chain = [psutil.Process(pid), *psutil.Process(pid).parents()]
+        except psutil.Error:
             return None
-        return next((n for n in self.worker_names if n in self.procs and self.procs[n].pid == group), None)
+        return next((mains[p.pid] for p in chain if p.pid in mains), None)
 
     def worker_pids(self, name: str) -> set[int]:
-        """Every live process of worker ``name``'s process group (Celery, its pool, task supervisors, tasks)."""
-        group = self.procs[name].pid
-        pids = set()
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                with contextlib.suppress(OSError):
-                    if os.getpgid(int(entry.name)) == group:
-                        pids.add(int(entry.name))
-        return pids
+        """Every live process of worker ``name``: Celery, its pool, the task supervisors and their tasks."""
+        import psutil
+
+        main = psutil.Process(self.procs[name].pid)
+        return {main.pid, *(c.pid for c in main.children(recursive=True))}
 
     def kill_worker(self, name: str) -> set[int]:
-        """SIGKILL worker ``name`` and every process of its group at once, as if its host died."""
+        """SIGKILL worker ``name`` and every process under it at once, as if its host died."""
         proc = self.procs[name]
         pids = self.worker_pids(name)
+        for pid in sorted(pids - {proc.pid}, reverse=True):  # task processes, each in a group of its own
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
         return pids
+
+    def stop(self, grace: float = 15) -> None:
+        """Stop as the base stack does, then SIGKILL any task process that outlived its worker."""
+        import psutil
+
+        left: list[psutil.Process] = []
+        for proc in self.procs.values():
+            with contextlib.suppress(psutil.Error):
+                left += psutil.Process(proc.pid).children(recursive=True)
+        super().stop(grace)
+        for child in left:
+            with contextlib.suppress(psutil.Error):
+                child.kill()
 
     def _check_alive(self) -> None:
         # a worker the test killed on purpose is not a failure of the stack
