@@ -8,13 +8,14 @@ dag-processor, triggerer and api-server.  The DAG is the repository's own
 (``[core] default_task_retries``, ``[scheduler] task_instance_heartbeat_timeout``).
 
 While the partitions run, eight ``airflow dataops partitions rerun`` processes ask for the
-same partition at once, and one worker is SIGKILLed (with its whole process group: Celery,
+same partition at once, and one worker is SIGKILLed (with its whole process tree: Celery,
 its pool, the task supervisors and tasks) while the ledger says one of its partitions is
 ``applying``.  Airflow recovers it on its own: the task stops heart-beating, the scheduler
-fails the try, and the retry on the other worker takes the partition over in the ledger.
+fails the try, and the retry on a live worker takes the partition over in the ledger; a replacement
+worker is then started under the killed one's name, as a process supervisor would.
 
 Afterwards: exactly one ``apply`` per partition is published in the ledger's history (the
-reruns are recorded as ``rerun``, at most one per accepted request); the warehouse holds every
+reruns are recorded as ``rerun``, at most one per recorded request, and none stays open); the warehouse holds every
 source row of every partition exactly once (published + quarantined = source, no duplicate);
 ``partitions verify`` exits 0; the cost SLIs and the OpenLineage ledger facets say what the
 ledger says.
