@@ -93,6 +93,7 @@ bench: $(STAMP) system-deps $(MYSQL_STAMP)
 	@$(PY) -m bench.bench_ui
 	@$(PY) -m bench.bench_partitions
 	@$(PY) -m bench.bench_rollback
+	@$(PY) -m bench.bench_scaleout
 
 docs: $(STAMP)
 	@$(PY) scripts/gen_cli_docs.py --write

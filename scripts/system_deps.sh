@@ -12,6 +12,7 @@ command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v cc >/dev/null || need+=(gcc)
 # The UI tests launch ${DATAOPS_CHROMIUM:-/usr/bin/chromium} (tests/e2e): check that very file.
 [ -x "${DATAOPS_CHROMIUM:-/usr/bin/chromium}" ] || need+=(chromium)
+command -v redis-server >/dev/null || [ -x /usr/bin/redis-server ] || need+=(redis-server)  # Celery broker (tests/e2e/celery_stack.py)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != "0" ]; then
   hint=""

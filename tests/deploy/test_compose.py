@@ -36,13 +36,16 @@ _URL = re.compile(
 
 
 # ------------------------------------------------------------------------------ helpers
-def interpolate(value: str) -> str:
-    """Compose's variable substitution with every variable unset: defaults apply, ``$$`` is ``$``."""
+def interpolate(value: str, variables: dict[str, str] | None = None) -> str:
+    """Compose's variable substitution: ``variables`` set (every other one unset), defaults apply, ``$$`` is ``$``."""
     parts = value.split("$$")
+    given = variables or {}
 
     def sub(m: re.Match[str]) -> str:
         if m["bare"] is not None:
-            return ""
+            return given.get(m["bare"], "")
+        if m["name"] in given and (given[m["name"]] or m["op"] not in (":-", ":?")):
+            return given[m["name"]]
         if m["op"] in (":-", "-"):
             return m["arg"]
         if m["op"] in (":?", "?"):
@@ -84,11 +87,11 @@ def host_ports(entry: Any) -> list[tuple[str, int, str]]:
     return [(ip, p, proto) for p in range(int(lo), int(hi or lo) + 1)]
 
 
-def environment(service: dict[str, Any]) -> dict[str, str]:
+def environment(service: dict[str, Any], variables: dict[str, str] | None = None) -> dict[str, str]:
     env = service.get("environment") or {}
     if isinstance(env, list):
         env = dict(item.split("=", 1) if "=" in item else (item, "") for item in env)
-    return {k: interpolate("" if v is None else str(v)) for k, v in env.items()}
+    return {k: interpolate("" if v is None else str(v), variables) for k, v in env.items()}
 
 
 def dockerfile_from_refs(text: str) -> list[str]:
@@ -148,6 +151,20 @@ def airflow_services(services: dict[str, dict[str, Any]]) -> dict[str, dict[str,
     }
 
 
+def celery_workers(services: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Services whose command ends by running ``airflow celery worker``."""
+    return {
+        name: s
+        for name, s in services.items()
+        if "exec airflow celery worker" in " ".join(map(str, s.get("command") or []))
+    }
+
+
+def active(services: dict[str, dict[str, Any]], *profiles: str) -> dict[str, dict[str, Any]]:
+    """The services ``docker compose --profile P…`` starts: those without profiles, and those of ``profiles``."""
+    return {n: s for n, s in services.items() if not s.get("profiles") or set(s["profiles"]) & set(profiles)}
+
+
 def long_running(service: dict[str, Any]) -> bool:
     return str(service.get("restart", "no")) != "no"
 
@@ -188,6 +205,8 @@ def test_host_ports(entry: Any, expected: list[tuple[str, int, str]]) -> None:
 
 def test_interpolate_and_dockerfile_parsing() -> None:
     assert interpolate("${A:-x}/$${HOSTNAME}/${B}") == "x/${HOSTNAME}/"
+    assert interpolate("${A:-x}/${B}/$C", {"A": "a", "B": "b", "C": "c"}) == "a/b/c"
+    assert interpolate("${A:-x}/${B-y}", {"A": "", "B": ""}) == "x/"
     with pytest.raises(ValueError, match="required"):
         interpolate("${A:?set A}")
     text = (
@@ -305,7 +324,12 @@ def test_every_airflow_component_sends_lineage_to_marquez_and_uses_our_store(
     from sqlalchemy.engine import make_url
 
     marquez_port = int(environment(services["marquez"]).get("MARQUEZ_PORT", "5000"))
-    for name, s in {**airflow_services(services), "airflow-init": services["airflow-init"]}.items():
+    components = {
+        **airflow_services(services),
+        **celery_workers(services),
+        "airflow-init": services["airflow-init"],
+    }
+    for name, s in components.items():
         env = environment(s)
         transport = json.loads(env["AIRFLOW__OPENLINEAGE__TRANSPORT"])
         assert transport["type"] == "http", f"{name}: {transport}"
@@ -368,3 +392,58 @@ def test_the_example_dag_finds_its_warehouse_connection(services: dict[str, dict
     assert conn_id, "dags/nycflights_daily.py no longer names its warehouse connection in WAREHOUSE"
     for name, s in airflow_services(services).items():
         assert f"AIRFLOW_CONN_{conn_id[1].upper()}" in environment(s), name
+
+
+# ------------------------------------------------------------------------------ the `celery` profile
+def test_the_default_stack_is_local_and_the_celery_profile_adds_redis_and_workers(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    default, celery = active(services), active(services, "celery")
+    assert set(celery) - set(default) == {"redis", *celery_workers(services)}, sorted(celery)
+    assert celery_workers(services) and not celery_workers(default)
+    assert all(s.get("profiles") == ["celery"] for n, s in services.items() if n not in default)
+    for variables, executor in (
+        ({}, "LocalExecutor"),
+        ({"AIRFLOW_EXECUTOR": "CeleryExecutor"}, "CeleryExecutor"),
+    ):
+        for name, s in {**airflow_services(services), **celery_workers(services)}.items():
+            assert environment(s, variables)["AIRFLOW__CORE__EXECUTOR"] == executor, (name, variables)
+
+
+def test_celery_workers_scale_and_refuse_to_run_under_another_executor(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    for name, s in celery_workers(services).items():
+        # scaled with --scale / replicas: nothing that names one container or host port
+        assert "container_name" not in s and not s.get("ports") and "hostname" not in s, name
+        assert int(s.get("deploy", {}).get("replicas", 1)) >= 2, f"{name}: N workers by default"
+        script = s["command"][-1]
+        assert s["command"][:2] == ["bash", "-c"] and '!= "CeleryExecutor"' in script, script
+        assert script.index("exit 2") < script.index("exec airflow celery worker"), script
+        assert s["depends_on"]["redis"]["condition"] == "service_healthy", name
+        assert s["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully", name
+        check = " ".join(map(str, s["healthcheck"]["test"]))
+        assert "inspect ping" in check and "celery@$${HOSTNAME}" in check, check
+        # task logs written in the worker are readable by the api-server: a shared volume
+        logs = {v for v in s["volumes"] if str(v).endswith(":/opt/airflow/logs")}
+        assert logs and logs <= set(services["airflow-apiserver"]["volumes"]), (name, s["volumes"])
+
+
+def test_celery_broker_and_result_backend_point_at_services_of_the_stack(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    from sqlalchemy.engine import make_url
+
+    databases = init_sql_databases()
+    redis_port = 6379
+    for name, s in {**airflow_services(services), **celery_workers(services)}.items():
+        env = environment(s, {"AIRFLOW_EXECUTOR": "CeleryExecutor"})
+        broker = urlparse(env["AIRFLOW__CELERY__BROKER_URL"])
+        assert (broker.scheme, broker.hostname, broker.port) == ("redis", "redis", redis_port), name
+        backend = make_url(env["AIRFLOW__CELERY__RESULT_BACKEND"].removeprefix("db+"))
+        assert backend.get_backend_name() == "postgresql", name
+        assert databases.get(backend.database) == backend.username, name
+        assert int(env["AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT"]) >= 3600, name
+    redis = services["redis"]
+    assert "redis-server" in redis["command"] and redis["healthcheck"]["test"][-1] == "ping"
+    assert not redis.get("ports"), "the broker is for the stack's containers only"

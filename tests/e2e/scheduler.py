@@ -141,11 +141,12 @@ class AirflowStack:
             self._spawn("triggerer", ["triggerer"])
         return self
 
-    def _spawn(self, name: str, args: list[str]) -> None:
-        log = (self.home / f"logs-{name}.txt").open("wb")
+    def _spawn(self, name: str, args: list[str], *, env: Mapping[str, str] | None = None) -> None:
+        """Start ``airflow ARGS…`` as process ``name``; ``env`` adds to the stack's environment for it alone."""
+        log = (self.home / f"logs-{name}.txt").open("ab")  # a restarted process appends to its log
         self.procs[name] = subprocess.Popen(
             [PYTHON, "-m", "airflow", *args],
-            env=self.env,
+            env={**self.env, **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=self.workdir,
