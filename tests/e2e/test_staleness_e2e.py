@@ -17,6 +17,7 @@ and afterwards ``daily_revenue`` equals a recomputation from ``orders`` and veri
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -134,10 +135,11 @@ def test_an_upstream_rerun_makes_the_downstream_stale_until_it_is_rebuilt(tmp_pa
         assert fix.returncode == 0, fix.stdout + fix.stderr
         assert "applied (stale)" in fix.stdout
         print(fix.stdout)
-        [first_k1] = _successes(af, DOWN, K1)
-        assert af.wait_for_run(DOWN, first_k1["dag_run_id"], timeout=300, after=before) == "success", (
-            af.logs()
-        )
+        # the run the fix cleared (by id: once the scheduler has it, it is queued or running, no longer
+        # among the successes)
+        cleared = re.search(rf"cleared run (\S+) of {DOWN} for partition '{K1}'", fix.stdout)
+        assert cleared, fix.stdout
+        assert af.wait_for_run(DOWN, cleared.group(1), timeout=300, after=before) == "success", af.logs()
         assert _revenue(wh, K1) == _recomputed(wh, K1)
         last = [h for h in _history(af, "daily_revenue", K1) if h["action"] != "refused"][-1]
         assert (last["action"], last["state"], last["reason"]) == ("rerun", "applied", REASON_A), last
