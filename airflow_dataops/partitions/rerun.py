@@ -299,6 +299,23 @@ def record_requests(store: StateStore, plan: RerunPlan, *, requested_by: str) ->
             )
 
 
+#: Run states that mean "the scheduler will run it again": what a clear is for.
+_RUNNING_AGAIN = ("queued", "running")
+
+
+def _clear(airflow: AirflowRuns, dag_id: str, key: str, run_id: str) -> str:
+    """Clear one run; a clear that Airflow refuses because the run was just cleared by someone else
+    (two `dags clear` of one run at once collide in Airflow's own tables) is that clear's job done:
+    the run is queued again and will consume this rerun's request with the others'."""
+    try:
+        return airflow.clear(dag_id, run_id)
+    except Exception:
+        again = [r for r in airflow.runs_for(dag_id, key) if r.run_id == run_id and r.state in _RUNNING_AGAIN]
+        if not again:
+            raise
+        return f"run {run_id} is already {again[0].state} again (a concurrent rerun cleared it)"
+
+
 def start_runs(plan: RerunPlan, *, requested_by: str, airflow: AirflowRuns) -> RerunOutcome:
     """Step 2: clear each partition's latest run, or trigger one, through Airflow's own commands."""
     cleared: dict[str, str] = {}
@@ -306,7 +323,7 @@ def start_runs(plan: RerunPlan, *, requested_by: str, airflow: AirflowRuns) -> R
     messages: list[str] = []
     try:
         for key, run_id in plan.runs_to_clear().items():
-            messages.append(airflow.clear(plan.dag_id, run_id))
+            messages.append(_clear(airflow, plan.dag_id, key, run_id))
             cleared[key] = run_id
         for key in plan.keys_to_trigger():
             triggered[key] = airflow.trigger(

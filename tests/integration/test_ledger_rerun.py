@@ -32,6 +32,8 @@ class FakeAirflow:
         self.cleared: list[tuple[str, str]] = []
         self.triggered: list[tuple[str, str, str]] = []
         self.fail_on_trigger = False
+        self.clear_error: Exception | None = None
+        self.state_after_failed_clear: str | None = None
 
     def dag_partitioned(self, dag_id: str) -> bool | None:
         return True if self.known else None
@@ -47,6 +49,14 @@ class FakeAirflow:
             raise RerunRefused(f"partition {key!r}: Airflow would not create a run. Nothing was requested")
 
     def clear(self, dag_id: str, run_id: str) -> str:
+        if self.clear_error is not None:
+            # as Airflow does when another `dags clear` of the same run commits first
+            for runs in self.runs.values():
+                for i, r in enumerate(runs):
+                    if r.run_id == run_id and self.state_after_failed_clear:
+                        runs[i] = RunInfo(run_id=r.run_id, state=self.state_after_failed_clear,
+                                          partition_key=r.partition_key)  # fmt: skip
+            raise self.clear_error
         self.cleared.append((dag_id, run_id))
         return "Cleared 1 task instance(s) across 1 Dag run(s)."
 
@@ -206,6 +216,36 @@ def test_when_airflow_refuses_the_message_says_what_was_kept(ledger_store: Any) 
     assert "Airflow refused to rerun 'nightly': RuntimeError: api down" in msg
     assert "started: ['2026-11-01']; not started: ['2026-11-07']" in msg
     assert "run the same command again" in msg
+
+
+@pytest.mark.parametrize(("state_after", "accepted"), [("queued", True), ("running", True), (None, False)])
+def test_a_clear_that_loses_to_a_concurrent_one_is_done_not_refused(
+    ledger_store: Any, state_after: str | None, accepted: bool
+) -> None:
+    """Two reruns of one partition at once: Airflow refuses the second clear of the run (seen with 8
+    concurrent reruns on CeleryExecutor, tests/e2e/test_celery_scaleout.py); when the run is queued
+    or running again, the losing rerun's job is done; when it is not, the refusal stands."""
+    _applied(ledger_store, "2026-11-01")
+    airflow = FakeAirflow({"2026-11-01": [_run("2026-11-01")]})
+    airflow.clear_error = RuntimeError("StaleDataError: UPDATE statement on table 'dag_run' expected 1 row")
+    airflow.state_after_failed_clear = state_after
+    plan = plan_rerun(ledger_store, DAG, reason="vendor resent", airflow=airflow, keys=["2026-11-01"])
+    if accepted:
+        outcome = apply_rerun(ledger_store, plan, requested_by="oncall", airflow=airflow)
+        assert outcome.cleared == {"2026-11-01": "scheduled__2026-11-01"}
+        assert outcome.messages == (
+            f"run scheduled__2026-11-01 is already {state_after} again (a concurrent rerun cleared it)",
+        )
+    else:
+        with pytest.raises(
+            RerunRefused, match="Airflow refused to rerun 'nightly': RuntimeError: StaleDataError"
+        ):
+            apply_rerun(ledger_store, plan, requested_by="oncall", airflow=airflow)
+    # either way the request is recorded, for the run that does run to consume
+    requested = [
+        h for h in PartitionLedger(ledger_store, "flights").history() if h.action == "rerun_requested"
+    ]
+    assert [(h.partition_key, h.reason) for h in requested] == [("2026-11-01", "vendor resent")]
 
 
 def test_the_cli_prints_the_plan_and_exits_1_on_a_refusal(
