@@ -99,7 +99,7 @@ def test_start_and_stop_from_a_0700_checkout(tmp_path: Path) -> None:
 def other_user() -> Iterator[str]:
     """A fresh non-root user with a 0700 home directory of its own (created and removed here)."""
     if not IS_ROOT:
-        pytest.skip("not root, cannot create a user: the other test already runs pg.sh as this non-root user")
+        pytest.skip("not root, cannot create a user; the as-the-caller test already runs the script")
     if shutil.which("useradd") is None:
         pytest.skip("useradd is not installed, so no non-root user can be created")
     name = f"dataops-t{uuid.uuid4().hex[:8]}"
