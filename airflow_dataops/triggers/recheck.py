@@ -59,18 +59,19 @@ class SLORecheckTrigger(BaseEventTrigger):
             {"poll_interval": self.poll_interval, "store_url": self.store_url},
         )
 
-    def _poll(self) -> int | None:
+    def _store(self) -> Any:
         from airflow_dataops.store import StateStore
-        from airflow_dataops.store.rechecks import pending_recheck
 
-        store = StateStore(self.store_url) if self.store_url else StateStore.from_settings()
-        return pending_recheck(store)
+        return StateStore(self.store_url) if self.store_url else StateStore.from_settings()
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        from airflow_dataops.store.rechecks import pending_recheck
+
         fired = 0  # after a triggerer restart, requests still unconsumed fire once more: never lost
+        store = await asyncio.to_thread(self._store)  # one engine for the watcher's life, not one per poll
         while True:
             try:
-                newest = await asyncio.to_thread(self._poll)
+                newest = await asyncio.to_thread(pending_recheck, store)
             except Exception as e:  # a store that is down or not migrated yet may come back
                 self.log.warning("SLORecheckTrigger: store not readable: %s: %s", type(e).__name__, e)
                 newest = None
