@@ -515,7 +515,7 @@ def test_frequency_lint_and_the_slo_cadence_agree(tmp_path):
     from datetime import timedelta
 
     from airflow_dataops.contracts.loader import load_contract
-    from airflow_dataops.slo.evaluator import specs_for_dataset
+    from airflow_dataops.slo.loader import specs_for_dataset
 
     path = tmp_path / "orders.odcs.yaml"
     path.write_text(
