@@ -20,7 +20,7 @@ from html import escape
 from typing import Any
 from urllib.parse import quote
 
-from airflow_dataops.report import OpsReport, operational_report
+from airflow_dataops.report import OpsReport, duration_text, operational_report, percent_text
 from airflow_dataops.store import StateStore
 
 __all__ = ["clear", "ops_report", "ops_section", "report_data", "visible_report"]
@@ -105,13 +105,11 @@ def _e(value: Any) -> str:
 
 
 def _pct(v: float | None) -> str:
-    return "–" if v is None else f"{v:.1%}"
+    return percent_text(v, "–")
 
 
 def _dur(v: float | None) -> str:
-    if v is None:
-        return "–"
-    return f"{v / 3600:.1f} h" if v >= 3600 else f"{v / 60:.0f} min"
+    return duration_text(v, "–")
 
 
 def _cells(m: Mapping[str, Any]) -> str:
