@@ -36,6 +36,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from airflow_dataops.clock import as_utc
 from airflow_dataops.exceptions import ConfigError, StoreError
 from airflow_dataops.plugins import ops, pages, queries
+from airflow_dataops.plugins.dataset_page import dataset_page as render_dataset_page
 from airflow_dataops.store import StateStore
 
 log = logging.getLogger(__name__)
@@ -240,7 +241,7 @@ def create_app() -> FastAPI:
         request: Request, dataset: str, store: StoreDep, access: AccessDep, theme: str | None = None
     ) -> HTMLResponse:
         detail = _detail_or_error(store, access, dataset)
-        return HTMLResponse(pages.dataset_page(detail, base=_base(request), theme=_theme(theme)))
+        return HTMLResponse(render_dataset_page(detail, base=_base(request), theme=_theme(theme)))
 
     @app.get("/dags/{dag_id}", response_class=HTMLResponse)
     def dag_tab(
