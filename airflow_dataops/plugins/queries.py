@@ -6,6 +6,10 @@ the same thing; and these functions are thin over the SLO evaluator's batched lo
 the CLI and the evaluator DAG run, so the UI cannot say anything else than they do.  What the
 UI adds is a per-process snapshot kept current cheaply (:func:`all_summaries`), the ledger's
 latest partition, open breach counts, history for the charts and the burndown.
+
+Why one module of ~570 lines: the overview (with its snapshot) and the dataset page build
+their rows with the same ``_summary`` from the same evaluation at the same ``utcnow()`` (the
+parity test pins that one clock), so the two pages cannot drift apart.
 """
 
 from __future__ import annotations

@@ -3,6 +3,12 @@
 The policy (what to say, whether to skip or fail) lives in
 ``airflow_dataops.partitions.ledger``; this module only reads and writes rows,
 each decision inside one write transaction so that two appliers cannot both win.
+
+Why one module of ~650 lines: it is one protocol (claim → fence → finish / fail, the row
+lock and the store's clock it runs on, docs/architecture.md "Ledger protocol and fencing"),
+and the row types and row readers are the ones every step of it uses; split apart, the
+locking rules would be read in two places.  The read-only helpers at the end are a few
+lines each; ``store.versions`` (rollbacks) reuses the row readers.
 """
 
 from __future__ import annotations
