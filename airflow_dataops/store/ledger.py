@@ -154,6 +154,12 @@ def history_row(conn: Connection, apply_id: int | None) -> HistoryEntry | None:
     return HistoryEntry.from_row(row) if row is not None else None
 
 
+def mark_taken_over(conn: Connection, dead: HistoryEntry, why: str, now: datetime) -> None:
+    """Record that the attempt ``dead`` (its lease expired) failed: ``why`` names who took over."""
+    h = t.partition_history
+    conn.execute(update(h).where(h.c.id == dead.id).values(state=FAILED, error=why, finished_at=now))
+
+
 def claim(store: StateStore, **kwargs: Any) -> Claim | Refusal:
     """Decide, under a write lock, whether this attempt may write the partition.
 
@@ -261,9 +267,7 @@ def _claim_once(
                         f"attempt {last.attempt} of run {last.run_id} did not finish (killed or lost); "
                         f"taken over by attempt {attempt} of run {run_id}"
                     )
-                    conn.execute(
-                        update(h).where(h.c.id == last.id).values(state=FAILED, error=why, finished_at=now)
-                    )
+                    mark_taken_over(conn, last, why, now)
                     if last.action in ("rerun", "stale") and request is None:
                         # the dead attempt had consumed the rerun request (or was replacing a stale
                         # partition): its retry is still that rerun

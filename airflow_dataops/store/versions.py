@@ -20,7 +20,6 @@ from airflow_dataops.store import tables as t
 from airflow_dataops.store.engine import StateStore
 from airflow_dataops.store.ledger import (
     APPLYING,
-    FAILED,
     PUBLISHED_STATES,
     SUPERSEDED,
     Claim,
@@ -29,6 +28,7 @@ from airflow_dataops.store.ledger import (
     current_row,
     history_row,
     last_published,
+    mark_taken_over,
     store_now,
 )
 
@@ -199,9 +199,7 @@ def claim_rollback(
                     f"{last.action} {last.run_id} attempt {last.attempt} did not finish (killed or lost); "
                     f"taken over by a rollback requested by {requested_by}"
                 )
-                conn.execute(
-                    update(h).where(h.c.id == last.id).values(state=FAILED, error=why, finished_at=now)
-                )
+                mark_taken_over(conn, last, why, now)
             took_over = last
             current = last_published(conn, dataset, partition_key)
             if current is None:
