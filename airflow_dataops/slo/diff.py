@@ -25,12 +25,11 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_dataops.slo.burn_rate import window_label
+from airflow_dataops.slo.from_contract import contract_mapping, slo_specs_from_contract
 from airflow_dataops.slo.spec import (
     MissingDataPolicy,
     SLODefinitionError,
     SLOSpec,
-    contract_mapping,
-    slo_specs_from_contract,
 )
 
 __all__ = ["diff_slos"]

@@ -16,7 +16,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from airflow_dataops.slo.spec import SLODefinitionError, SLOSpec, contract_mapping, slo_specs_from_contract
+from airflow_dataops.slo.from_contract import contract_mapping, slo_specs_from_contract
+from airflow_dataops.slo.spec import SLODefinitionError, SLOSpec
 
 __all__ = [
     "UnknownDatasetError",
