@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection, Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
+
+from airflow_dataops.clock import as_utc, utcnow
 
 __all__ = ["SLICallback", "sli_callbacks"]
 
@@ -49,9 +51,10 @@ class SLICallback:
 
     def records(self, context: Mapping[str, Any], now: datetime | None = None) -> list[Any]:
         """The SLI records this callback would write for ``context``."""
+        from airflow_dataops.slo.publish_slis import cost_sli
         from airflow_dataops.store.records import SLIRecord
 
-        now = now or datetime.now(timezone.utc)
+        now = now or utcnow()
         ti = context.get("ti") or context.get("task_instance")
         dag_id = getattr(ti, "dag_id", None)
         task_id = getattr(ti, "task_id", None)
@@ -95,19 +98,8 @@ class SLICallback:
         if "cost" in self.kinds:
             start = getattr(ti, "start_date", None)
             if isinstance(start, datetime):
-                if start.tzinfo is None:
-                    start = start.replace(tzinfo=timezone.utc)
-                seconds = max(0.0, (now - start).total_seconds())
-                out.append(
-                    SLIRecord(
-                        kind="cost",
-                        value=round(seconds, 3),
-                        unit="s",
-                        good=None,
-                        details={"source": "callback", "outcome": self.outcome},
-                        **common,
-                    )
-                )
+                seconds = max(0.0, (now - as_utc(start)).total_seconds())
+                out.append(cost_sli(seconds, {"source": "callback", "outcome": self.outcome}, **common))
         return out
 
     def __call__(self, context: Mapping[str, Any]) -> None:

@@ -34,7 +34,7 @@ from datetime import datetime, timedelta, timezone
 from statistics import mean
 from typing import Any
 
-__all__ = ["Metrics", "OpsReport", "operational_report"]
+__all__ = ["Metrics", "OpsReport", "duration_text", "operational_report", "percent_text"]
 
 _UTC = timezone.utc
 _PUBLISHED = ("applied", "quarantined", "superseded")
@@ -42,6 +42,18 @@ LINEAGE_NOT_MEASURED = (
     "not measured: the ledger does not record the inputs a partition was built from yet, "
     "so lineage events with both inputs and outputs cannot be counted"
 )
+
+
+def percent_text(ratio: float | None, missing: str = "-") -> str:
+    """A ratio as people read it in the report (``97.5%``); ``missing`` when there is none."""
+    return missing if ratio is None else f"{ratio:.1%}"
+
+
+def duration_text(seconds: float | None, missing: str = "-") -> str:
+    """A recovery time as the report shows it: hours from one hour up, else minutes."""
+    if seconds is None:
+        return missing
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
 
 
 @dataclass(kw_only=True)

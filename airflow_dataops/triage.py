@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from airflow_dataops.clock import as_utc
+
 __all__ = ["PartitionAction", "TriageReport", "missing_keys", "rerun_command", "triage"]
 
 _UTC = timezone.utc
@@ -131,7 +133,7 @@ def missing_keys(keys: Sequence[str], cadence: timedelta, *, now: datetime | Non
     if date_only and cadence % timedelta(days=1):
         return None
     try:
-        times = sorted({_aware(datetime.fromisoformat(k)) for k in keys})
+        times = sorted({as_utc(datetime.fromisoformat(k)) for k in keys})
     except ValueError:
         return None
     last = times[-1]
@@ -146,10 +148,6 @@ def missing_keys(keys: Sequence[str], cadence: timedelta, *, now: datetime | Non
             out.append(at.strftime("%Y-%m-%d") if date_only else at.replace(tzinfo=None).isoformat())
         at += cadence
     return out
-
-
-def _aware(at: datetime) -> datetime:
-    return at if at.tzinfo is not None else at.replace(tzinfo=_UTC)
 
 
 def _lines_for_rules(found: dict[str, Any]) -> tuple[str, ...]:

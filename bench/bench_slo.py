@@ -84,13 +84,13 @@ def setup(url: str, now: datetime) -> tuple[object, int, float]:
 
 def _time_read(store: object, now: datetime) -> float:
     """The SLI read alone, as the evaluator does it (GC paused), median of 3."""
-    from airflow_dataops.slo.evaluator import _gc_paused
-    from airflow_dataops.store.breaches import read_sli_columns
+    from airflow_dataops.slo.reads import gc_paused
+    from airflow_dataops.store.slo_reads import read_sli_columns
 
     since = now - timedelta(days=30, hours=2)
     rounds = []
     for _ in range(ROUNDS):
-        with _gc_paused():
+        with gc_paused():
             started = time.perf_counter()
             read_sli_columns(store, since=since, until=now, kinds=["freshness"])  # type: ignore[arg-type]
             rounds.append(time.perf_counter() - started)

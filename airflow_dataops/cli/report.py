@@ -9,7 +9,7 @@ SLA violations per month (M15).  Exit 0, or 2 for an invalid date, 3 when the st
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 __all__ = ["report_action_command", "report_command"]
@@ -49,7 +49,9 @@ def _when(value: str | None, flag: str) -> datetime | None:
             f"{flag} {value!r} is not an ISO date or datetime (e.g. 2026-11-01 or 2026-11-01T06:00)",
             EXIT_INVALID,
         )
-    return at if at.tzinfo else at.replace(tzinfo=timezone.utc)
+    from airflow_dataops.clock import as_utc
+
+    return as_utc(at)
 
 
 def report_command(args: Any) -> None:
@@ -74,14 +76,7 @@ def report_command(args: Any) -> None:
 
 def render(data: dict[str, Any]) -> str:
     from airflow_dataops.cli._common import table
-
-    def pct(v: float | None) -> str:
-        return "-" if v is None else f"{v:.1%}"
-
-    def dur(v: float | None) -> str:
-        if v is None:
-            return "-"
-        return f"{v / 3600:.1f} h" if v >= 3600 else f"{v / 60:.0f} min"
+    from airflow_dataops.report import duration_text, percent_text
 
     def rows(group: dict[str, Any], owner_col: bool) -> list[list[Any]]:
         out = []
@@ -92,9 +87,9 @@ def render(data: dict[str, Any]) -> str:
                     name,
                     *([m.get("owner") or "-"] if owner_col else []),
                     f"{m['runs']['succeeded']}/{m['runs']['succeeded'] + m['runs']['failed']}",
-                    pct(m["runs"]["success_rate"]),
+                    percent_text(m["runs"]["success_rate"]),
                     m["breaches"]["opened"],
-                    dur(m["breaches"]["mttr_seconds"]),
+                    duration_text(m["breaches"]["mttr_seconds"]),
                     f"{m['alert_noise']['resolved_without_action']}/{m['alert_noise']['resolved']}",
                     "-" if m["breaches"]["per_week"] is None else f"{m['breaches']['per_week']:.2f}",
                     months,

@@ -169,7 +169,8 @@ def slo_status(args: Any) -> None:
 
 def slo_burn(args: Any) -> None:
     """``airflow dataops slo burn DATASET [-o table|json]``."""
-    from airflow_dataops.slo.evaluator import burn_table, evaluate_datasets
+    from airflow_dataops.slo.evaluation import burn_table
+    from airflow_dataops.slo.evaluator import evaluate_datasets
 
     with store_faults():
         store = read_store()

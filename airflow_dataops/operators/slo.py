@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 if TYPE_CHECKING:
     from airflow.sdk import BaseNotifier, Context
 
-    from airflow_dataops.slo.evaluator import BreachTransition, EvaluationRun
+    from airflow_dataops.slo.breaches import BreachTransition
+    from airflow_dataops.slo.evaluator import EvaluationRun
 
 __all__ = ["SLOEvaluationOperator", "breach_lineage_event"]
 

@@ -123,7 +123,7 @@ def plan_rollback(
     name = dataset["dataset"]
     key = validate_partition_key(key)
     with store.begin(write=False) as conn:
-        current = db._current(conn, name, key, lock=False)
+        current = db.current_row(conn, name, key, lock=False)
         if current is None:
             raise RollbackRefused(
                 refusal_message(sv.RollbackRefusal(code="no_partition", current=None), name, key)
@@ -135,7 +135,7 @@ def plan_rollback(
                     refusal_message(sv.RollbackRefusal(code="busy", current=current), name, key)
                 )
             # a dead attempt (or rollback): the rollback takes it over; the target holds the last published
-            current = db._last_published(conn, name, key) or current
+            current = db.last_published(conn, name, key) or current
         if current.state not in db.PUBLISHED_STATES:
             raise RollbackRefused(
                 refusal_message(sv.RollbackRefusal(code="not_published", current=current), name, key)

@@ -25,7 +25,7 @@ a DAG tab needs read access to that DAG; otherwise 403.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from airflow.api_fastapi.core_api.security import GetUserDep
@@ -33,8 +33,10 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from airflow_dataops.clock import as_utc
 from airflow_dataops.exceptions import ConfigError, StoreError
 from airflow_dataops.plugins import ops, pages, queries
+from airflow_dataops.plugins.dataset_page import dataset_page as render_dataset_page
 from airflow_dataops.store import StateStore
 
 log = logging.getLogger(__name__)
@@ -118,7 +120,7 @@ def _when(value: str | None, name: str) -> datetime | None:
             f"{name}={value!r} is not an ISO date or datetime; use e.g. {name}=2026-11-01 or "
             f"{name}=2026-11-01T06:00 (UTC unless an offset is given)",
         ) from None
-    return at if at.tzinfo else at.replace(tzinfo=timezone.utc)
+    return as_utc(at)
 
 
 def _detail_or_error(store: StateStore, access: DagAccess, dataset: str) -> queries.DatasetDetail:
@@ -133,6 +135,17 @@ def _detail_or_error(store: StateStore, access: DagAccess, dataset: str) -> quer
     if detail is None:  # deleted between the two reads
         raise HTTPException(404, f"No dataset named {dataset!r} is known to the dataops store.")
     return detail
+
+
+def _detail_field(field: str, name: str) -> Any:
+    """The route ``name`` that answers ``{"dataset": …, field: <that field of the dataset's detail>}``."""
+
+    def route(dataset: str, store: StoreDep, access: AccessDep) -> dict[str, Any]:
+        detail = _detail_or_error(store, access, dataset)
+        return {"dataset": dataset, field: getattr(detail, field)}
+
+    route.__name__ = route.__qualname__ = name
+    return route
 
 
 # ------------------------------------------------------------------------------------ app
@@ -228,7 +241,7 @@ def create_app() -> FastAPI:
         request: Request, dataset: str, store: StoreDep, access: AccessDep, theme: str | None = None
     ) -> HTMLResponse:
         detail = _detail_or_error(store, access, dataset)
-        return HTMLResponse(pages.dataset_page(detail, base=_base(request), theme=_theme(theme)))
+        return HTMLResponse(render_dataset_page(detail, base=_base(request), theme=_theme(theme)))
 
     @app.get("/dags/{dag_id}", response_class=HTMLResponse)
     def dag_tab(
@@ -282,20 +295,12 @@ def create_app() -> FastAPI:
         }
         return {"dataset": dataset, "slis": out}
 
-    @app.get("/api/datasets/{dataset:path}/breaches")
-    def api_breaches(dataset: str, store: StoreDep, access: AccessDep) -> dict[str, Any]:
-        detail = _detail_or_error(store, access, dataset)
-        return {"dataset": dataset, "breaches": detail.breaches}
-
-    @app.get("/api/datasets/{dataset:path}/partitions")
-    def api_partitions(dataset: str, store: StoreDep, access: AccessDep) -> dict[str, Any]:
-        detail = _detail_or_error(store, access, dataset)
-        return {"dataset": dataset, "partitions": detail.partitions}
-
-    @app.get("/api/datasets/{dataset:path}/contract-results")
-    def api_results(dataset: str, store: StoreDep, access: AccessDep) -> dict[str, Any]:
-        detail = _detail_or_error(store, access, dataset)
-        return {"dataset": dataset, "contract_result": detail.contract_result}
+    for path, field, name in (
+        ("breaches", "breaches", "api_breaches"),
+        ("partitions", "partitions", "api_partitions"),
+        ("contract-results", "contract_result", "api_results"),
+    ):
+        app.get(f"/api/datasets/{{dataset:path}}/{path}")(_detail_field(field, name))
 
     @app.get("/api/datasets/{dataset:path}")
     def api_dataset(dataset: str, store: StoreDep, access: AccessDep) -> dict[str, Any]:

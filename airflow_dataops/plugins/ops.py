@@ -16,11 +16,11 @@ import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from html import escape
 from typing import Any
 from urllib.parse import quote
 
-from airflow_dataops.report import OpsReport, operational_report
+from airflow_dataops.plugins.markup import esc
+from airflow_dataops.report import OpsReport, duration_text, operational_report, percent_text
 from airflow_dataops.store import StateStore
 
 __all__ = ["clear", "ops_report", "ops_section", "report_data", "visible_report"]
@@ -100,18 +100,12 @@ def visible_report(report: OpsReport, hidden: Collection[str]) -> OpsReport:
 
 
 # ------------------------------------------------------------------------------- rendering
-def _e(value: Any) -> str:
-    return "" if value is None else escape(str(value), quote=True)
-
-
 def _pct(v: float | None) -> str:
-    return "–" if v is None else f"{v:.1%}"
+    return percent_text(v, "–")
 
 
 def _dur(v: float | None) -> str:
-    if v is None:
-        return "–"
-    return f"{v / 3600:.1f} h" if v >= 3600 else f"{v / 60:.0f} min"
+    return duration_text(v, "–")
 
 
 def _cells(m: Mapping[str, Any]) -> str:
@@ -132,7 +126,7 @@ def _cells(m: Mapping[str, Any]) -> str:
         + "</td>"
         f'<td class="num m13">{noise["resolved_without_action"]}/{noise["resolved"]}</td>'
         f'<td class="num m14">{per_week}</td>'
-        f'<td class="num m15">{_e(", ".join(f"{k}: {v}" for k, v in months.items())) or "–"}</td>'
+        f'<td class="num m15">{esc(", ".join(f"{k}: {v}" for k, v in months.items())) or "–"}</td>'
     )
 
 
@@ -162,29 +156,29 @@ def ops_section(data: Mapping[str, Any], *, base: str, datasets: Collection[str]
 
 def _render(data: Mapping[str, Any], *, base: str, datasets: Collection[str] | None) -> str:
     owners = "".join(
-        f'<tr data-owner="{_e(owner)}"><td>{_e(owner)}</td>{_cells(m)}</tr>'
+        f'<tr data-owner="{esc(owner)}"><td>{esc(owner)}</td>{_cells(m)}</tr>'
         for owner, m in data["owners"].items()
     )
     shown = [(name, m) for name, m in data["datasets"].items() if datasets is None or name in datasets]
     rows = "".join(
-        f'<tr data-dataset="{_e(name)}"><td><a href="{_e(base)}/datasets/{_e(quote(name, safe=""))}">'
-        f"{_e(name)}</a></td><td>{_e(m.get('owner') or '–')}</td>{_cells(m)}</tr>"
+        f'<tr data-dataset="{esc(name)}"><td><a href="{esc(base)}/datasets/{esc(quote(name, safe=""))}">'
+        f"{esc(name)}</a></td><td>{esc(m.get('owner') or '–')}</td>{_cells(m)}</tr>"
         for name, m in shown
     )
     empty = '<tr><td colspan="{}" class="muted">No dataset matches.</td></tr>'
     lineage = data["lineage_coverage"]
     return (
         f'<section class="ops" id="operations"><h2>Operations <span class="count">'
-        f"{_e(data['since'][:16].replace('T', ' '))} .. {_e(data['until'][:16].replace('T', ' '))} UTC</span></h2>"
+        f"{esc(data['since'][:16].replace('T', ' '))} .. {esc(data['until'][:16].replace('T', ' '))} UTC</span></h2>"
         '<p class="sub">The figures of <code>airflow dataops report</code> (definitions in '
         "docs/operations.md), for the datasets you may read; as JSON at "
-        f'<a href="{_e(base)}/api/report">api/report</a>.</p>'
+        f'<a href="{esc(base)}/api/report">api/report</a>.</p>'
         f'<div class="scroll"><table class="ops owners"><thead><tr><th>Owner</th>{_HEADS}</tr></thead>'
         f"<tbody>{owners or empty.format(7)}</tbody></table></div>"
         f'<details class="ops-datasets"><summary>Per dataset ({len(shown)})</summary>'
         f'<div class="scroll"><table class="ops per-dataset"><thead><tr><th>Dataset</th><th>Owner</th>{_HEADS}'
         f"</tr></thead><tbody>{rows or empty.format(8)}</tbody></table></div></details>"
         f'<p class="m11"><strong>M11 lineage coverage:</strong> '
-        f"{'–' if lineage['value'] is None else _e(lineage['value'])} "
-        f'<span class="muted">({_e(lineage["reason"])})</span></p></section>'
+        f"{'–' if lineage['value'] is None else esc(lineage['value'])} "
+        f'<span class="muted">({esc(lineage["reason"])})</span></p></section>'
     )

@@ -6,6 +6,10 @@ the same thing; and these functions are thin over the SLO evaluator's batched lo
 the CLI and the evaluator DAG run, so the UI cannot say anything else than they do.  What the
 UI adds is a per-process snapshot kept current cheaply (:func:`all_summaries`), the ledger's
 latest partition, open breach counts, history for the charts and the burndown.
+
+Why one module of ~570 lines: the overview (with its snapshot) and the dataset page build
+their rows with the same ``_summary`` from the same evaluation at the same ``utcnow()`` (the
+parity test pins that one clock), so the two pages cannot drift apart.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from airflow_dataops.clock import utcnow
+from airflow_dataops.clock import as_utc, utcnow
 from airflow_dataops.partitions.ledger import rerun_command
 from airflow_dataops.partitions.staleness import stale_partitions
 from airflow_dataops.slo.budget import report_from_count
@@ -31,12 +35,14 @@ from airflow_dataops.slo.evaluation import (
     evaluation_to_dict,
     slo_events,
 )
-from airflow_dataops.slo.evaluator import FEW, _gc_paused, evaluate_rows, read_inputs, specs_or_error
+from airflow_dataops.slo.evaluator import evaluate_rows
+from airflow_dataops.slo.loader import specs_or_error
+from airflow_dataops.slo.reads import FEW, gc_paused, read_inputs
 from airflow_dataops.slo.spec import SLOSpec
 from airflow_dataops.slo.status import DATASET_ORDER, LABEL
 from airflow_dataops.store import StateStore
-from airflow_dataops.store.breaches import list_breaches, open_breaches, read_sli_columns_for
-from airflow_dataops.store.ledger import _aware, latest_partitions, list_partitions
+from airflow_dataops.store.breaches import list_breaches, open_breaches
+from airflow_dataops.store.ledger import latest_partitions, list_partitions
 from airflow_dataops.store.marks import StoreMarks, changed_datasets, dataset_rows, read_marks
 from airflow_dataops.store.records import (
     get_dataset,
@@ -44,6 +50,7 @@ from airflow_dataops.store.records import (
     list_datasets,
     partition_findings,
 )
+from airflow_dataops.store.slo_reads import read_sli_columns_for
 from airflow_dataops.store.versions import versions_by_partition
 
 log = logging.getLogger(__name__)
@@ -279,7 +286,7 @@ def _full(store: StateStore) -> _Snapshot:
         time.monotonic(),
         utcnow(),
     )  # marks first: later writes show up next time
-    with _gc_paused():  # the summaries too, not only the read and the evaluation (no cycles here)
+    with gc_paused():  # the summaries too, not only the read and the evaluation (no cycles here)
         summaries = _summaries(store, list_datasets(store), now, all_datasets=True)
     return _Snapshot(marks, taken, now, {s.dataset: s for s in summaries})
 
@@ -506,7 +513,7 @@ def dataset_detail(store: StateStore, dataset: str, *, now: datetime | None = No
             "rows_checked": r["rows_checked"],
             "rules_total": r["rules_total"],
             "rules_failed": r["rules_failed"],
-            "checked_at": _iso(_aware(r["checked_at"])),
+            "checked_at": _iso(as_utc(r["checked_at"])),
             "dag_id": r["dag_id"],
             "task_id": r["task_id"],
             "run_id": r["run_id"],

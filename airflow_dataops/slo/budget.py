@@ -62,6 +62,7 @@ __all__ = [
     "EventSeries",
     "WindowCount",
     "budget_status",
+    "check_now",
     "report_from_count",
 ]
 
@@ -325,7 +326,8 @@ def report_from_count(count: WindowCount, spec: SLOSpec, start: datetime, end: d
     )
 
 
-def _check_now(now: datetime, spec: SLOSpec) -> datetime:
+def check_now(now: datetime, spec: SLOSpec) -> datetime:
+    """``now`` in UTC; a naive or non-datetime ``now`` is a ``ValueError`` naming the dataset."""
     if not isinstance(now, datetime) or now.tzinfo is None or now.utcoffset() is None:
         raise ValueError(f"dataset {spec.dataset!r}: now must be a timezone-aware datetime, got {now!r}")
     return now.astimezone(_UTC)

@@ -58,7 +58,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from airflow_dataops.slo.budget import EventSeries, _check_now, budget_status, report_from_count
+from airflow_dataops.slo.budget import EventSeries, budget_status, check_now, report_from_count
 from airflow_dataops.slo.sli import SLIKind
 from airflow_dataops.slo.spec import SLOSpec
 from airflow_dataops.slo.status import SLOStatus
@@ -77,6 +77,7 @@ __all__ = [
     "detection_time",
     "evaluate_series",
     "time_to_exhaustion",
+    "window_label",
 ]
 
 
@@ -135,7 +136,8 @@ def detection_time(error_ratio: float, objective: float, long_window: timedelta,
 
 
 @functools.lru_cache(maxsize=512)
-def _label(d: timedelta) -> str:
+def window_label(d: timedelta) -> str:
+    """A window as people write it: ``1h``, ``30m``, ``3d`` (seconds when nothing larger divides it)."""
     seconds = int(d.total_seconds())
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds % size == 0:
@@ -166,7 +168,7 @@ class AlertWindow:
     @property
     def label(self) -> str:
         """``"1h/5m"``."""
-        return f"{_label(self.long)}/{_label(self.short)}"
+        return f"{window_label(self.long)}/{window_label(self.short)}"
 
 
 @functools.lru_cache(maxsize=256)
@@ -236,7 +238,7 @@ def _decide(
     for w in alert_windows(spec):
         pair = []
         for d in (w.long, w.short):
-            key = _label(d)
+            key = window_label(d)
             if key not in burns:
                 burns[key] = _burn(series, end - d.total_seconds(), end, spec.objective)
             pair.append(burns[key])
@@ -309,12 +311,12 @@ def evaluate_series(
 ) -> SLOEvaluation:
     """Budget, burn rates, alerts and status of ``spec`` at ``now`` over a prepared series.
 
-    The series comes from ``airflow_dataops.slo.evaluator.event_series`` (which judges, dedupes
+    The series comes from ``airflow_dataops.slo.evaluation.event_series`` (which judges, dedupes
     and adds staleness), built with ``lookback=alert_lookback(spec)``.
 
     :raises ValueError: ``now`` is not timezone-aware.
     """
-    now = _check_now(now, spec)
+    now = check_now(now, spec)
     end = now.timestamp()
     window = spec.window
     count = series.count(end - window.total_seconds(), end)
@@ -322,7 +324,7 @@ def evaluate_series(
     burns: dict[str, float | None] = {}
     alerts = _decide(series, spec, end, burns)
     fraction = count.bad_fraction
-    burns[_label(window)] = None if fraction is None else fraction / (1.0 - spec.objective)
+    burns[window_label(window)] = None if fraction is None else fraction / (1.0 - spec.objective)
     page = any(a.fired and a.severity is AlertSeverity.PAGE for a in alerts)
     ticket = any(a.fired and a.severity is AlertSeverity.TICKET for a in alerts)
     status = budget_status(report, page_firing=page, ticket_firing=ticket, at_risk_below=spec.at_risk_below)

@@ -24,13 +24,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_dataops.slo.burn_rate import _label
+from airflow_dataops.slo.burn_rate import window_label
+from airflow_dataops.slo.from_contract import contract_mapping, slo_specs_from_contract
 from airflow_dataops.slo.spec import (
     MissingDataPolicy,
     SLODefinitionError,
     SLOSpec,
-    contract_mapping,
-    slo_specs_from_contract,
 )
 
 __all__ = ["diff_slos"]
@@ -106,7 +105,7 @@ def _diff_spec(path: str, kind: str, old: SLOSpec, new: SLOSpec) -> list[tuple[s
             (
                 verdict,
                 f"{path}.cadence",
-                f"SLO {kind!r} cadence {_label(old.cadence)} -> {_label(new.cadence)}",
+                f"SLO {kind!r} cadence {window_label(old.cadence)} -> {window_label(new.cadence)}",
             )
         )
     if new.window_days != old.window_days:

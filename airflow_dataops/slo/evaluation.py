@@ -172,7 +172,7 @@ def burn_table(evaluation: SLOEvaluation) -> list[dict[str, Any]]:
 class DatasetInputs:
     """What one dataset's evaluation reads from the store, fetched beforehand (in batches).
 
-    :param columns: SLI rows per kind (``store.breaches.SLIColumns``) over :func:`read_span`.
+    :param columns: SLI rows per kind (``store.slo_reads.SLIColumns``) over :func:`read_span`.
     :param ledger: the ledger's ``(partition_key, state, updated_at)`` rows (``None``: not read).
     :param newest_data: the newest data time (Unix seconds) when no freshness row with a value
         lies in the read span (a dataset silent for longer than its windows).
@@ -309,7 +309,7 @@ def slo_events(
 def evaluate_spec(
     spec: SLOSpec, cols: Any | None, now: datetime, *, newest_data: float | None = None
 ) -> SLOEvaluation:
-    """Evaluate one SLO from its SLI columns (``store.breaches.SLIColumns`` or ``None``)."""
+    """Evaluate one SLO from its SLI columns (``store.slo_reads.SLIColumns`` or ``None``)."""
     series, sli_value = event_series(spec, cols, now, newest_data=newest_data)
     return evaluate_series(series, spec, now, sli_value=sli_value)
 

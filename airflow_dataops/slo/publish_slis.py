@@ -39,6 +39,14 @@ FRESHNESS_SLAS = ("latency", "freshness")
 TIMELINESS_DIMENSIONS = frozenset({"timeliness"})
 
 
+def cost_sli(seconds: float, details: dict[str, Any], **common: Any) -> SLIRecord:
+    """The cost event of one run: its seconds, unjudged (the SLO's threshold judges it).
+
+    :param common: the record's dataset, partition_key, observed_at, dag_id, task_id, run_id.
+    """
+    return SLIRecord(kind="cost", value=round(seconds, 3), unit="s", good=None, details=details, **common)
+
+
 def _rules_by_kind(report: GateReport) -> dict[str, list[RuleResult]]:
     out: dict[str, list[RuleResult]] = {"correctness": [], "consistency": []}
     for r in report.results:
@@ -195,14 +203,5 @@ def slis_for_publish(
                 **common,
             )
         )
-    records.append(
-        SLIRecord(
-            kind="cost",
-            value=round(seconds, 3),
-            unit="s",
-            good=None,
-            details={"rows": rows_published},
-            **common,
-        )
-    )
+    records.append(cost_sli(seconds, {"rows": rows_published}, **common))
     return records

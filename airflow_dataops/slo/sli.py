@@ -1,7 +1,7 @@
 """Service level indicators of a dataset: what is measured on every run, and how one value is judged.
 
 Pure definitions: no database, no Airflow.  The state store records SLI rows
-(``store.records.SLIRecord``); ``airflow_dataops.slo.evaluator`` turns them into events,
+(``store.records.SLIRecord``); ``airflow_dataops.slo.evaluation`` turns them into events,
 budgets and alerts.
 
 Each SLI kind has a direction (``LOWER_IS_BETTER`` or not) and a judge:

@@ -3,6 +3,12 @@
 The policy (what to say, whether to skip or fail) lives in
 ``airflow_dataops.partitions.ledger``; this module only reads and writes rows,
 each decision inside one write transaction so that two appliers cannot both win.
+
+Why one module of ~650 lines: it is one protocol (claim → fence → finish / fail, the row
+lock and the store's clock it runs on, docs/architecture.md "Ledger protocol and fencing"),
+and the row types and row readers are the ones every step of it uses; split apart, the
+locking rules would be read in two places.  The read-only helpers at the end are a few
+lines each; ``store.versions`` (rollbacks) reuses the row readers.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from airflow_dataops.clock import utcnow  # this process's clock: records only, never a lease
+from airflow_dataops.clock import as_utc, utc_fields, utcnow  # utcnow: records only, never a lease
 from airflow_dataops.store import inputs as lineage_inputs
 from airflow_dataops.store import tables as t
 from airflow_dataops.store.engine import StateStore
@@ -45,14 +51,7 @@ def store_now(conn: Connection) -> datetime:
         value = conn.execute(select(func.clock_timestamp())).scalar_one()
     else:
         value = conn.execute(select(func.current_timestamp())).scalar_one()
-    return _aware(value) or utcnow()
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes; everything we store is UTC.
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value
+    return as_utc(value) or utcnow()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,10 +75,7 @@ class PartitionState:
 
     @classmethod
     def from_row(cls, row: Any) -> PartitionState:
-        m = dict(row._mapping)
-        m["lease_expires_at"] = _aware(m["lease_expires_at"])
-        m["updated_at"] = _aware(m["updated_at"])
-        return cls(**m)
+        return cls(**utc_fields(row._mapping, "lease_expires_at", "updated_at"))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -110,10 +106,7 @@ class HistoryEntry:
 
     @classmethod
     def from_row(cls, row: Any) -> HistoryEntry:
-        m = dict(row._mapping)
-        m["started_at"] = _aware(m["started_at"])
-        m["finished_at"] = _aware(m["finished_at"])
-        return cls(**m)
+        return cls(**utc_fields(row._mapping, "started_at", "finished_at"))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -144,7 +137,8 @@ class Refusal:
     last_apply: HistoryEntry | None
 
 
-def _current(conn: Connection, dataset: str, key: str, *, lock: bool) -> PartitionState | None:
+def current_row(conn: Connection, dataset: str, key: str, *, lock: bool) -> PartitionState | None:
+    """The partition's current row, locked ``FOR UPDATE`` on PostgreSQL when ``lock``."""
     query = select(t.partitions).where(t.partitions.c.dataset == dataset, t.partitions.c.partition_key == key)
     if lock and conn.dialect.name == "postgresql":
         query = query.with_for_update()
@@ -152,11 +146,18 @@ def _current(conn: Connection, dataset: str, key: str, *, lock: bool) -> Partiti
     return PartitionState.from_row(row) if row is not None else None
 
 
-def _history_row(conn: Connection, apply_id: int | None) -> HistoryEntry | None:
+def history_row(conn: Connection, apply_id: int | None) -> HistoryEntry | None:
+    """The history row whose id is ``apply_id`` (a claim's token), if any."""
     if apply_id is None:
         return None
     row = conn.execute(select(t.partition_history).where(t.partition_history.c.id == apply_id)).first()
     return HistoryEntry.from_row(row) if row is not None else None
+
+
+def mark_taken_over(conn: Connection, dead: HistoryEntry, why: str, now: datetime) -> None:
+    """Record that the attempt ``dead`` (its lease expired) failed: ``why`` names who took over."""
+    h = t.partition_history
+    conn.execute(update(h).where(h.c.id == dead.id).values(state=FAILED, error=why, finished_at=now))
 
 
 def claim(store: StateStore, **kwargs: Any) -> Claim | Refusal:
@@ -176,7 +177,7 @@ def claim(store: StateStore, **kwargs: Any) -> Claim | Refusal:
     raise AssertionError("unreachable")
 
 
-def _last_published(conn: Connection, dataset: str, key: str) -> PartitionState | None:
+def last_published(conn: Connection, dataset: str, key: str) -> PartitionState | None:
     """The partition as its last published apply left it (what the target holds if later attempts died)."""
     h = t.partition_history
     row = conn.execute(
@@ -222,11 +223,11 @@ def _claim_once(
 ) -> Claim | Refusal:
     h, p = t.partition_history, t.partitions
     with store.begin() as conn:
-        current = _current(conn, dataset, partition_key, lock=True)
+        current = current_row(conn, dataset, partition_key, lock=True)
         now = now or store_now(conn)  # after the lock: the lease runs from when it was granted
         action, reason, requested_by, took_over = "apply", None, None, None
         if current is not None:
-            last = _history_row(conn, current.apply_id)
+            last = history_row(conn, current.apply_id)
             request = conn.execute(
                 select(t.rerun_requests)
                 .where(
@@ -266,15 +267,13 @@ def _claim_once(
                         f"attempt {last.attempt} of run {last.run_id} did not finish (killed or lost); "
                         f"taken over by attempt {attempt} of run {run_id}"
                     )
-                    conn.execute(
-                        update(h).where(h.c.id == last.id).values(state=FAILED, error=why, finished_at=now)
-                    )
+                    mark_taken_over(conn, last, why, now)
                     if last.action in ("rerun", "stale") and request is None:
                         # the dead attempt had consumed the rerun request (or was replacing a stale
                         # partition): its retry is still that rerun
                         action, reason, requested_by = last.action, last.reason, last.requested_by
                 # what the target holds now is what the last published apply wrote (or nothing)
-                current = _last_published(conn, dataset, partition_key) or current
+                current = last_published(conn, dataset, partition_key) or current
             if request is not None:
                 action, reason, requested_by = "rerun", request.reason, request.requested_by
                 conn.execute(
@@ -448,7 +447,7 @@ def finish(
     through ``commit_fenced``, which proves the claim before the target commits.
     """
     with store.begin() as conn:
-        current = _current(conn, claim_.dataset, claim_.partition_key, lock=True)
+        current = current_row(conn, claim_.dataset, claim_.partition_key, lock=True)
         if current is None or current.apply_id != claim_.apply_id:
             superseded = True
         else:
@@ -499,7 +498,7 @@ def commit_fenced(
     :returns: False, having committed nothing, if another attempt holds the partition.
     """
     if warehouse is not None and same_sqlite_file(store, warehouse):
-        current = _current(warehouse, claim_.dataset, claim_.partition_key, lock=True)
+        current = current_row(warehouse, claim_.dataset, claim_.partition_key, lock=True)
         if not _holds(current, claim_):
             return False
         _record_finish(warehouse, claim_, now=store_now(warehouse), **fields)
@@ -508,7 +507,7 @@ def commit_fenced(
         commit()
         return True
     with store.begin() as conn:
-        current = _current(conn, claim_.dataset, claim_.partition_key, lock=True)
+        current = current_row(conn, claim_.dataset, claim_.partition_key, lock=True)
         if not _holds(current, claim_):
             stale = True
         else:
@@ -544,7 +543,7 @@ def fail(
                 state=FAILED, error=error[:4000], gate_verdict=gate_verdict, rows_in=rows_in, finished_at=now
             )
         )
-        current = _current(conn, claim_.dataset, claim_.partition_key, lock=True)
+        current = current_row(conn, claim_.dataset, claim_.partition_key, lock=True)
         if current is None or current.apply_id != claim_.apply_id or current.state != APPLYING:
             return
         previous = claim_.previous
@@ -625,7 +624,7 @@ def current_time(store: StateStore) -> datetime:
 
 def get_partition(store: StateStore, dataset: str, key: str) -> PartitionState | None:
     with store.begin(write=False) as conn:
-        return _current(conn, dataset, key, lock=False)
+        return current_row(conn, dataset, key, lock=False)
 
 
 def list_partitions(store: StateStore, dataset: str, *, since: str | None = None) -> list[PartitionState]:
@@ -663,7 +662,7 @@ def latest_partitions(
             r.dataset: {
                 "key": r.partition_key,
                 "state": r.state,
-                "at": _aware(r.updated_at),
+                "at": as_utc(r.updated_at),
                 "rows": r.rows_published,
             }
             for r in conn.execute(query)

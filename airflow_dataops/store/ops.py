@@ -13,9 +13,9 @@ from typing import Any
 
 from sqlalchemy import and_, or_, select
 
+from airflow_dataops.clock import as_utc
 from airflow_dataops.store import tables as t
 from airflow_dataops.store.engine import StateStore
-from airflow_dataops.store.ledger import _aware
 
 __all__ = ["Attempt", "OpsRows", "read_ops_rows"]
 
@@ -57,8 +57,8 @@ def read_ops_rows(store: StateStore, since: datetime, until: datetime) -> OpsRow
                 "dataset": row.dataset,
                 "slo": row.slo,
                 "severity": row.severity,
-                "opened_at": _aware(row.opened_at),
-                "resolved_at": _aware(row.resolved_at),
+                "opened_at": as_utc(row.opened_at),
+                "resolved_at": as_utc(row.resolved_at),
             }
             for row in conn.execute(
                 select(b.dataset, b.slo, b.severity, b.opened_at, b.resolved_at)
@@ -75,8 +75,8 @@ def read_ops_rows(store: StateStore, since: datetime, until: datetime) -> OpsRow
                 partition_key=row.partition_key,
                 action=row.action,
                 state=row.state,
-                started_at=_aware(row.started_at),  # type: ignore[arg-type]
-                finished_at=_aware(row.finished_at),
+                started_at=as_utc(row.started_at),  # type: ignore[arg-type]
+                finished_at=as_utc(row.finished_at),
             )
             for row in conn.execute(
                 select(h.dataset, h.partition_key, h.action, h.state, h.started_at, h.finished_at)
@@ -86,7 +86,7 @@ def read_ops_rows(store: StateStore, since: datetime, until: datetime) -> OpsRow
         ]
         attempts = [a for a in history if a.started_at >= since]
         activity = [(a.dataset, a.started_at) for a in history] + [
-            (row.dataset, _aware(row.at))
+            (row.dataset, as_utc(row.at))
             for row in conn.execute(
                 select(r.dataset, r.requested_at.label("at")).where(
                     r.requested_at >= first, r.requested_at < until
@@ -94,7 +94,7 @@ def read_ops_rows(store: StateStore, since: datetime, until: datetime) -> OpsRow
             )
         ]
         violations = [
-            (row.dataset, _aware(row.observed_at))
+            (row.dataset, as_utc(row.observed_at))
             for row in conn.execute(
                 select(s.dataset, s.observed_at).where(
                     and_(

@@ -9,10 +9,9 @@ from typing import Any
 
 from sqlalchemy import delete, desc, select
 
-from airflow_dataops.clock import utcnow
+from airflow_dataops.clock import as_utc, utcnow
 from airflow_dataops.store import tables as t
 from airflow_dataops.store.engine import StateStore
-from airflow_dataops.store.ledger import _aware
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,7 +71,7 @@ def sli_history(
                 value=r.value,
                 unit=r.unit,
                 good=r.good,
-                observed_at=_aware(r.observed_at),  # type: ignore[arg-type]
+                observed_at=as_utc(r.observed_at),  # type: ignore[arg-type]
                 partition_key=r.partition_key,
                 dag_id=r.dag_id,
                 task_id=r.task_id,
@@ -206,7 +205,7 @@ def partition_findings(
                 {
                     "reason": reason,
                     "requested_by": requested_by,
-                    "started_at": None if started is None else _aware(started).isoformat(),  # type: ignore[union-attr]
+                    "started_at": None if started is None else as_utc(started).isoformat(),  # type: ignore[union-attr]
                     "state": state,
                     "run_id": run_id,
                 }

@@ -15,20 +15,20 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
+from airflow_dataops.clock import as_utc, utc_fields
 from airflow_dataops.store import tables as t
 from airflow_dataops.store.engine import StateStore
 from airflow_dataops.store.ledger import (
     APPLYING,
-    FAILED,
     PUBLISHED_STATES,
     SUPERSEDED,
     Claim,
     HistoryEntry,
     PartitionState,
-    _aware,
-    _current,
-    _history_row,
-    _last_published,
+    current_row,
+    history_row,
+    last_published,
+    mark_taken_over,
     store_now,
 )
 
@@ -54,10 +54,7 @@ class VersionRecord:
 
     @classmethod
     def from_row(cls, row: Any) -> VersionRecord:
-        m = dict(row._mapping)
-        m["kept_at"] = _aware(m["kept_at"])
-        m["purged_at"] = _aware(m["purged_at"])
-        return cls(**m)
+        return cls(**utc_fields(row._mapping, "kept_at", "purged_at"))
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -188,7 +185,7 @@ def claim_rollback(
     """
     h, p = t.partition_history, t.partitions
     with store.begin() as conn:
-        current = _current(conn, dataset, partition_key, lock=True)
+        current = current_row(conn, dataset, partition_key, lock=True)
         now = store_now(conn)
         if current is None:
             return RollbackRefusal(code="no_partition", current=None)
@@ -196,17 +193,15 @@ def claim_rollback(
         if current.state == APPLYING:
             if current.lease_expires_at is not None and current.lease_expires_at > now:
                 return RollbackRefusal(code="busy", current=current)
-            last = _history_row(conn, current.apply_id)
+            last = history_row(conn, current.apply_id)
             if last is not None:
                 why = (
                     f"{last.action} {last.run_id} attempt {last.attempt} did not finish (killed or lost); "
                     f"taken over by a rollback requested by {requested_by}"
                 )
-                conn.execute(
-                    update(h).where(h.c.id == last.id).values(state=FAILED, error=why, finished_at=now)
-                )
+                mark_taken_over(conn, last, why, now)
             took_over = last
-            current = _last_published(conn, dataset, partition_key)
+            current = last_published(conn, dataset, partition_key)
             if current is None:
                 return RollbackRefusal(code="not_published", current=None)
         elif current.state not in PUBLISHED_STATES:
@@ -214,7 +209,7 @@ def claim_rollback(
         chosen = choose_version(conn, current, _versions(conn, dataset, partition_key), to_apply_id)
         if isinstance(chosen, RollbackRefusal):
             return chosen
-        restored = _history_row(conn, chosen.apply_id)
+        restored = history_row(conn, chosen.apply_id)
         apply_id = conn.execute(  # type: ignore[index]
             h.insert().values(
                 dataset=dataset,
@@ -333,7 +328,7 @@ def versions_by_partition(store: StateStore, dataset: str) -> dict[str, dict[str
         )
         out.setdefault(v.partition_key, {"versions": [], "rollbacks": []})["versions"].append(item)
     for row in rollbacks:
-        at = _aware(row.finished_at)
+        at = as_utc(row.finished_at)
         out.setdefault(row.partition_key, {"versions": [], "rollbacks": []})["rollbacks"].append(
             {
                 "apply_id": row.apply_id,

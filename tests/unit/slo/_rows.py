@@ -12,12 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from airflow_dataops.slo.budget import BudgetReport, _check_now, report_from_count
+from airflow_dataops.slo.budget import BudgetReport, check_now, report_from_count
 from airflow_dataops.slo.burn_rate import AlertDecision, SLOEvaluation
 from airflow_dataops.slo.evaluation import evaluate_spec, event_series
 from airflow_dataops.slo.sli import SLIKind
 from airflow_dataops.slo.spec import SLOSpec
-from airflow_dataops.store.breaches import SLIColumns
+from airflow_dataops.store.slo_reads import SLIColumns
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -50,14 +50,14 @@ def columns(observations: list[Obs], spec: SLOSpec) -> SLIColumns:
 
 def compute_budget(observations: list[Obs], spec: SLOSpec, now: datetime) -> BudgetReport:
     """The error budget over ``(now - window, now]`` from the events the evaluation counts."""
-    now = _check_now(now, spec)
+    now = check_now(now, spec)
     series, _ = event_series(spec, columns(observations, spec), now, lookback=spec.window)
     end = now.timestamp()
     return report_from_count(series.count(end - spec.window.total_seconds(), end), spec, now - spec.window, now)
 
 
 def evaluate(observations: list[Obs], spec: SLOSpec, now: datetime) -> SLOEvaluation:
-    _check_now(now, spec)
+    check_now(now, spec)
     return evaluate_spec(spec, columns(observations, spec), now)
 
 

@@ -12,11 +12,11 @@ from sqlalchemy import event
 from airflow_dataops.slo.evaluator import (
     current_lag,
     evaluate_datasets,
-    load_specs,
     run_evaluation,
 )
-from airflow_dataops.store.breaches import read_sli_columns
+from airflow_dataops.slo.loader import load_specs
 from airflow_dataops.store.records import SLIRecord, record_slis, upsert_dataset
+from airflow_dataops.store.slo_reads import read_sli_columns
 
 UTC = timezone.utc
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -265,7 +265,7 @@ def test_one_query_reads_all_datasets(store, monkeypatch, seed_slis):
         if "dataops_sli" in statement and statement.lstrip().upper().startswith("SELECT"):
             selects.append(statement)
 
-    import airflow_dataops.store.breaches as breaches
+    import airflow_dataops.store.slo_reads as breaches
 
     calls = []
     real = breaches.read_sli_columns
@@ -305,7 +305,7 @@ def test_read_sli_columns_window_and_order(store):
 
 
 def test_read_sli_columns_across_chunks_units_and_filters(store, monkeypatch):
-    import airflow_dataops.store.breaches as breaches
+    import airflow_dataops.store.slo_reads as breaches
 
     monkeypatch.setattr(breaches, "_CHUNK", 3)  # groups straddle fetch chunks
     rows = []

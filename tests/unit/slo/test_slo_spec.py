@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from airflow_dataops.exceptions import ConfigError
+from airflow_dataops.slo.from_contract import sidecar_path, slo_specs_from_contract
 from airflow_dataops.slo.sli import SLIKind
 from airflow_dataops.slo.spec import (
     BudgetingMethod,
@@ -15,8 +16,6 @@ from airflow_dataops.slo.spec import (
     SLOSpec,
     parse_duration,
     parse_unit,
-    sidecar_path,
-    slo_specs_from_contract,
 )
 
 
@@ -515,7 +514,7 @@ def test_frequency_lint_and_the_slo_cadence_agree(tmp_path):
     from datetime import timedelta
 
     from airflow_dataops.contracts.loader import load_contract
-    from airflow_dataops.slo.evaluator import specs_for_dataset
+    from airflow_dataops.slo.loader import specs_for_dataset
 
     path = tmp_path / "orders.odcs.yaml"
     path.write_text(

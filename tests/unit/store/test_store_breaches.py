@@ -7,7 +7,8 @@ from datetime import datetime, timedelta, timezone
 
 from sli_history import SLO_2D
 
-from airflow_dataops.slo.evaluator import evaluate_datasets, run_evaluation, sync_breaches
+from airflow_dataops.slo.breaches import sync_breaches
+from airflow_dataops.slo.evaluator import evaluate_datasets, run_evaluation
 from airflow_dataops.store import StateStore
 from airflow_dataops.store.breaches import list_breaches, open_breach, open_breaches, resolve_breach
 from airflow_dataops.store.records import upsert_dataset

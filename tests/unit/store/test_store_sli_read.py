@@ -13,8 +13,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from airflow_dataops.store import StateStore
-from airflow_dataops.store.breaches import read_sli_columns
 from airflow_dataops.store.records import SLIRecord, record_slis
+from airflow_dataops.store.slo_reads import read_sli_columns
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
 NAMES = ["a", "a b", "a.b", "ab", "Z", "ümlaut", "x" * 300]
