@@ -119,6 +119,26 @@ def mysql_url() -> str:
     return _fresh_mysql_database()
 
 
+@pytest.fixture
+def pg_schema() -> Iterator[tuple[Any, str]]:
+    """``(engine, schema)``: a fresh schema on the throwaway PostgreSQL server, dropped (with all it
+    holds) and the engine disposed afterwards."""
+    import sqlalchemy as sa
+
+    if not PG_ADMIN_URL:
+        pytest.skip("DATAOPS_TEST_PG_URL is not set (make test starts a PostgreSQL server and sets it)")
+    engine = sa.create_engine(PG_ADMIN_URL)
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield engine, schema
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
+
+
 def warehouse_of(kind: str, tmp_path: Path) -> str:
     """A fresh, empty warehouse of one kind: sqlite, postgres, mysql (MariaDB) or duckdb (a file)."""
     if kind == "sqlite":
@@ -128,28 +148,6 @@ def warehouse_of(kind: str, tmp_path: Path) -> str:
     if kind == "mysql":
         return _fresh_mysql_database()
     return f"duckdb+dataops:///{tmp_path / 'warehouse.duckdb'}"
-
-
-def connection_json(url: str) -> str:
-    """The Airflow connection (AIRFLOW_CONN_…) of a warehouse URL, of the provider's own type."""
-    import sqlalchemy as sa
-
-    u = sa.make_url(url)
-    backend = u.get_backend_name()
-    if backend in ("sqlite", "duckdb"):
-        return json.dumps({"conn_type": backend, "host": u.database})
-    conn_type = {"postgresql": "postgres", "mysql": "mysql"}[backend]
-    extra = {"charset": "utf8mb4"} if backend == "mysql" else {}
-    return json.dumps(
-        {
-            "conn_type": conn_type,
-            "host": u.host,
-            "port": u.port,
-            "login": u.username,
-            "schema": u.database,
-            "extra": extra,
-        }
-    )
 
 
 #: The SQL warehouses every dialect-sensitive suite runs on (pytest params for ``warehouse_of``).
@@ -178,6 +176,20 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'store.db'}"
     return _fresh_pg_database()
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The ``dataops_warehouse`` connection the example and test DAGs write to, on a fresh SQLite file.
+
+    A test module whose warehouse has another shape (a seeded table, another connection id, every
+    dialect) defines a ``warehouse`` fixture of its own, which takes precedence over this one.
+    """
+    path = tmp_path / "warehouse.db"
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_DATAOPS_WAREHOUSE", json.dumps({"conn_type": "sqlite", "host": str(path)})
+    )
+    return path
 
 
 @pytest.fixture

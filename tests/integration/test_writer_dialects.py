@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from conftest import connection_json
+from connections import connection_json
 
 from airflow_dataops.exceptions import ContractViolation
 from airflow_dataops.operators.partitioned import PartitionedSQLOperator
