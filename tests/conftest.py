@@ -79,38 +79,33 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 # ---------------------------------------------------------------------------------- stores
-def _fresh_pg_database() -> str:
+def _fresh_database(admin_url: str | None, env: str, server: str, create: str) -> str:
+    """A fresh, empty database on a throwaway server (``create`` names it with ``{name}``); its URL."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
-    if not PG_ADMIN_URL:
-        pytest.skip("DATAOPS_TEST_PG_URL is not set (make test starts a PostgreSQL server and sets it)")
+    if not admin_url:
+        pytest.skip(f"{env} is not set (make test starts a {server} server and sets it)")
     name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(create.format(name=name)))
     admin.dispose()
-    return make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+def _fresh_pg_database() -> str:
+    return _fresh_database(PG_ADMIN_URL, "DATAOPS_TEST_PG_URL", "PostgreSQL", 'CREATE DATABASE "{name}"')
+
+
+def _fresh_mysql_database() -> str:
+    return _fresh_database(MYSQL_ADMIN_URL, "DATAOPS_TEST_MYSQL_URL", "MariaDB", "CREATE DATABASE `{name}`")
 
 
 @pytest.fixture
 def pg_url() -> str:
     """A fresh, empty database on the throwaway PostgreSQL server."""
     return _fresh_pg_database()
-
-
-def _fresh_mysql_database() -> str:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    if not MYSQL_ADMIN_URL:
-        pytest.skip("DATAOPS_TEST_MYSQL_URL is not set (make test starts a MariaDB server and sets it)")
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(MYSQL_ADMIN_URL)
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE `{name}`"))
-    admin.dispose()
-    return make_url(MYSQL_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture
