@@ -3,11 +3,11 @@ that drops mid-publish rolls back, leaves the partition unchanged and marks the 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from connections import connection_json
 from reliability_report import record
 from sqlalchemy import create_engine, inspect, text
 
@@ -74,23 +74,9 @@ def test_a_read_only_store_fails_closed_and_publishes_nothing(
 def test_a_warehouse_connection_dropped_mid_publish_rolls_back(
     pg_url: str, sqlite_url: str, monkeypatch
 ) -> None:
-    from sqlalchemy.engine import make_url
-
     from airflow_dataops.partitions import writer
 
-    url = make_url(pg_url)
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_DATAOPS_WAREHOUSE",
-        json.dumps(
-            {
-                "conn_type": "postgres",
-                "host": url.host,
-                "port": url.port,
-                "login": url.username,
-                "schema": url.database,
-            }
-        ),
-    )
+    monkeypatch.setenv("AIRFLOW_CONN_DATAOPS_WAREHOUSE", connection_json(pg_url))
     monkeypatch.setenv("AIRFLOW__DATAOPS__STORE_URL", sqlite_url)
     key = "2026-10-02"
     first = _operator(key).execute(_context(run_id="manual__first"))
