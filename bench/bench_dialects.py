@@ -23,7 +23,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bench.bench_contracts import AIRPORTS, CONTRACT, MONTHS, NOW, NULL_COLUMNS, _frame
+from bench.bench_contracts import AIRPORTS, CONTRACT, MONTHS, NOW, NULL_COLUMNS, flights_frame, flights_rows
 from bench.harness import check_floor, gate_sql, mariadb, median, table, timed, write_section
 
 BENCH_DIR = Path(os.environ.get("DATAOPS_BENCH_DIR", "/tmp/dataops-bench"))
@@ -88,9 +88,9 @@ def mysql_db(server_url: str) -> str:
         conn.exec_driver_sql("CREATE DATABASE IF NOT EXISTS dataops_bench")
     admin.dispose()
     text = url.render_as_string(hide_password=False)
-    if _rows(text) == ROWS:
+    if flights_rows(text) == ROWS:
         return text
-    df = _frame()
+    df = flights_frame()
     engine = sa.create_engine(text)
     with engine.begin() as conn:
         conn.exec_driver_sql("DROP TABLE IF EXISTS flights")
@@ -104,10 +104,10 @@ def mysql_db(server_url: str) -> str:
 def duckdb_db() -> str:
     path = BENCH_DIR / f"flights-x{COPIES}.duckdb"
     url = f"duckdb+dataops:///{path}"
-    if path.exists() and _rows(url) == ROWS:
+    if path.exists() and flights_rows(url) == ROWS:
         return url
     path.unlink(missing_ok=True)
-    df = _frame()
+    df = flights_frame()
     engine = sa.create_engine(url)
     with engine.begin() as conn:
         df.head(0).to_sql("flights", conn, index=False)
@@ -121,17 +121,6 @@ def duckdb_db() -> str:
         raw.close()
     engine.dispose()
     return url
-
-
-def _rows(url: str) -> int | None:
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return conn.execute(sa.text("SELECT COUNT(*) FROM flights")).scalar()
-    except sa.exc.SQLAlchemyError:
-        return None
-    finally:
-        engine.dispose()
 
 
 def run_floor(engine: sa.Engine, sql: str) -> list[Any]:
