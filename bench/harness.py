@@ -106,19 +106,8 @@ def postgres(state: Path) -> Iterator[str]:
     """A PostgreSQL server URL: ``DATAOPS_TEST_PG_URL`` if set, else a throwaway cluster started by
     ``scripts/pg.sh`` (in a private directory under the system temp dir), recorded in the file
     ``state``, stopped and removed on exit."""
-    url = os.environ.get("DATAOPS_TEST_PG_URL")
-    if url:
+    with _server("DATAOPS_TEST_PG_URL", "pg.sh", state) as url:
         yield url
-        return
-    pg_sh = str(ROOT / "scripts" / "pg.sh")
-    state.parent.mkdir(parents=True, exist_ok=True)
-    started = subprocess.run(
-        ["bash", pg_sh, "start", str(state)], capture_output=True, text=True, check=True, timeout=300
-    )
-    try:
-        yield started.stdout.strip().splitlines()[-1]
-    finally:
-        subprocess.run(["bash", pg_sh, "stop", str(state)], timeout=120, check=False)
 
 
 @contextlib.contextmanager
@@ -126,11 +115,18 @@ def mariadb(state: Path) -> Iterator[str]:
     """A MariaDB server URL: ``DATAOPS_TEST_MYSQL_URL`` if set, else a throwaway server started by
     ``scripts/mariadb.sh`` (in a private directory under the system temp dir), recorded in the file
     ``state``, stopped and removed on exit."""
-    url = os.environ.get("DATAOPS_TEST_MYSQL_URL")
+    with _server("DATAOPS_TEST_MYSQL_URL", "mariadb.sh", state) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def _server(env: str, script_name: str, state: Path) -> Iterator[str]:
+    """``$env`` if set, else the URL a ``scripts/<script_name> start`` server prints last; stopped on exit."""
+    url = os.environ.get(env)
     if url:
         yield url
         return
-    script = str(ROOT / "scripts" / "mariadb.sh")
+    script = str(ROOT / "scripts" / script_name)
     state.parent.mkdir(parents=True, exist_ok=True)
     started = subprocess.run(
         ["bash", script, "start", str(state)], capture_output=True, text=True, check=True, timeout=300
@@ -139,3 +135,43 @@ def mariadb(state: Path) -> Iterator[str]:
         yield started.stdout.strip().splitlines()[-1]
     finally:
         subprocess.run(["bash", script, "stop", str(state)], timeout=120, check=False)
+
+
+# ------------------------------------------------------------- gate-against-floor benchmarks
+def gate_sql(engine: Any, run: Callable[[], Any], *, table: str = "flights") -> str:
+    """The aggregate query the gate sent while ``run()`` ran (its statement and bound parameters)."""
+    import sqlalchemy as sa
+
+    sent: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        if table in statement and "count(" in statement.lower():
+            sent.append(" ".join(statement.split()) + f"\n-- parameters: {parameters}")
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        run()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    return "\n".join(sent)
+
+
+def check_floor(
+    name: str, floor_row: Sequence[Any], gate_figures: list[Any], report: Any, now: datetime
+) -> None:
+    """A floor query's row (counts, then ``MAX(time_hour)``) computes exactly the gate's figures
+    (``gate_figures``, and the latency rule's days as the gate computed them), or its time means nothing."""
+    newest = floor_row[-1]
+    if not isinstance(newest, datetime):
+        newest = datetime.fromisoformat(str(newest).replace("Z", "+00:00"))
+    if newest.tzinfo is None:
+        newest = newest.replace(tzinfo=timezone.utc)
+    now = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
+    latency = next(r for r in report.results if r.name == "flights.time_hour.latency")
+    floor_latency = round((now - newest).total_seconds() / 86400, 3)
+    counts = [int(v or 0) for v in floor_row[:-1]]
+    if counts != gate_figures or floor_latency != latency.actual:
+        raise RuntimeError(
+            f"{name}: the floor and the gate disagree: floor {counts} (latency {floor_latency}) vs gate "
+            f"{gate_figures} (latency {latency.actual})"
+        )

@@ -14,8 +14,9 @@ set -euo pipefail
 usage="usage: mariadb.sh start|stop STATE_FILE"
 cmd=${1:?$usage}
 state=${2:?$usage}
-
-is_root() { [ "$(id -u)" = "0" ]; }
+NAME=mariadb.sh KIND=server PREFIX=dataops-mariadb OWNER=mysql
+# shellcheck source=throwaway_server.sh
+. "$(dirname "${BASH_SOURCE[0]}")/throwaway_server.sh"
 
 find_bin() {  # sets server, installer, client
   server="" installer="" client=""
@@ -26,32 +27,6 @@ find_bin() {  # sets server, installer, client
     [ -z "$client" ] && [ -x "$d/mariadb" ] && client=$d/mariadb
   done
   [ -n "$server" ] && [ -n "$installer" ] && [ -n "$client" ]
-}
-
-# Run a command as the server's owner, from / (the owner may not be able to enter the caller's cwd).
-as_owner() {
-  if is_root; then (cd / && runuser -u mysql -- "$@"); else (cd / && "$@"); fi
-}
-
-make_dir() {
-  local base
-  for base in "${TMPDIR:-/tmp}" /tmp; do
-    as_owner mktemp -d "$base/dataops-mariadb.XXXXXX" 2>/dev/null && return 0
-  done
-  echo "mariadb.sh: cannot create a private directory under ${TMPDIR:-/tmp} or /tmp as $(is_root && echo mysql || id -un)" >&2
-  return 1
-}
-
-read_state() {  # sets dir, pid
-  dir="" pid=""
-  local key value
-  while IFS='=' read -r key value; do
-    case "$key" in dir) dir=$value ;; pid) pid=$value ;; esac
-  done <"$state"
-  case "$dir" in
-    */dataops-mariadb.*) [ -d "$dir" ] || dir="" ;;
-    *) echo "mariadb.sh: $state does not name a server directory made by mariadb.sh (dir=$dir); not removing it" >&2; exit 1 ;;
-  esac
 }
 
 stop_server() {  # the server whose pid file is in $dir: TERM, then KILL after 30 s
@@ -66,35 +41,20 @@ stop_server() {  # the server whose pid file is in $dir: TERM, then KILL after 3
 
 case "$cmd" in
   start)
-    if [ -e "$state" ]; then
-      read_state
-      if [ -n "$dir" ]; then
-        echo "mariadb.sh: $state names a server that still exists ($dir): run 'mariadb.sh stop $state' first" >&2; exit 1
-      fi
-      rm -f "$state"
-    fi
+    check_no_live_state
     if ! find_bin; then
-      if is_root; then
-        echo "mariadb.sh: MariaDB server binaries missing; installing the Debian package mariadb-server" >&2
-        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mariadb-server) >&2
-        find_bin
-      else
-        echo "mariadb.sh: MariaDB server binaries missing (no mariadbd / mariadb-install-db);" \
-          "install them as root: apt-get install -y mariadb-server" >&2
-        exit 1
-      fi
+      install_or_explain mariadb-server "MariaDB server binaries missing" "no mariadbd / mariadb-install-db" \
+        --no-install-recommends
+      find_bin
     fi
-    if is_root && ! id mysql >/dev/null 2>&1; then
-      useradd --system --home-dir /nonexistent --shell /usr/sbin/nologin mysql
-    fi
+    ensure_owner /nonexistent /usr/sbin/nologin
     dir=$(make_dir)
     trap 'stop_server; rm -rf "$dir"' ERR
     as_owner "$installer" --no-defaults --datadir="$dir/data" --auth-root-authentication-method=normal \
       --skip-test-db --skip-name-resolve >"$dir/install.log" 2>&1 || { cat "$dir/install.log" >&2; false; }
     port="" pid=""
     for attempt in 1 2 3 4 5 6 7 8; do
-      candidate=$((20000 + RANDOM % 40000))
-      (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null && continue
+      candidate=$(random_port)
       log="$dir/server-$attempt.log"
       # Started in the background, detached from this shell's stdout (the caller reads our stdout).
       as_owner "$server" --no-defaults --datadir="$dir/data" --socket="$dir/mysqld.sock" \
@@ -120,14 +80,6 @@ case "$cmd" in
     trap - ERR
     echo "mysql+mysqldb://dataops@127.0.0.1:$port/mysql?charset=utf8mb4"
     ;;
-  stop)
-    [ -f "$state" ] || exit 0
-    read_state
-    if [ -n "$dir" ]; then
-      stop_server
-      rm -rf "$dir"
-    fi
-    rm -f "$state"
-    ;;
+  stop) stop_from_state ;;
   *) echo "$usage" >&2; exit 2 ;;
 esac

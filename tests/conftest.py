@@ -79,18 +79,27 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 # ---------------------------------------------------------------------------------- stores
-def _fresh_pg_database() -> str:
+def _fresh_database(admin_url: str | None, env: str, server: str, create: str) -> str:
+    """A fresh, empty database on a throwaway server (``create`` names it with ``{name}``); its URL."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
-    if not PG_ADMIN_URL:
-        pytest.skip("DATAOPS_TEST_PG_URL is not set (make test starts a PostgreSQL server and sets it)")
+    if not admin_url:
+        pytest.skip(f"{env} is not set (make test starts a {server} server and sets it)")
     name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(create.format(name=name)))
     admin.dispose()
-    return make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+def _fresh_pg_database() -> str:
+    return _fresh_database(PG_ADMIN_URL, "DATAOPS_TEST_PG_URL", "PostgreSQL", 'CREATE DATABASE "{name}"')
+
+
+def _fresh_mysql_database() -> str:
+    return _fresh_database(MYSQL_ADMIN_URL, "DATAOPS_TEST_MYSQL_URL", "MariaDB", "CREATE DATABASE `{name}`")
 
 
 @pytest.fixture
@@ -99,24 +108,30 @@ def pg_url() -> str:
     return _fresh_pg_database()
 
 
-def _fresh_mysql_database() -> str:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    if not MYSQL_ADMIN_URL:
-        pytest.skip("DATAOPS_TEST_MYSQL_URL is not set (make test starts a MariaDB server and sets it)")
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(MYSQL_ADMIN_URL)
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE `{name}`"))
-    admin.dispose()
-    return make_url(MYSQL_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-
-
 @pytest.fixture
 def mysql_url() -> str:
     """A fresh, empty database on the throwaway MariaDB server."""
     return _fresh_mysql_database()
+
+
+@pytest.fixture
+def pg_schema() -> Iterator[tuple[Any, str]]:
+    """``(engine, schema)``: a fresh schema on the throwaway PostgreSQL server, dropped (with all it
+    holds) and the engine disposed afterwards."""
+    import sqlalchemy as sa
+
+    if not PG_ADMIN_URL:
+        pytest.skip("DATAOPS_TEST_PG_URL is not set (make test starts a PostgreSQL server and sets it)")
+    engine = sa.create_engine(PG_ADMIN_URL)
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield engine, schema
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
 
 
 def warehouse_of(kind: str, tmp_path: Path) -> str:
@@ -128,28 +143,6 @@ def warehouse_of(kind: str, tmp_path: Path) -> str:
     if kind == "mysql":
         return _fresh_mysql_database()
     return f"duckdb+dataops:///{tmp_path / 'warehouse.duckdb'}"
-
-
-def connection_json(url: str) -> str:
-    """The Airflow connection (AIRFLOW_CONN_…) of a warehouse URL, of the provider's own type."""
-    import sqlalchemy as sa
-
-    u = sa.make_url(url)
-    backend = u.get_backend_name()
-    if backend in ("sqlite", "duckdb"):
-        return json.dumps({"conn_type": backend, "host": u.database})
-    conn_type = {"postgresql": "postgres", "mysql": "mysql"}[backend]
-    extra = {"charset": "utf8mb4"} if backend == "mysql" else {}
-    return json.dumps(
-        {
-            "conn_type": conn_type,
-            "host": u.host,
-            "port": u.port,
-            "login": u.username,
-            "schema": u.database,
-            "extra": extra,
-        }
-    )
 
 
 #: The SQL warehouses every dialect-sensitive suite runs on (pytest params for ``warehouse_of``).
@@ -178,6 +171,20 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'store.db'}"
     return _fresh_pg_database()
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The ``dataops_warehouse`` connection the example and test DAGs write to, on a fresh SQLite file.
+
+    A test module whose warehouse has another shape (a seeded table, another connection id, every
+    dialect) defines a ``warehouse`` fixture of its own, which takes precedence over this one.
+    """
+    path = tmp_path / "warehouse.db"
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_DATAOPS_WAREHOUSE", json.dumps({"conn_type": "sqlite", "host": str(path)})
+    )
+    return path
 
 
 @pytest.fixture

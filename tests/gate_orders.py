@@ -4,7 +4,6 @@ test module takes it with ``warehouse = gate_orders.warehouse``."""
 
 from __future__ import annotations
 
-import json
 import textwrap
 import uuid
 from pathlib import Path
@@ -13,6 +12,7 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from connections import connection_json
 
 HEADER = "apiVersion: v3.1.0\nkind: DataContract\nid: urn:test:gate\nversion: 2.0.0\nstatus: active\n"
 SCHEMA = """\
@@ -75,20 +75,8 @@ def warehouse(store_url, tmp_path, monkeypatch):
     """A warehouse DB of the same kind as the store (SQLite file or a fresh PostgreSQL database),
     holding the ``orders`` rows of tests/gate_orders.py (operators/ and cli/ gate tests)."""
     engine = sa.create_engine(store_url)
-    url = engine.url
-    if url.get_backend_name() == "sqlite":
-        conn = {"conn_type": "sqlite", "host": url.database}
-    else:
-        conn = {
-            "conn_type": "postgres",
-            "host": url.host,
-            "port": url.port,
-            "login": url.username,
-            "password": url.password or "",
-            "schema": url.database,
-        }
     conn_id = f"wh_{uuid.uuid4().hex[:8]}"
-    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", connection_json(store_url))
     pd.DataFrame(ROWS, columns=["id", "day", "status", "ssn", "amount"]).to_sql("orders", engine, index=False)
     yield SimpleNamespace(engine=engine, conn_id=conn_id)
     engine.dispose()

@@ -15,6 +15,7 @@ import signal
 import time
 import traceback
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,18 @@ def source_multiset(key: str, n: int = 200) -> Counter[tuple[Any, ...]]:
 
 
 # ----------------------------------------------------------------------------- the worker
+def holder(hold_at: str | None, marker: str | None) -> Callable[[str], None]:
+    """``hold(point)``: at ``hold_at``, write the point to the file ``marker`` and wait there for SIGKILL."""
+
+    def hold(point: str) -> None:
+        if hold_at == point:
+            Path(marker or "").write_text(point)
+            while True:  # wait here for SIGKILL
+                time.sleep(60)
+
+    return hold
+
+
 def apply_partition(
     store_url: str,
     warehouse_url: str,
@@ -82,12 +95,7 @@ def apply_partition(
     from airflow_dataops.partitions.writer import drop_stage, ensure_target, publish, stage_frame
     from airflow_dataops.store import StateStore
 
-    def hold(point: str) -> None:
-        if hold_at == point:
-            Path(marker or "").write_text(point)
-            while True:  # wait here for SIGKILL
-                time.sleep(60)
-
+    hold = holder(hold_at, marker)
     store = StateStore(store_url, connect_timeout=60)
     engine = warehouse_engine(warehouse_url)
     ledger = PartitionLedger(store, DATASET)
@@ -133,16 +141,16 @@ def apply_partition(
     return f"applied:{claim.action}:{result.rows_published}"
 
 
-def _child(queue: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+def run_and_report(queue: Any, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
     try:
-        queue.put((os.getpid(), apply_partition(*args, **kwargs)))
+        queue.put((os.getpid(), fn(*args, **kwargs)))
     except BaseException as e:  # report, never hang the parent
         queue.put((os.getpid(), f"error:{type(e).__name__}: {e}\n{traceback.format_exc()}"))
 
 
 def run_workers(jobs: list[tuple[tuple[Any, ...], dict[str, Any]]], timeout: float = 120) -> list[str]:
     queue = CTX.Queue()
-    procs = [CTX.Process(target=_child, args=(queue, a, k)) for a, k in jobs]
+    procs = [CTX.Process(target=run_and_report, args=(queue, apply_partition, a, k)) for a, k in jobs]
     for p in procs:
         p.start()
     results = [queue.get(timeout=timeout)[1] for _ in procs]
@@ -153,16 +161,31 @@ def run_workers(jobs: list[tuple[tuple[Any, ...], dict[str, Any]]], timeout: flo
 
 def kill_at(point: str | None, tmp_path: Path, args: tuple[Any, ...], *, delay: float | None = None) -> None:
     """Start a worker, SIGKILL it when it reaches ``point`` (or after ``delay`` seconds)."""
+    kill_in(apply_partition, point, tmp_path, args, delay=delay, what="worker")
+
+
+def kill_in(
+    fn: Callable[..., Any],
+    point: str | None,
+    tmp_path: Path,
+    args: tuple[Any, ...],
+    *,
+    delay: float | None = None,
+    what: str,
+    **kwargs: Any,
+) -> None:
+    """Start ``fn(*args, hold_at=point, marker=…, **kwargs)`` in a process, SIGKILL it when it reaches
+    ``point`` (or after ``delay`` seconds)."""
     marker = tmp_path / f"marker-{random.random()}"
     proc = CTX.Process(
-        target=apply_partition, args=args, kwargs={"hold_at": point, "marker": str(marker)}, daemon=True
+        target=fn, args=args, kwargs={"hold_at": point, "marker": str(marker), **kwargs}, daemon=True
     )
     proc.start()
     if point is not None:
         deadline = time.monotonic() + 60
         while not marker.exists():
-            assert proc.is_alive(), f"worker exited ({proc.exitcode}) before reaching {point}"
-            assert time.monotonic() < deadline, f"worker never reached {point}"
+            assert proc.is_alive(), f"{what} exited ({proc.exitcode}) before reaching {point}"
+            assert time.monotonic() < deadline, f"{what} never reached {point}"
             time.sleep(0.02)
     else:
         time.sleep(delay or 0)

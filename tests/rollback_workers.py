@@ -4,16 +4,21 @@ and the ledger's) so a test can SIGKILL it exactly there.  Real OS processes, re
 
 from __future__ import annotations
 
-import os
-import random
-import signal
-import time
-import traceback
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from partition_workers import COLUMN, CTX, DATASET, TABLE, source, warehouse_engine
+from partition_workers import (
+    COLUMN,
+    CTX,
+    DATASET,
+    TABLE,
+    holder,
+    kill_in,
+    run_and_report,
+    source,
+    warehouse_engine,
+)
 
 ROLLBACK_POINTS = ["after_claim", "in_transaction", "after_warehouse_commit"]
 DATASET_ROW = {
@@ -74,12 +79,7 @@ def rollback(
     from airflow_dataops.partitions.rollback import RollbackRefused, plan_rollback, rollback_partition
     from airflow_dataops.store import StateStore
 
-    def hold(point: str) -> None:
-        if hold_at == point:
-            Path(marker or "").write_text(point)
-            while True:  # wait here for SIGKILL
-                time.sleep(60)
-
+    hold = holder(hold_at, marker)
     store = StateStore(store_url, connect_timeout=60)
     engine = warehouse_engine(warehouse_url)
     try:
@@ -114,19 +114,12 @@ def rollback(
         store.dispose()
 
 
-def _child(queue: Any, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-    try:
-        queue.put(fn(*args, **kwargs))
-    except BaseException as e:  # report, never hang the parent
-        queue.put(f"error:{type(e).__name__}: {e}\n{traceback.format_exc()}")
-
-
 def in_child(fn: Any, *args: Any, timeout: float = 120, **kwargs: Any) -> Any:
     """Run ``fn`` in a fresh forked process (no connection shared with the parent) and return its result."""
     queue = CTX.Queue()
-    proc = CTX.Process(target=_child, args=(queue, fn, args, kwargs))
+    proc = CTX.Process(target=run_and_report, args=(queue, fn, args, kwargs))
     proc.start()
-    result = queue.get(timeout=timeout)
+    result = queue.get(timeout=timeout)[1]
     proc.join(timeout=30)
     if isinstance(result, str) and result.startswith("error:"):
         raise AssertionError(result)
@@ -137,18 +130,4 @@ def kill_rollback(
     point: str | None, tmp_path: Path, args: tuple[Any, ...], *, delay: float = 0.0, **kw: Any
 ) -> None:
     """Start a rollback, SIGKILL it when it reaches ``point`` (or after ``delay`` seconds)."""
-    marker = tmp_path / f"marker-{random.random()}"
-    proc = CTX.Process(
-        target=rollback, args=args, kwargs={"hold_at": point, "marker": str(marker), **kw}, daemon=True
-    )
-    proc.start()
-    if point is not None:
-        deadline = time.monotonic() + 60
-        while not marker.exists():
-            assert proc.is_alive(), f"rollback exited ({proc.exitcode}) before reaching {point}"
-            assert time.monotonic() < deadline, f"rollback never reached {point}"
-            time.sleep(0.02)
-    else:
-        time.sleep(delay)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.join(timeout=30)
+    kill_in(rollback, point, tmp_path, args, delay=delay, what="rollback", **kw)

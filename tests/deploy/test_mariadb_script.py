@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from test_pg_script import IS_ROOT, other_user, private_checkout, state_dir  # noqa: F401 (fixture)
+from test_pg_script import IS_ROOT, other_user, private_checkout, run_script, state_dir  # noqa: F401 (fixture)
 
 HAS_SERVER = Path("/usr/sbin/mariadbd").exists()
 
@@ -30,12 +30,7 @@ pytestmark = [
 
 
 def mariadb_sh(checkout: Path, *args: str, user: str | None = None) -> subprocess.CompletedProcess[str]:
-    cmd = ["bash", "scripts/mariadb.sh", *args]
-    env = dict(os.environ)
-    if user:
-        cmd = ["runuser", "-u", user, "--", *cmd]
-        env.update(HOME=pwd.getpwnam(user).pw_dir, USER=user, LOGNAME=user)
-    return subprocess.run(cmd, cwd=checkout, env=env, capture_output=True, text=True, timeout=600)
+    return run_script(checkout, "mariadb.sh", *args, user=user)
 
 
 def start_query_stop(checkout: Path, state: Path, owner: str, user: str | None = None) -> None:

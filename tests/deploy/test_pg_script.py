@@ -45,7 +45,14 @@ def private_checkout(parent: Path, owner: str | None = None) -> Path:
 
 
 def pg_sh(checkout: Path, *args: str, user: str | None = None) -> subprocess.CompletedProcess[str]:
-    cmd = ["bash", "scripts/pg.sh", *args]
+    return run_script(checkout, "pg.sh", *args, user=user)
+
+
+def run_script(
+    checkout: Path, script: str, *args: str, user: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``bash scripts/<script> args…`` in ``checkout``, as ``user`` (with that user's HOME) when given."""
+    cmd = ["bash", f"scripts/{script}", *args]
     env = dict(os.environ)
     if user:
         cmd = ["runuser", "-u", user, "--", *cmd]

@@ -264,23 +264,12 @@ def celery_stack(
     Yields the stack and the URLs (``metadata``, ``store``, ``warehouse``, ``broker``); the
     warehouse is the ``dataops_warehouse`` connection and the store is ``[dataops] store_url``.
     """
-    from sqlalchemy.engine import make_url
+    from connections import connection_json
 
     urls = {role: create_database(admin_url, prefix=f"celery_{role}") for role in ("meta", "store", "wh")}
-    wh = make_url(urls["wh"])
-    warehouse_conn = {
-        "conn_type": "postgres",
-        "host": wh.host,
-        "port": wh.port,
-        "login": wh.username,
-        "password": wh.password or "",
-        "schema": wh.database,
-    }
-    import json
-
     env = {
         "AIRFLOW__DATAOPS__STORE_URL": urls["store"],
-        "AIRFLOW_CONN_DATAOPS_WAREHOUSE": json.dumps(warehouse_conn),
+        "AIRFLOW_CONN_DATAOPS_WAREHOUSE": connection_json(urls["wh"]),
         **(extra_env or {}),
     }
     with RedisServer(workdir) as redis:

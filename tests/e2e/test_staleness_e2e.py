@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import sqlite3
 import subprocess
 import sys
 import time
@@ -28,6 +27,8 @@ from typing import Any
 
 import pytest
 from e2e.scheduler import AirflowStack, StackError
+from orders_chain import recomputed as _recomputed
+from orders_chain import revenue as _revenue
 
 pytestmark = [pytest.mark.scheduler, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -37,20 +38,6 @@ K1, K2 = "2026-01-20", "2026-01-21"  # well before "yesterday", which the schedu
 REASON_A = "e2e: 30 orders of the day were cancelled upstream"
 REASON_B = "e2e: 45 orders of the day were cancelled upstream"
 REASON_C = "e2e: 20 more orders cancelled, rebuild the chain"
-
-
-def _revenue(wh: Path, key: str) -> tuple[Any, ...] | None:
-    with sqlite3.connect(wh) as conn:
-        return conn.execute(
-            "SELECT orders, ROUND(revenue, 2) FROM daily_revenue WHERE order_date = ?", (key,)
-        ).fetchone()
-
-
-def _recomputed(wh: Path, key: str) -> tuple[Any, ...]:
-    with sqlite3.connect(wh) as conn:
-        return conn.execute(
-            "SELECT COUNT(*), ROUND(SUM(amount), 2) FROM orders WHERE order_date = ?", (key,)
-        ).fetchone()
 
 
 def _rerun_argv() -> list[str]:

@@ -312,7 +312,9 @@ def test_dark_mode_follows_airflow(page: object, server: AirflowServer) -> None:
     _shot(page, "overview-dark")
     page.goto(f"{server.url}/dags/{UI_DAG_ID}")
     page.get_by_text("Datasets", exact=True).first.click()
-    page.frame_locator("iframe[title='Datasets']").locator("table.datasets").wait_for()
+    tab = page.frame_locator("iframe[title='Datasets']")
+    tab.locator("table.datasets").wait_for()
+    assert tab.locator("body").evaluate("b => getComputedStyle(b).backgroundColor") == background
     _shot(page, "dag-tab-dark")
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
 from pathlib import Path
 from types import SimpleNamespace
@@ -11,6 +10,7 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from connections import connection_json
 
 from airflow_dataops.contracts.engines.gx import evaluate_gx
 from airflow_dataops.contracts.engines.sql import evaluate_sql
@@ -47,20 +47,8 @@ def loaded(store_url, flights, monkeypatch):
     bad.loc[day2[:7], "origin"] = "BOS"  # 7 rows break nycAirport
     bad.loc[day2[5:9], "carrier"] = "united"  # 4 rows break carrierCode, 2 of them both rules
     bad.to_sql("flights", engine, index=False)
-    url = engine.url
-    if url.get_backend_name() == "sqlite":
-        conn = {"conn_type": "sqlite", "host": url.database}
-    else:
-        conn = {
-            "conn_type": "postgres",
-            "host": url.host,
-            "port": url.port,
-            "login": url.username,
-            "password": url.password or "",
-            "schema": url.database,
-        }
     conn_id = f"flights_{uuid.uuid4().hex[:8]}"
-    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", connection_json(store_url))
     yield SimpleNamespace(engine=engine, conn_id=conn_id, rows=len(bad), day2=len(day2))
     engine.dispose()
 

@@ -15,30 +15,17 @@ import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from sli_history import seed_slis
 
 from airflow_dataops.store import StateStore
-from airflow_dataops.store.records import SLIRecord, record_slis, upsert_dataset
+from airflow_dataops.store.records import upsert_dataset
 
 SLO = {"objective": 0.9, "window_days": 7, "slis": {"freshness": {"threshold": 2, "unit": "d"}}}
 
 
 def _publish(store: StateStore, dataset: str, age: timedelta, days: int = 7) -> None:
-    now = datetime.now(timezone.utc)
-    record_slis(
-        store,
-        [
-            SLIRecord(
-                dataset=dataset,
-                kind="freshness",
-                value=0.0,
-                unit="s",
-                good=True,
-                observed_at=now - age - timedelta(days=i),
-                partition_key=f"p{i}",
-            )
-            for i in range(days)
-        ],
-    )
+    """``days`` daily publishes, the newest ``age`` ago."""
+    seed_slis(store, dataset, last=datetime.now(timezone.utc) - age, n=days, keys="p{i}")
 
 
 @pytest.fixture

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import connection_json, warehouse_of
+from conftest import warehouse_of
+from connections import connection_json
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT = textwrap.dedent(

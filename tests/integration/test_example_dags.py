@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import sqlite3
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -16,15 +15,6 @@ from airflow_dataops.store.ledger import list_partitions
 from airflow_dataops.store.records import sli_history
 
 KEY = (datetime.now(timezone.utc) - timedelta(days=1)).strftime("%Y-%m-%d")
-
-
-@pytest.fixture
-def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "warehouse.db"
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_DATAOPS_WAREHOUSE", json.dumps({"conn_type": "sqlite", "host": str(path)})
-    )
-    return path
 
 
 def _dag(name: str):

@@ -6,7 +6,6 @@ from tasks; tests/e2e runs the same DAG on a real scheduler, where it is enforce
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -18,15 +17,6 @@ from airflow_dataops.store.ledger import history, list_partitions
 from airflow_dataops.store.records import latest_contract_results, sli_history
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "warehouse.db"
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_DATAOPS_WAREHOUSE", json.dumps({"conn_type": "sqlite", "host": str(path)})
-    )
-    return path
 
 
 @pytest.fixture(scope="module")

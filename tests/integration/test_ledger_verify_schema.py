@@ -12,8 +12,8 @@ from types import SimpleNamespace
 
 import pandas as pd
 import pytest
+from connections import connection_json
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from airflow_dataops.cli import commands
 from airflow_dataops.operators.partitioned import DataFramePartitionOperator
@@ -31,19 +31,7 @@ def _events(partition_key: str) -> pd.DataFrame:
 def test_verify_reports_a_loss_in_the_dataset_s_schema_not_in_public(
     pg_url: str, sqlite_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    url = make_url(pg_url)
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_EVENTS_WAREHOUSE",
-        json.dumps(
-            {
-                "conn_type": "postgres",
-                "host": url.host,
-                "port": url.port,
-                "login": url.username,
-                "schema": url.database,
-            }
-        ),
-    )
+    monkeypatch.setenv("AIRFLOW_CONN_EVENTS_WAREHOUSE", connection_json(pg_url))
     monkeypatch.setenv("AIRFLOW__DATAOPS__STORE_URL", sqlite_url)
     StateStore._shared.clear()
     warehouse = create_engine(pg_url)

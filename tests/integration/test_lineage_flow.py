@@ -11,18 +11,10 @@ import sys
 import textwrap
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import LINEAGE_FILE, ROOT
-
-
-@pytest.fixture
-def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "warehouse.db"
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_DATAOPS_WAREHOUSE", json.dumps({"conn_type": "sqlite", "host": str(path)})
-    )
-    return path
 
 
 def _events() -> list[dict]:
@@ -124,40 +116,23 @@ def test_a_lineage_backend_that_is_down_never_fails_the_pipeline(airflow_db, tmp
 
 
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
-def test_a_forced_breach_lands_on_the_published_dataset(warehouse: Path, use_store: str) -> None:
+def test_a_forced_breach_lands_on_the_published_dataset(
+    warehouse: Path, use_store: str, seed_slis: Any
+) -> None:
     """A dataset whose last publish is 3 days old against a 2-day SLA: the evaluator opens a breach and
     emits it on the same (namespace, name) the publish wrote, with our SLO facet."""
     from datetime import timedelta
 
+    from sli_history import SLO_2D
+
     from airflow_dataops.operators.slo import SLOEvaluationOperator
     from airflow_dataops.store import StateStore
-    from airflow_dataops.store.records import SLIRecord, record_slis, upsert_dataset
+    from airflow_dataops.store.records import upsert_dataset
 
     store = StateStore.from_settings()
     dataset = "flights_stale"
-    slo = {
-        "objective": 0.99,
-        "window_days": 30,
-        "cadence": "1d",
-        "slis": {"freshness": {"threshold": 2, "unit": "d"}},
-    }
-    upsert_dataset(store, dataset, conn_id="dataops_warehouse", target_table="flights", slo=slo)
-    now = datetime.now(timezone.utc)
-    record_slis(
-        store,
-        [
-            SLIRecord(
-                dataset=dataset,
-                kind="freshness",
-                value=0.0,
-                unit="s",
-                good=True,
-                observed_at=now - timedelta(days=3 + i),
-                partition_key=str(i),
-            )
-            for i in range(10)
-        ],
-    )
+    upsert_dataset(store, dataset, conn_id="dataops_warehouse", target_table="flights", slo=SLO_2D)
+    seed_slis(store, dataset, last=datetime.now(timezone.utc) - timedelta(days=3))
     summary = SLOEvaluationOperator(task_id="evaluate").execute({})
     assert summary["opened"] == [f"{dataset}/freshness"]
     [event] = [e for e in _events() if e["job"]["name"] == f"dataops_slo.{dataset}"]
@@ -168,14 +143,16 @@ def test_a_forced_breach_lands_on_the_published_dataset(warehouse: Path, use_sto
 
 
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
-def test_a_breach_episode_emits_one_open_and_one_resolved_event(warehouse: Path, use_store: str) -> None:
+def test_a_breach_episode_emits_one_open_and_one_resolved_event(
+    warehouse: Path, use_store: str, seed_slis: Any
+) -> None:
     """Five days without a publish open a ticket; a day of fresh publishes resolves it: one event each."""
     from datetime import timedelta
 
     from airflow_dataops.operators.slo import SLOEvaluationOperator
     from airflow_dataops.slo.evaluator import run_evaluation
     from airflow_dataops.store import StateStore
-    from airflow_dataops.store.records import SLIRecord, record_slis, upsert_dataset
+    from airflow_dataops.store.records import upsert_dataset
 
     store = StateStore.from_settings()
     dataset = "flights_outage"
@@ -188,29 +165,12 @@ def test_a_breach_episode_emits_one_open_and_one_resolved_event(warehouse: Path,
     upsert_dataset(store, dataset, conn_id="dataops_warehouse", target_table="flights", slo=slo)
     t0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
 
-    def publish(at: datetime, key: str) -> None:
-        record_slis(
-            store,
-            [
-                SLIRecord(
-                    dataset=dataset,
-                    kind="freshness",
-                    value=0.0,
-                    unit="s",
-                    good=True,
-                    observed_at=at,
-                    partition_key=key,
-                )
-            ],
-        )
-
-    for day in range(90):
-        publish(t0 - timedelta(days=day), f"p{day}")
+    seed_slis(store, dataset, last=t0, n=90, keys="p{i}")
     announcer = SLOEvaluationOperator(task_id="evaluate", datasets=[dataset])
     states = []
     for hours, fresh in ((120, False), (121, True), (145, True), (169, True)):
         if fresh:
-            publish(t0 + timedelta(hours=hours), f"n{hours}")
+            seed_slis(store, dataset, last=t0 + timedelta(hours=hours), n=1, keys=f"n{hours}")
         for transition in run_evaluation(
             store, datasets=[dataset], now=t0 + timedelta(hours=hours, minutes=5)
         ).transitions:

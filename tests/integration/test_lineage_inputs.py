@@ -38,15 +38,6 @@ CONTRACT = textwrap.dedent(
 )
 
 
-@pytest.fixture
-def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "warehouse.db"
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_DATAOPS_WAREHOUSE", json.dumps({"conn_type": "sqlite", "host": str(path)})
-    )
-    return path
-
-
 def _events() -> list[dict[str, Any]]:
     return [json.loads(line) for line in LINEAGE_FILE.read_text().splitlines() if line.strip()]
 

@@ -21,15 +21,6 @@ DAG_ID, DATASET, KEY = "dataops_rollback_orders", "rollback_orders", "2026-11-28
 
 
 @pytest.fixture
-def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "warehouse.db"
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_DATAOPS_WAREHOUSE", json.dumps({"conn_type": "sqlite", "host": str(path)})
-    )
-    return path
-
-
-@pytest.fixture
 def run_day(load_test_dag: Any, warehouse: Path, use_store: str) -> Any:
     dag = load_test_dag("dataops_rollback_orders.py", DAG_ID)
     versions: dict[str, tuple[int, float]] = dag.task_dict["rollback_orders"].python_callable.__globals__[

@@ -39,15 +39,6 @@ COMPARED = (
 
 
 @pytest.fixture
-def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "warehouse.db"
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_DATAOPS_WAREHOUSE", json.dumps({"conn_type": "sqlite", "host": str(path)})
-    )
-    return path
-
-
-@pytest.fixture
 def outcomes(load_test_dag, warehouse: Path, use_store: str) -> Any:
     """Run the outcome DAG for a list of ``(days ago, outcome)``; returns the keys by position."""
     dag = load_test_dag("dataops_slo_outcomes.py", "dataops_slo_outcomes")

@@ -10,7 +10,6 @@ task), built here because ``dag.test()`` cannot create asset-triggered partition
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 import sys
 import types
@@ -18,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from orders_chain import recomputed as _recomputed
+from orders_chain import revenue as _revenue
 
 from airflow_dataops.partitions.ledger import PartitionLedger
 from airflow_dataops.partitions.staleness import built_from, stale_partitions
@@ -60,20 +61,6 @@ def _publish_up(chain: Any, key: str, **kw: Any) -> dict:
 
 def _publish_down(chain: Any, key: str, **kw: Any) -> dict:
     return chain.down.execute(_ctx("orders_revenue", "daily_revenue", key, **kw))
-
-
-def _revenue(wh: Path, key: str) -> tuple[Any, ...]:
-    with sqlite3.connect(wh) as conn:
-        return conn.execute(
-            "SELECT orders, ROUND(revenue, 2) FROM daily_revenue WHERE order_date = ?", (key,)
-        ).fetchone()
-
-
-def _recomputed(wh: Path, key: str) -> tuple[Any, ...]:
-    with sqlite3.connect(wh) as conn:
-        return conn.execute(
-            "SELECT COUNT(*), ROUND(SUM(amount), 2) FROM orders WHERE order_date = ?", (key,)
-        ).fetchone()
 
 
 def _rerun_upstream(chain: Any, key: str, drop: int) -> None:

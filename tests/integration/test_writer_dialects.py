@@ -8,55 +8,24 @@ others, failing rows go to ``<table>__quarantine``, ``fail`` mode publishes noth
 
 from __future__ import annotations
 
-import textwrap
 import types
 from pathlib import Path
 from typing import Any
 
+import daily_departures
 import pytest
 import sqlalchemy as sa
-from conftest import connection_json
+from connections import connection_json
 
 from airflow_dataops.exceptions import ContractViolation
 from airflow_dataops.operators.partitioned import PartitionedSQLOperator
 
-CONTRACT = textwrap.dedent(
-    """
-    apiVersion: v3.1.0
-    kind: DataContract
-    id: urn:test:daily_departures
-    version: 2.1.0
-    status: active
-    schema:
-      - name: daily_departures
-        physicalName: daily_departures
-        properties:
-          - {name: day, logicalType: string, required: true}
-          - name: origin
-            logicalType: string
-            required: true
-            quality:
-              - name: nycAirport
-                metric: invalidValues
-                mustBe: 0
-                arguments: {validValues: [EWR, JFK, LGA]}
-                severity: error
-          - {name: flights, logicalType: integer, required: true}
-        quality:
-          - {name: rowCount, type: library, metric: rowCount, mustBeGreaterThan: 0, severity: error}
-    """
-)
 SQL = (
     "SELECT day, origin, COUNT(*) AS flights FROM raw_flights "
     "WHERE day = :partition_key AND carrier <> :skip_carrier GROUP BY day, origin"
 )
 ROWS = [
-    ("2026-11-01", "JFK", "AA"),
-    ("2026-11-01", "JFK", "B6"),
-    ("2026-11-01", "LGA", "AA"),
-    ("2026-11-01", "JFK", "ZZ"),  # skipped by :skip_carrier
-    ("2026-11-02", "EWR", "UA"),
-    ("2026-11-02", "XXX", "UA"),  # breaks nycAirport
+    *daily_departures.RAW_ROWS,
     ("2026-11-02 ", "LGA", "UA"),  # a key one trailing space away: its own partition
 ]
 
@@ -82,11 +51,7 @@ def warehouse(any_warehouse_url: str, tmp_path: Path, monkeypatch: pytest.Monkey
     StateStore._shared.clear()
 
 
-@pytest.fixture
-def contract(tmp_path: Path) -> str:
-    path = tmp_path / "daily_departures.odcs.yaml"
-    path.write_text(CONTRACT)
-    return str(path)
+contract = daily_departures.contract  # the fixture
 
 
 def _run(contract: str, key: str, *, try_number: int = 1, **kwargs: Any) -> dict[str, Any]:

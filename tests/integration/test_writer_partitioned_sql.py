@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import textwrap
 import types
 from pathlib import Path
 from typing import Any
 
+import daily_departures
 import pytest
 
 from airflow_dataops.exceptions import ContractViolation
@@ -22,32 +22,6 @@ SQL = (
     "SELECT day, origin, CAST(COUNT(*) AS INTEGER) AS flights FROM raw_flights "
     "WHERE day = :partition_key AND carrier <> :skip_carrier GROUP BY day, origin"
 )
-CONTRACT = textwrap.dedent(
-    """
-    apiVersion: v3.1.0
-    kind: DataContract
-    id: urn:test:daily_departures
-    version: 2.1.0
-    status: active
-    schema:
-      - name: daily_departures
-        physicalName: daily_departures
-        properties:
-          - {name: day, logicalType: string, required: true}
-          - name: origin
-            logicalType: string
-            required: true
-            quality:
-              - name: nycAirport
-                metric: invalidValues
-                mustBe: 0
-                arguments: {validValues: [EWR, JFK, LGA]}
-                severity: error
-          - {name: flights, logicalType: integer, required: true}
-        quality:
-          - {name: rowCount, type: library, metric: rowCount, mustBeGreaterThan: 0, severity: error}
-    """
-)
 HOSTILE = "2026-11-03'; DROP TABLE raw_flights; --"
 
 
@@ -55,26 +29,14 @@ HOSTILE = "2026-11-03'; DROP TABLE raw_flights; --"
 def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, use_store: str) -> Path:
     path = tmp_path / "warehouse.db"
     monkeypatch.setenv("AIRFLOW_CONN_SQL_WH", json.dumps({"conn_type": "sqlite", "host": str(path)}))
-    rows = [
-        ("2026-11-01", "JFK", "AA"),
-        ("2026-11-01", "JFK", "B6"),
-        ("2026-11-01", "LGA", "AA"),
-        ("2026-11-01", "JFK", "ZZ"),  # skipped by :skip_carrier
-        ("2026-11-02", "EWR", "UA"),
-        ("2026-11-02", "XXX", "UA"),  # breaks nycAirport
-        (HOSTILE, "LGA", "DL"),
-    ]
+    rows = [*daily_departures.RAW_ROWS, (HOSTILE, "LGA", "DL")]
     with sqlite3.connect(path) as conn:
         conn.execute("CREATE TABLE raw_flights (day TEXT, origin TEXT, carrier TEXT)")
         conn.executemany("INSERT INTO raw_flights VALUES (?, ?, ?)", rows)
     return path
 
 
-@pytest.fixture
-def contract(tmp_path: Path) -> str:
-    path = tmp_path / "daily_departures.odcs.yaml"
-    path.write_text(CONTRACT)
-    return str(path)
+contract = daily_departures.contract  # the fixture
 
 
 def _op(contract: str | None, sql: str = SQL, **kwargs: Any) -> PartitionedSQLOperator:

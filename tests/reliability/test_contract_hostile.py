@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from connections import connection_json
 from reliability_report import record
 
 from airflow_dataops.contracts import gate
@@ -153,18 +154,9 @@ def run_cli(args) -> int:
     return 0
 
 
-def conn_env(dialect: str, url: str) -> str:
-    if dialect == "sqlite":
-        return json.dumps({"conn_type": "sqlite", "host": sa.make_url(url).database})
-    u = sa.make_url(url)
-    return json.dumps(
-        {"conn_type": "postgres", "host": u.host, "port": u.port, "login": u.username, "schema": u.database}
-    )
-
-
 def test_writing_sql_rules_never_write_and_never_pass(warehouse, tmp_path, monkeypatch, capsys):
     dialect, url, engine = warehouse
-    monkeypatch.setenv("AIRFLOW_CONN_WH", conn_env(dialect, url))
+    monkeypatch.setenv("AIRFLOW_CONN_WH", connection_json(url))
     before, listing = snapshot(engine), files(tmp_path)
     benign = parse_contract(CONTRACT.format(query=json.dumps("SELECT 0")), source="benign.odcs.yaml")
     for query in CORPUS:
@@ -223,7 +215,7 @@ def test_real_cli_refuses_a_commit_smuggling_rule_and_a_bomb(pg_url, tmp_path):
     lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
     lines += [f"a{i}: &a{i} [{','.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)]
     bomb.write_text("\n".join(lines) + "\n")
-    env = {**os.environ, "AIRFLOW_CONN_WH": conn_env("postgres", pg_url)}
+    env = {**os.environ, "AIRFLOW_CONN_WH": connection_json(pg_url)}
     outcomes = []
     for argv in (
         ["contract", "test", str(smuggle), "--conn-id", "wh", "--table", "t"],
@@ -359,8 +351,8 @@ def test_hostile_yaml_is_refused_in_one_line(tmp_path):
 def test_contract_test_session_cannot_write(warehouse, monkeypatch):
     from airflow_dataops.warehouse import engine as warehouse_engine
 
-    dialect, url, engine = warehouse
-    monkeypatch.setenv("AIRFLOW_CONN_WH", conn_env(dialect, url))
+    _dialect, url, engine = warehouse
+    monkeypatch.setenv("AIRFLOW_CONN_WH", connection_json(url))
     before = snapshot(engine)
     ro = warehouse_engine("wh", read_only=True)
     with ro.connect() as conn, pytest.raises(sa.exc.DBAPIError, match=r"read-only|readonly"):

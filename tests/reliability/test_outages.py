@@ -3,11 +3,11 @@ that drops mid-publish rolls back, leaves the partition unchanged and marks the 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from connections import connection_json
 from reliability_report import record
 from sqlalchemy import create_engine, inspect, text
 
@@ -41,15 +41,6 @@ def _operator(key: str) -> DataFramePartitionOperator:
     )
 
 
-@pytest.fixture
-def sqlite_warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "warehouse.db"
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_DATAOPS_WAREHOUSE", json.dumps({"conn_type": "sqlite", "host": str(path)})
-    )
-    return path
-
-
 @pytest.fixture(autouse=True)
 def _fresh_store_cache():
     StateStore._shared.clear()
@@ -57,7 +48,7 @@ def _fresh_store_cache():
     StateStore._shared.clear()
 
 
-def test_a_store_that_is_down_fails_closed_and_publishes_nothing(sqlite_warehouse: Path, monkeypatch) -> None:
+def test_a_store_that_is_down_fails_closed_and_publishes_nothing(warehouse: Path, monkeypatch) -> None:
     monkeypatch.setenv("AIRFLOW__DATAOPS__STORE_URL", "postgresql+psycopg2://dataops:pw@127.0.0.1:1/dataops")
     monkeypatch.setenv("AIRFLOW__DATAOPS__STORE_CONNECT_TIMEOUT", "2")
     with pytest.raises(
@@ -65,45 +56,27 @@ def test_a_store_that_is_down_fails_closed_and_publishes_nothing(sqlite_warehous
         match=r"dataops state store postgresql\+psycopg2://dataops:\*\*\*@127.0.0.1:1/dataops cannot be used",
     ):
         _operator("2026-10-01").execute(_context())
-    assert not sqlite_warehouse.exists() or not inspect(
-        create_engine(f"sqlite:///{sqlite_warehouse}")
-    ).has_table("flights")
+    assert not warehouse.exists() or not inspect(create_engine(f"sqlite:///{warehouse}")).has_table("flights")
 
 
 def test_a_read_only_store_fails_closed_and_publishes_nothing(
-    sqlite_warehouse: Path, tmp_path: Path, monkeypatch
+    warehouse: Path, tmp_path: Path, monkeypatch
 ) -> None:
     db = tmp_path / "store.db"
     StateStore(f"sqlite:///{db}").migrate()
     monkeypatch.setenv("AIRFLOW__DATAOPS__STORE_URL", f"sqlite:///file:{db}?mode=ro&uri=true")
     with pytest.raises(StoreError, match="cannot be used: attempt to write a readonly database"):
         _operator("2026-10-01").execute(_context())
-    assert not sqlite_warehouse.exists() or not inspect(
-        create_engine(f"sqlite:///{sqlite_warehouse}")
-    ).has_table("flights")
+    assert not warehouse.exists() or not inspect(create_engine(f"sqlite:///{warehouse}")).has_table("flights")
 
 
 @pytest.mark.postgres
 def test_a_warehouse_connection_dropped_mid_publish_rolls_back(
     pg_url: str, sqlite_url: str, monkeypatch
 ) -> None:
-    from sqlalchemy.engine import make_url
-
     from airflow_dataops.partitions import writer
 
-    url = make_url(pg_url)
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_DATAOPS_WAREHOUSE",
-        json.dumps(
-            {
-                "conn_type": "postgres",
-                "host": url.host,
-                "port": url.port,
-                "login": url.username,
-                "schema": url.database,
-            }
-        ),
-    )
+    monkeypatch.setenv("AIRFLOW_CONN_DATAOPS_WAREHOUSE", connection_json(pg_url))
     monkeypatch.setenv("AIRFLOW__DATAOPS__STORE_URL", sqlite_url)
     key = "2026-10-02"
     first = _operator(key).execute(_context(run_id="manual__first"))
@@ -180,7 +153,7 @@ READ_COMMANDS = ("partitions_status", "partitions_verify", "db_status")
 
 
 def test_read_commands_work_on_a_read_only_store_while_a_writer_holds_its_lock(
-    sqlite_warehouse: Path, tmp_path: Path, monkeypatch, capsys
+    warehouse: Path, tmp_path: Path, monkeypatch, capsys
 ) -> None:
     import sqlite3
 

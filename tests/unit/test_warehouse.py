@@ -8,7 +8,8 @@ import socket
 
 import pytest
 import sqlalchemy as sa
-from conftest import WAREHOUSE_KINDS, connection_json, warehouse_of
+from conftest import WAREHOUSE_KINDS, warehouse_of
+from connections import connection_json
 
 from airflow_dataops import warehouse
 from airflow_dataops.exceptions import WarehouseError

@@ -15,6 +15,19 @@ version: {version}
 status: active
 """
 
+#: The schema of a contract with one ``sql`` rule, ``t.a.neg`` (must be 0): ``SQL_RULE.format(query=…)``.
+SQL_RULE = """\
+- name: t
+  properties:
+    - name: a
+      logicalType: integer
+      quality:
+        - type: sql
+          name: neg
+          query: "{query}"
+          mustBe: 0
+"""
+
 
 def make_contract(schema_yaml: str, *, name: str = "t", version: str = "1.0.0", extra: str = "") -> Contract:
     """A contract from the YAML of its ``schema:`` list (dedented) plus optional top-level YAML."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import os
 
 import pandas as pd
 import pytest
@@ -131,28 +130,11 @@ def test_pandas_and_sql_agree(rows, tmp_path_factory):
         engine.dispose()
 
 
-@pytest.fixture(scope="module")
-def pg():
-    url = os.environ.get("DATAOPS_TEST_PG_URL")
-    if not url:
-        pytest.skip("DATAOPS_TEST_PG_URL is not set")
-    eng = sa.create_engine(url)
-    schema = f"dataops_parity_{os.getpid()}"
-    with eng.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield eng, schema
-    finally:
-        with eng.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        eng.dispose()
-
-
 @pytest.mark.postgres
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=ROWS)
-def test_pandas_and_postgres_agree(rows, pg):
-    engine, schema = pg
+def test_pandas_and_postgres_agree(rows, pg_schema):
+    engine, schema = pg_schema
     df = frame(rows)
     table = f"t{next(_counter)}"
     df.to_sql(table, engine, index=False, schema=schema)
@@ -161,23 +143,11 @@ def test_pandas_and_postgres_agree(rows, pg):
 
 
 # -- MySQL/MariaDB and DuckDB (#18): the same property on the other warehouses ---------------------
-@pytest.fixture(scope="module")
-def mysql():
-    url = os.environ.get("DATAOPS_TEST_MYSQL_URL")
-    if not url:
-        pytest.skip("DATAOPS_TEST_MYSQL_URL is not set (make test starts a MariaDB server and sets it)")
-    admin = sa.create_engine(url)
-    name = f"dataops_parity_{os.getpid()}"
-    with admin.begin() as conn:
-        conn.execute(sa.text(f"CREATE DATABASE `{name}`"))
-    eng = sa.create_engine(sa.engine.make_url(url).set(database=name))
-    try:
-        yield eng
-    finally:
-        eng.dispose()
-        with admin.begin() as conn:
-            conn.execute(sa.text(f"DROP DATABASE `{name}`"))
-        admin.dispose()
+@pytest.fixture
+def mysql(mysql_url):
+    eng = sa.create_engine(mysql_url)
+    yield eng
+    eng.dispose()
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import os
-import textwrap
 
 import pandas as pd
 import pytest
@@ -15,15 +13,13 @@ from hypothesis import strategies as st
 
 from airflow_dataops.contracts.engines.gx import evaluate_gx
 from airflow_dataops.contracts.engines.sql import evaluate_sql
-from airflow_dataops.contracts.loader import parse_contract
 from airflow_dataops.exceptions import ContractError
 
-HEADER = "apiVersion: v3.1.0\nkind: DataContract\nid: urn:test:gx\nversion: 1.0.0\nstatus: active\n"
+from ._helpers import make_contract
 
 
 def contract(schema_yaml: str, extra: str = ""):
-    text = HEADER + "schema:\n" + textwrap.indent(textwrap.dedent(schema_yaml), "  ") + textwrap.dedent(extra)
-    return parse_contract(text, source="gx.odcs.yaml")
+    return make_contract(schema_yaml, name="gx", extra=extra)
 
 
 CONTRACT = contract(
@@ -319,39 +315,28 @@ def test_missing_table_names_it(sqlite_engine):
 
 
 @pytest.mark.postgres
-def test_gx_and_sql_agree_on_postgres():
-    url = os.environ.get("DATAOPS_TEST_PG_URL")
-    if not url:
-        pytest.skip("DATAOPS_TEST_PG_URL is not set")
-    engine = sa.create_engine(url)
-    schema = f"gx_parity_{os.getpid()}"
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        samples = [
-            [
-                (1, "a", "x", "2024-01-02 10:00:00"),
-                (1, "B", None, None),
-                (None, "", "y", "2024-01-01 00:00:00"),
-                (3, None, "x", None),
-                (4, "zz", "x", "2023-12-01 00:00:00"),
-                (4, "a b", "x", None),
-            ],
-            [
-                (1, "a", "x", None),
-                (2, "b", "y", None),
-                (3, "a", "x", None),
-                (5, "ab1", "y", "2024-01-03 00:00:00"),
-            ],
+def test_gx_and_sql_agree_on_postgres(pg_schema):
+    engine, schema = pg_schema
+    samples = [
+        [
+            (1, "a", "x", "2024-01-02 10:00:00"),
+            (1, "B", None, None),
+            (None, "", "y", "2024-01-01 00:00:00"),
+            (3, None, "x", None),
+            (4, "zz", "x", "2023-12-01 00:00:00"),
+            (4, "a b", "x", None),
+        ],
+        [
+            (1, "a", "x", None),
+            (2, "b", "y", None),
+            (3, "a", "x", None),
+            (5, "ab1", "y", "2024-01-03 00:00:00"),
+        ],
+    ]
+    for i, rows in enumerate(samples):
+        df = frame(rows)
+        df.to_sql(f"p{i}", engine, index=False, schema=schema)
+        kw = dict(engine_or_connection=engine, table=f"p{i}", db_schema=schema, now=NOW)
+        assert [key(r) for r in evaluate_gx(CONTRACT, **kw).results] == [
+            key(r) for r in evaluate_sql(CONTRACT, **kw).results
         ]
-        for i, rows in enumerate(samples):
-            df = frame(rows)
-            df.to_sql(f"p{i}", engine, index=False, schema=schema)
-            kw = dict(engine_or_connection=engine, table=f"p{i}", db_schema=schema, now=NOW)
-            assert [key(r) for r in evaluate_gx(CONTRACT, **kw).results] == [
-                key(r) for r in evaluate_sql(CONTRACT, **kw).results
-            ]
-    finally:
-        with engine.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        engine.dispose()

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-import uuid
 
 import pandas as pd
 import pytest
@@ -107,27 +105,14 @@ def test_each_option_is_a_named_row_level_rule_with_the_same_numbers_in_sql_and_
 
 
 @pytest.mark.postgres
-def test_the_same_numbers_on_postgresql():
-    url = os.environ.get("DATAOPS_TEST_PG_URL")
-    if not url:
-        pytest.skip("DATAOPS_TEST_PG_URL is not set")
+def test_the_same_numbers_on_postgresql(pg_schema):
     contract = make_contract(OPTIONS)
-    engine = sa.create_engine(url)
-    schema = f"lto_{uuid.uuid4().hex[:8]}"
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        frame = DATA.assign(
-            d=[None if pd.isna(v) or "/" in v else dt.date.fromisoformat(v) for v in DATA["d"]]
-        )
-        frame.to_sql("t", engine, index=False, schema=schema)  # d: a native DATE column here
-        got = results(evaluate_sql(contract, engine_or_connection=engine, table="t", db_schema=schema))
-        expected = {**EXPECTED, "t.d.format": []}  # a DATE column holds only well-formed dates
-        assert {n: r.actual for n, r in got.items()} == {n: len(rows) for n, rows in expected.items()}
-    finally:
-        with engine.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        engine.dispose()
+    engine, schema = pg_schema
+    frame = DATA.assign(d=[None if pd.isna(v) or "/" in v else dt.date.fromisoformat(v) for v in DATA["d"]])
+    frame.to_sql("t", engine, index=False, schema=schema)  # d: a native DATE column here
+    got = results(evaluate_sql(contract, engine_or_connection=engine, table="t", db_schema=schema))
+    expected = {**EXPECTED, "t.d.format": []}  # a DATE column holds only well-formed dates
+    assert {n: r.actual for n, r in got.items()} == {n: len(rows) for n, rows in expected.items()}
 
 
 BAD = [

@@ -16,7 +16,7 @@ from airflow_dataops.contracts.engines import sql_dialects as D
 from airflow_dataops.contracts.engines.sql import _PatternMatch, evaluate_sql
 from airflow_dataops.exceptions import ContractError
 
-from ._helpers import make_contract
+from ._helpers import SQL_RULE, make_contract
 
 DIALECTS = [pytest.param("mysql", marks=pytest.mark.mysql), "duckdb"]
 
@@ -181,19 +181,6 @@ def test_mysql_exact_collation_sees_case_and_trailing_spaces(mysql_url):
 
 
 # -- sql rules: read-only -------------------------------------------------------------------------
-RULE = """\
-- name: t
-  properties:
-    - name: a
-      logicalType: integer
-      quality:
-        - type: sql
-          name: neg
-          query: "{query}"
-          mustBe: 0
-"""
-
-
 def test_sql_rule_runs_read_only_and_the_connection_writes_again_afterwards(engine):
     with engine.begin() as conn:
         conn.exec_driver_sql("CREATE TABLE canary (x INT)")
@@ -215,7 +202,7 @@ def test_sql_rule_inside_a_callers_transaction_is_refused_not_run_writable(engin
     with engine.begin() as conn:
         conn.exec_driver_sql("CREATE TABLE t (a INT)")
         conn.exec_driver_sql("INSERT INTO t VALUES (1), (-1)")
-    contract = make_contract(RULE.format(query="SELECT COUNT(*) FROM {table} WHERE {column} < 0"))
+    contract = make_contract(SQL_RULE.format(query="SELECT COUNT(*) FROM {table} WHERE {column} < 0"))
     with engine.connect() as conn:
         conn.exec_driver_sql("INSERT INTO t VALUES (-2)")  # the caller's open transaction
         report = evaluate_sql(contract, engine_or_connection=conn, table="t")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import sqlite3
 
 import pandas as pd
@@ -386,21 +385,11 @@ def test_injection_sqlite(tmp_path):
 
 
 @pytest.fixture
-def pg_engine():
-    url = os.environ.get("DATAOPS_TEST_PG_URL")
-    if not url:
-        pytest.skip("DATAOPS_TEST_PG_URL is not set")
-    eng = sa.create_engine(url)
-    schema = f"dataops_test_{os.getpid()}"
-    with eng.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield eng, schema
-    finally:
-        with eng.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-            conn.execute(sa.text("DROP TABLE IF EXISTS canary"))
-        eng.dispose()
+def pg_engine(pg_schema):
+    """The shared fresh schema, and afterwards the injection check's canary table (in ``public``) dropped."""
+    yield pg_schema
+    with pg_schema[0].begin() as conn:
+        conn.execute(sa.text("DROP TABLE IF EXISTS canary"))
 
 
 @pytest.mark.postgres

@@ -8,19 +8,7 @@ import sqlalchemy as sa
 from airflow_dataops.contracts import sql_rules as S
 from airflow_dataops.contracts.engines.sql import evaluate_sql
 
-from ._helpers import make_contract
-
-RULE = """\
-- name: t
-  properties:
-    - name: a
-      logicalType: integer
-      quality:
-        - type: sql
-          name: neg
-          query: "{query}"
-          mustBe: 0
-"""
+from ._helpers import SQL_RULE, make_contract
 
 
 @pytest.mark.parametrize(
@@ -42,7 +30,7 @@ def test_anything_but_one_read_only_select_is_refused_at_load(query, kind):
     from airflow_dataops.exceptions import ContractError
 
     with pytest.raises(ContractError) as info:
-        make_contract(RULE.format(query=query))
+        make_contract(SQL_RULE.format(query=query))
     assert info.value.path == "schema[0].properties[0].quality[0].query"
     assert "sql rule 'neg': the query" in info.value.message and kind in info.value.message
 
@@ -87,7 +75,7 @@ def test_postgres_rule_inside_a_writers_transaction_keeps_that_transaction(pg_ur
         conn.exec_driver_sql("CREATE TABLE analytics.dims (id INT)")
         conn.exec_driver_sql("INSERT INTO analytics.t VALUES (1), (-1)")
     contract = make_contract(
-        RULE.format(
+        SQL_RULE.format(
             query="SELECT COUNT(*) FROM {table} WHERE {column} < 0 AND NOT EXISTS (SELECT 1 FROM dims)"
         )
     )
@@ -123,7 +111,7 @@ def test_sqlite_rule_inside_a_writers_transaction_keeps_that_transaction(tmp_pat
     with engine.begin() as conn:
         conn.exec_driver_sql("CREATE TABLE t (a INT)")
         conn.exec_driver_sql("INSERT INTO t VALUES (1), (-1)")
-    contract = make_contract(RULE.format(query="SELECT COUNT(*) FROM {table} WHERE {column} < 0"))
+    contract = make_contract(SQL_RULE.format(query="SELECT COUNT(*) FROM {table} WHERE {column} < 0"))
     with engine.connect() as conn:
         conn.exec_driver_sql("INSERT INTO t VALUES (-2)")  # the writer's open transaction
         report = evaluate_sql(contract, engine_or_connection=conn, table="t")
@@ -144,7 +132,7 @@ def test_gx_custom_expectations_that_run_sql_text_are_refused(kind):
     from airflow_dataops.contracts.model import QualityRule
     from airflow_dataops.exceptions import ContractError
 
-    contract = make_contract(RULE.format(query="SELECT 0"))
+    contract = make_contract(SQL_RULE.format(query="SELECT 0"))
     rule = QualityRule(
         type="custom",
         engine="greatExpectations",

@@ -36,16 +36,21 @@ def count(engine, table, where=""):
         return conn.execute(sa.text(f'SELECT COUNT(*) FROM "{table}" {where}')).scalar()
 
 
-def test_fail_mode_fails_stores_the_report_and_leaves_the_data(warehouse, use_store, tmp_path, caplog):
-    op = ContractGateOperator(
+def gate_on(warehouse, tmp_path, *, schema=SCHEMA, table="orders", partition=None, **kwargs):
+    """A gate on the warehouse's ``orders`` table (or ``table``), over one ``day`` when ``partition`` is given."""
+    if partition is not None:
+        kwargs.update(partition_column="day", partition=partition)
+    return ContractGateOperator(
         task_id="gate",
-        contract=write_contract(tmp_path),
+        contract=write_contract(tmp_path, schema),
         conn_id=warehouse.conn_id,
-        table="orders",
-        partition_column="day",
-        partition="d1",
-        mode="fail",
+        table=table,
+        **kwargs,
     )
+
+
+def test_fail_mode_fails_stores_the_report_and_leaves_the_data(warehouse, use_store, tmp_path, caplog):
+    op = gate_on(warehouse, tmp_path, partition="d1", mode="fail")
     with pytest.raises(ContractViolation) as e:
         op.execute(context())
     assert "orders.status.knownStatus: expected mustBe 0 rows, got 1, 1 failing rows" in str(e.value)
@@ -76,13 +81,7 @@ def test_fail_mode_fails_stores_the_report_and_leaves_the_data(warehouse, use_st
 
 
 def test_warn_mode_records_and_passes(warehouse, use_store, tmp_path):
-    op = ContractGateOperator(
-        task_id="gate",
-        contract=write_contract(tmp_path),
-        conn_id=warehouse.conn_id,
-        table="orders",
-        mode="warn",
-    )
+    op = gate_on(warehouse, tmp_path, mode="warn")
     out = op.execute(context())
     assert out["verdict"] == "warned" and out["rows"] == 6 and out["partition"] is None
     assert set(out["blocking"]) == {"orders.status.knownStatus", "orders.ssn.ssnFormat"}
@@ -91,15 +90,7 @@ def test_warn_mode_records_and_passes(warehouse, use_store, tmp_path):
 
 
 def test_quarantine_moves_failing_rows_of_one_partition_in_one_transaction(warehouse, use_store, tmp_path):
-    op = ContractGateOperator(
-        task_id="gate",
-        contract=write_contract(tmp_path),
-        conn_id=warehouse.conn_id,
-        table="orders",
-        partition_column="day",
-        partition="d1",
-        mode="quarantine",
-    )
+    op = gate_on(warehouse, tmp_path, partition="d1", mode="quarantine")
     out = op.execute(context("run_q"))
     assert out["verdict"] == "quarantined"
     q = out["quarantine"]
@@ -119,15 +110,7 @@ def test_quarantine_moves_failing_rows_of_one_partition_in_one_transaction(wareh
     ]
     assert stored(use_store)[0]["report"]["quarantine"]["rows_quarantined"] == 2
     # a second run finds the partition clean
-    again = ContractGateOperator(
-        task_id="gate",
-        contract=write_contract(tmp_path),
-        conn_id=warehouse.conn_id,
-        table="orders",
-        partition_column="day",
-        partition="d1",
-        mode="quarantine",
-    )
+    again = gate_on(warehouse, tmp_path, partition="d1", mode="quarantine")
     assert again.execute(context("run_q2"))["verdict"] == "passed"
 
 
@@ -163,15 +146,7 @@ def test_quarantine_rolls_back_when_it_would_not_balance(warehouse, use_store, t
 
 
 def test_an_aggregate_error_rule_still_fails_in_quarantine_mode(warehouse, use_store, tmp_path):
-    op = ContractGateOperator(
-        task_id="gate",
-        contract=write_contract(tmp_path),
-        conn_id=warehouse.conn_id,
-        table="orders",
-        partition_column="day",
-        partition="d9",
-        mode="quarantine",
-    )
+    op = gate_on(warehouse, tmp_path, partition="d9", mode="quarantine")
     with pytest.raises(
         ContractViolation, match=re.escape("orders.rowCount: expected mustBeGreaterThan 0 rows, got 0")
     ):
@@ -181,15 +156,7 @@ def test_an_aggregate_error_rule_still_fails_in_quarantine_mode(warehouse, use_s
 
 def test_sensitive_values_appear_nowhere(warehouse, use_store, tmp_path, caplog, capsys):
     caplog.set_level(logging.DEBUG)
-    op = ContractGateOperator(
-        task_id="gate",
-        contract=write_contract(tmp_path),
-        conn_id=warehouse.conn_id,
-        table="orders",
-        partition_column="day",
-        partition="d1",
-        mode="quarantine",
-    )
+    op = gate_on(warehouse, tmp_path, partition="d1", mode="quarantine")
     out = op.execute(context())
     assert "orders.ssn.ssnFormat" in out["blocking"]
     lineage = op.get_openlineage_facets_on_complete(None)
@@ -218,13 +185,7 @@ def test_sensitive_values_appear_nowhere(warehouse, use_store, tmp_path, caplog,
 
 
 def test_lineage_on_failure_and_errors_never_fail(warehouse, use_store, tmp_path, capsys):
-    op = ContractGateOperator(
-        task_id="gate",
-        contract=write_contract(tmp_path),
-        conn_id=warehouse.conn_id,
-        table="orders",
-        mode="fail",
-    )
+    op = gate_on(warehouse, tmp_path, mode="fail")
     with pytest.raises(ContractViolation):
         op.execute(context())
     lineage = op.get_openlineage_facets_on_failure(None)
@@ -267,16 +228,7 @@ def test_a_dataframe_from_xcom(use_store, tmp_path):
 
 @pytest.mark.parametrize("engine", ["sql", "pandas", "gx"])
 def test_every_engine_gives_the_same_verdicts_on_a_table(engine, warehouse, use_store, tmp_path):
-    op = ContractGateOperator(
-        task_id="gate",
-        contract=write_contract(tmp_path),
-        conn_id=warehouse.conn_id,
-        table="orders",
-        partition_column="day",
-        partition="d1",
-        mode="warn",
-        engine=engine,
-    )
+    op = gate_on(warehouse, tmp_path, partition="d1", mode="warn", engine=engine)
     out = op.execute(context())
     assert out["engine"] == engine
     assert sorted(out["blocking"]) == ["orders.ssn.ssnFormat", "orders.status.knownStatus"]
@@ -324,15 +276,7 @@ BAD = [
 def test_a_contract_that_cannot_be_evaluated_fails_closed(
     schema, needles, mode, warehouse, use_store, tmp_path
 ):
-    op = ContractGateOperator(
-        task_id="gate",
-        contract=write_contract(tmp_path, schema),
-        conn_id=warehouse.conn_id,
-        table="orders",
-        partition_column="day",
-        partition="d1",
-        mode=mode,
-    )
+    op = gate_on(warehouse, tmp_path, schema=schema, partition="d1", mode=mode)
     with pytest.raises(ContractError) as e:
         op.execute(context())
     assert not isinstance(e.value, ContractViolation)
@@ -352,15 +296,7 @@ def test_a_missing_column_is_a_failed_schema_rule_whether_or_not_a_rule_names_it
     schema = SCHEMA.replace(
         status, state if named_by_a_rule else "    - name: state\n      logicalType: string\n"
     )
-    op = ContractGateOperator(
-        task_id="gate",
-        contract=write_contract(tmp_path, schema),
-        conn_id=warehouse.conn_id,
-        table="orders",
-        partition_column="day",
-        partition="d1",
-        mode="quarantine",
-    )
+    op = gate_on(warehouse, tmp_path, schema=schema, partition="d1", mode="quarantine")
     with pytest.raises(ContractViolation) as e:
         op.execute(context())
     assert "orders.state.schema: expected present, string, got missing" in str(e.value)
@@ -371,13 +307,7 @@ def test_a_missing_column_is_a_failed_schema_rule_whether_or_not_a_rule_names_it
 
 
 def test_a_missing_table_fails_closed(warehouse, use_store, tmp_path):
-    op = ContractGateOperator(
-        task_id="gate",
-        contract=write_contract(tmp_path),
-        conn_id=warehouse.conn_id,
-        table="nope",
-        mode="warn",
-    )
+    op = gate_on(warehouse, tmp_path, table="nope", mode="warn")
     with pytest.raises(ContractError, match=re.escape("urn:test:gate v2.0.0: table 'nope' does not exist")):
         op.execute(context())
 

@@ -17,33 +17,17 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+import ui_fixtures
 from airflow.api_fastapi.core_api.security import get_user
-from e2e.airflow_server import UI_DAG_ID, build_ui_store
+from e2e.airflow_server import UI_DAG_ID
 from fastapi.testclient import TestClient
+from ui_fixtures import FakeAccess
 
 from airflow_dataops.plugins import app as ui
 from airflow_dataops.plugins import ops
 from airflow_dataops.store import StateStore
 
-
-class FakeAccess:
-    def __init__(self, dags: set[str] | None) -> None:
-        self.dags = dags
-
-    def readable(self, dag_ids: set[str]) -> set[str]:
-        return set(dag_ids) if self.dags is None else set(dag_ids) & self.dags
-
-    def can_read(self, dag_id: str | None) -> bool:
-        return dag_id is None or self.dags is None or dag_id in self.dags
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StateStore]:
-    url = f"sqlite:///{tmp_path_factory.mktemp('ui-ops') / 'store.db'}"
-    build_ui_store(url)
-    s = StateStore(url)
-    yield s
-    s.dispose()
+store = ui_fixtures.store  # the fixture
 
 
 def _client(store: StateStore, dags: set[str] | None = None) -> TestClient:
