@@ -14,10 +14,12 @@ import sqlalchemy as sa
 from unit.contracts._helpers import make_contract
 
 from airflow_dataops.contracts import gate
-from airflow_dataops.contracts.engines.sql import evaluate_sql, row_predicates
+from airflow_dataops.contracts.engines.sql import evaluate_sql
+from airflow_dataops.contracts.engines.sql_predicates import row_predicates
 from airflow_dataops.contracts.evaluate import evaluate, quarantine_rows
 from airflow_dataops.contracts.report import Verdict
-from airflow_dataops.partitions.writer import RowRule, ensure_target, publish, stage_frame
+from airflow_dataops.partitions.quarantine import RowRule
+from airflow_dataops.partitions.writer import ensure_target, publish, stage_frame
 
 CONTRACT = make_contract(
     """\

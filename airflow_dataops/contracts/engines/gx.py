@@ -102,9 +102,9 @@ def evaluate_gx(
         )
     obj = contract.schema_object(schema_object)
     if dataframe is not None:
-        from airflow_dataops.contracts.engines.pandas import _family as pandas_family
+        from airflow_dataops.contracts.engines.pandas import series_family
 
-        columns = {str(c): pandas_family(dataframe[c]) for c in dataframe.columns}
+        columns = {str(c): series_family(dataframe[c]) for c in dataframe.columns}
         source: _Source = _Source(kind="pandas", dataframe=dataframe)
         name = dataset or obj.table
         if partition_column and partition_value is not None:
@@ -164,8 +164,8 @@ def _sql_source(
 ) -> tuple[dict[str, str | None], _Source]:
     import sqlalchemy as sa
 
-    from airflow_dataops.contracts.engines.sql import _family as sql_family
     from airflow_dataops.contracts.engines.sql import table_columns
+    from airflow_dataops.contracts.engines.sql_predicates import sql_type_family
 
     engine = (
         engine_or_connection if isinstance(engine_or_connection, sa.Engine) else engine_or_connection.engine
@@ -183,7 +183,7 @@ def _sql_source(
             contract, obj, engine_or_connection, table, db_schema, partition_column=partition_column
         )
     )
-    columns = {name: sql_family(type_) for name, type_ in found.items()}
+    columns = {name: sql_type_family(type_) for name, type_ in found.items()}
     t = sa.table(table, *(sa.column(n) for n in columns), schema=db_schema)
     stmt = sa.select(t)
     if partition_column:
@@ -290,16 +290,16 @@ def _sql_rule_value(contract: Contract, check: R.Check, source: _Source) -> Any:
     """An ODCS ``sql`` rule's number, by the SQL engine's own runner (same query, same partition)."""
     import sqlalchemy as sa
 
-    from airflow_dataops.contracts.engines.sql import _run_sql_rule, register_sqlite_regexp
+    from airflow_dataops.contracts.engines.sql import register_sqlite_regexp, run_sql_rule
 
     assert source.sql_target is not None
     target, table, partition_column, partition_value = source.sql_target
     if isinstance(target, sa.Engine):
         with target.connect() as conn:
             register_sqlite_regexp(conn)
-            return _run_sql_rule(contract, check, conn, table, partition_column, partition_value)
+            return run_sql_rule(contract, check, conn, table, partition_column, partition_value)
     register_sqlite_regexp(target)
-    return _run_sql_rule(contract, check, target, table, partition_column, partition_value)
+    return run_sql_rule(contract, check, target, table, partition_column, partition_value)
 
 
 def _unreachable(checks: tuple[R.Check, ...], source: _Source) -> dict[R.Measure, str]:
@@ -308,13 +308,13 @@ def _unreachable(checks: tuple[R.Check, ...], source: _Source) -> dict[R.Measure
         return {}
     import sqlalchemy as sa
 
-    from airflow_dataops.contracts.engines.sql import _unreachable_references
+    from airflow_dataops.contracts.engines.sql import unreachable_references
 
     target, table = source.sql_target[0], source.sql_target[1]
     if isinstance(target, sa.Engine):
         with target.connect() as conn:
-            return _unreachable_references(conn, checks, table.schema)
-    return _unreachable_references(target, checks, table.schema)
+            return unreachable_references(conn, checks, table.schema)
+    return unreachable_references(target, checks, table.schema)
 
 
 _PY_OPS = {"<": "min", "<=": "min_strict", ">": "max", ">=": "max_strict"}
@@ -328,11 +328,11 @@ def _expectations_for(
         return {"zero": ""}  # a native date/time column holds only well-formed values
     if m.kind in ("range", "length", "multiple", "format", "orphans"):
         if sql:
-            from airflow_dataops.contracts.engines.sql import _predicate, _Scope
+            from airflow_dataops.contracts.engines.sql_predicates import Scope, measure_predicate
 
             schema = source.sql_target[1].schema if source.sql_target else None
-            scope = _Scope(None, None, None, schema, columns)
-            where = _compile(_predicate(m, scope), source).replace("{", "{{").replace("}", "}}")
+            scope = Scope(None, None, None, schema, columns)
+            where = _compile(measure_predicate(m, scope), source).replace("{", "{{").replace("}", "}}")
             query = f"SELECT 1 AS dataops_row FROM {{batch}} WHERE {where}"
             return {"observed": suite.add(E.UnexpectedRowsExpectation, unexpected_rows_query=query)}
         if m.kind == "format":
@@ -375,10 +375,10 @@ def _expectations_for(
             return {"unexpected": suite.add(E.ExpectColumnValuesToMatchRegex, column=col, regex=m.pattern)}
         if not sql:
             return None
-        from airflow_dataops.contracts.engines.sql import _predicate
+        from airflow_dataops.contracts.engines.sql_predicates import measure_predicate
 
         # GX formats the query with str.format: braces of a regex quantifier must be doubled
-        where = _compile(_predicate(m), source).replace("{", "{{").replace("}", "}}")
+        where = _compile(measure_predicate(m), source).replace("{", "{{").replace("}", "}}")
         query = f"SELECT 1 AS dataops_row FROM {{batch}} WHERE {where}"
         return {"observed": suite.add(E.UnexpectedRowsExpectation, unexpected_rows_query=query)}
     if m.kind == "tuple_duplicates":

@@ -36,7 +36,7 @@ def evaluate_dataframe(
     obj = contract.schema_object(schema_object)
     results: list[RuleResult] = [
         R.schema_result(
-            obj, p, _family(df[p.column]) if p.column in df.columns else None, p.column in df.columns
+            obj, p, series_family(df[p.column]) if p.column in df.columns else None, p.column in df.columns
         )
         for p in obj.properties
     ]
@@ -118,7 +118,7 @@ def _row_mask(m: R.Measure, df: pd.DataFrame) -> pd.Series:
     if m.kind in ("range", "length", "multiple"):
         return _compare_mask(m, s, isna)
     if m.kind == "format":
-        if _family(s) not in ("string", None):
+        if series_family(s) not in ("string", None):
             return pd.Series(False, index=df.index)
         m = R.Measure(kind="invalid", columns=m.columns, pattern=m.pattern)
     if m.kind == "nulls":
@@ -206,7 +206,8 @@ def _seconds(value: Any) -> float | None:
     return t.hour * 3600 + t.minute * 60 + t.second + t.microsecond / 1e6
 
 
-def _family(s: pd.Series) -> str | None:
+def series_family(s: pd.Series) -> str | None:
+    """The logical family (``integer``, ``string``, ``timestamp`` ...) of a pandas column; ``None`` if unknown."""
     from pandas.api import types as t
 
     if t.is_bool_dtype(s):

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, MetaData, Table, create_engine, func, select, text
 
+from airflow_dataops.partitions.quarantine import RowRule
 from airflow_dataops.partitions.writer import (
-    RowRule,
     ensure_target,
     partition_checksum,
     publish,
