@@ -74,7 +74,7 @@ def evaluate(
     if dataframe is None and (sql_engine is None or not table):
         raise ContractError("a gate needs a table (conn_id and table) or a DataFrame", file=contract.source)
     if dataframe is not None:
-        from airflow_dataops.contracts.engines.pandas import series_family
+        from airflow_dataops.contracts.engines.pandas import frame_families, partition_rows
 
         if partition_column and partition_value is not None:
             if partition_column not in dataframe.columns:
@@ -84,8 +84,8 @@ def evaluate(
                     file=contract.source,
                     path=obj.path,
                 )
-            dataframe = dataframe[dataframe[partition_column].astype(str) == str(partition_value)]
-        columns = {str(c): series_family(dataframe[c]) for c in dataframe.columns}
+            dataframe = partition_rows(dataframe, partition_column, partition_value)
+        columns = frame_families(dataframe)
         where = "the DataFrame"
         types = None
     else:

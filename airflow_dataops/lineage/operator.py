@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -47,25 +48,40 @@ def _or_empty(build: Callable[..., Any], operator: Any, state: dict[str, Any], *
         return OperatorLineage()
 
 
-def _schema_object(state: dict[str, Any], contract_path: str | None, schema_object: str | None) -> Any:
-    """The contract's schema object the task used (kept in ``state``, else loaded), or ``None``."""
-    if state.get("obj") is not None:
-        return state["obj"]
-    if not contract_path:
-        return None
-    from airflow_dataops.contracts.loader import load_contract
+@dataclass(frozen=True)
+class _ContractView:
+    """What the task's contract says about its table: the dataset facets (its columns) and the
+    columns whose values never leave (none without a contract)."""
 
-    return load_contract(contract_path).schema_object(schema_object)
+    facets: dict[str, Any]
+    sensitive: frozenset[str]
 
+    @classmethod
+    def of(cls, operator: Any, state: dict[str, Any]) -> _ContractView:
+        obj = state.get("obj")  # the schema object the task used, else loaded from its contract
+        if obj is None and operator.contract:
+            from airflow_dataops.contracts.loader import load_contract
 
-def _columns(obj: Any) -> tuple[dict[str, Any], set[str]]:
-    """The contract's dataset facets and its sensitive columns (none without a contract)."""
-    if obj is None:
-        return {}, set()
-    from airflow_dataops.contracts.evaluate import sensitive_columns
-    from airflow_dataops.lineage import builders
+            obj = load_contract(operator.contract).schema_object(operator.schema_object)
+        if obj is None:
+            return cls({}, frozenset())
+        from airflow_dataops.contracts.evaluate import sensitive_columns
+        from airflow_dataops.lineage import builders
 
-    return builders.contract_dataset_facets(obj), sensitive_columns(obj)
+        return cls(builders.contract_dataset_facets(obj), frozenset(sensitive_columns(obj)))
+
+    def gated_input(self, ds: Any, report: Any, partition_column: str | None, key: str | None) -> Any:
+        from airflow_dataops.lineage import builders
+
+        return builders.gated_input(
+            ds.namespace,
+            ds.name,
+            report=report,
+            facets=self.facets,
+            sensitive_columns=self.sensitive,
+            partition_column=partition_column,
+            partition_key=key,
+        )
 
 
 def _gate(operator: Any, state: dict[str, Any], *, succeeded: bool) -> Any:
@@ -74,7 +90,7 @@ def _gate(operator: Any, state: dict[str, Any], *, succeeded: bool) -> Any:
     from airflow_dataops.lineage import builders, facets, run_facets
 
     report = state.get("report")
-    dataset_facets, sensitive = _columns(_schema_object(state, operator.contract, operator.schema_object))
+    contract = _ContractView.of(operator, state)
     run: dict[str, Any] = {}
     if report is not None:
         run[facets.DataOpsGateRunFacet.FACET_KEY] = run_facets.gate_run_facet(
@@ -91,24 +107,14 @@ def _gate(operator: Any, state: dict[str, Any], *, succeeded: bool) -> Any:
 
     conn = BaseHook.get_connection(str(operator.conn_id))
     ds = dataset_namespace_and_name(conn, operator.table, schema=operator.db_schema)
-    inputs = [
-        builders.gated_input(
-            ds.namespace,
-            ds.name,
-            report=report,
-            facets=dataset_facets,
-            sensitive_columns=sensitive,
-            partition_column=operator.partition_column,
-            partition_key=state.get("partition"),
-        )
-    ]
+    inputs = [contract.gated_input(ds, report, operator.partition_column, state.get("partition"))]
     outputs = []
     moved = state.get("quarantine")
     if succeeded and moved is not None:
         q = dataset_namespace_and_name(conn, moved.quarantine_table, schema=operator.db_schema)
         outputs.append(builders.written_output(q.namespace, q.name, rows=moved.rows_quarantined))
         outputs.append(
-            builders.written_output(ds.namespace, ds.name, rows=moved.rows_published, facets=dataset_facets)
+            builders.written_output(ds.namespace, ds.name, rows=moved.rows_published, facets=contract.facets)
         )
     return OperatorLineage(inputs=inputs, outputs=outputs, run_facets=run)
 
@@ -122,24 +128,14 @@ def _partition_write(operator: Any, state: dict[str, Any], *, succeeded: bool) -
 
     conn = BaseHook.get_connection(operator.conn_id)
     ds = dataset_namespace_and_name(conn, operator.table, schema=operator.db_schema)
-    dataset_facets, sensitive = _columns(_schema_object(state, operator.contract, operator.schema_object))
+    contract = _ContractView.of(operator, state)
     report = state.get("report")
     key = state.get("partition")
     ledger = state.get("ledger") or {}
     run: dict[str, Any] = {}
     inputs: list[Any] = []
     if report is not None:
-        inputs.append(
-            builders.gated_input(
-                ds.namespace,
-                ds.name,
-                report=report,
-                facets=dataset_facets,
-                sensitive_columns=sensitive,
-                partition_column=operator.partition_column,
-                partition_key=key,
-            )
-        )
+        inputs.append(contract.gated_input(ds, report, operator.partition_column, key))
         run[facets.DataOpsGateRunFacet.FACET_KEY] = run_facets.gate_run_facet(
             report, mode=state.get("mode", "fail"), verdict=state.get("verdict", "failed"), partition_key=key
         )
@@ -151,7 +147,7 @@ def _partition_write(operator: Any, state: dict[str, Any], *, succeeded: bool) -
             ds.namespace,
             ds.name,
             rows=written.rows_published if written is not None else None,
-            facets=dataset_facets,
+            facets=contract.facets,
             partition_column=operator.partition_column,
             partition_key=key,
         )

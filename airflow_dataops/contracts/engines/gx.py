@@ -113,14 +113,13 @@ def evaluate_gx(
         )
     obj = contract.schema_object(schema_object)
     if dataframe is not None:
-        from airflow_dataops.contracts.engines.pandas import series_family
+        from airflow_dataops.contracts.engines.pandas import frame_families, partition_rows
 
-        columns = {str(c): series_family(dataframe[c]) for c in dataframe.columns}
-        source: _Source = _Source(kind="pandas", dataframe=dataframe)
+        columns = frame_families(dataframe)
         name = dataset or obj.table
         if partition_column and partition_value is not None:
-            dataframe = dataframe[dataframe[partition_column].astype(str) == str(partition_value)]
-            source = _Source(kind="pandas", dataframe=dataframe)
+            dataframe = partition_rows(dataframe, partition_column, partition_value)
+        source: _Source = _Source(kind="pandas", dataframe=dataframe)
     else:
         if not table:
             raise ContractError(

@@ -206,6 +206,16 @@ def _seconds(value: Any) -> float | None:
     return t.hour * 3600 + t.minute * 60 + t.second + t.microsecond / 1e6
 
 
+def frame_families(frame: pd.DataFrame) -> dict[str, str | None]:
+    """Column name -> logical family (:func:`series_family`) of every column of ``frame``."""
+    return {str(c): series_family(frame[c]) for c in frame.columns}
+
+
+def partition_rows(frame: pd.DataFrame, partition_column: str, partition_value: Any) -> pd.DataFrame:
+    """The rows of one partition: those whose ``partition_column``, as text, equals ``partition_value``."""
+    return frame[frame[partition_column].astype(str) == str(partition_value)]
+
+
 def series_family(s: pd.Series) -> str | None:
     """The logical family (``integer``, ``string``, ``timestamp`` ...) of a pandas column; ``None`` if unknown."""
     from pandas.api import types as t
