@@ -157,9 +157,13 @@ def ensure_quarantine_table(engine: Engine, target: Table, *, db_schema: str | N
 
 
 def existing_quarantine_table(engine: Engine, table: str, *, db_schema: str | None) -> TableClause | None:
-    """``table``'s quarantine (its partition key column only) if one exists, e.g. left by an earlier contract."""
-    name = quarantine_table_name(table)
-    if not inspect(engine).has_table(name, schema=db_schema):
+    """``table``'s quarantine (its partition key column only) if one exists, e.g. left by an earlier contract.
+
+    A table whose quarantine's name would be too long has none (:func:`quarantine_table_name`
+    refuses to make one): its partitions publish as long as no rule quarantines rows.
+    """
+    name = f"{table}{QUARANTINE_SUFFIX}"
+    if len(name) > MAX_IDENTIFIER or not inspect(engine).has_table(name, schema=db_schema):
         return None
     return sql_table(name, sql_column(Q_KEY), schema=db_schema)
 
