@@ -7,15 +7,17 @@ write-audit-publish operators and ``airflow dataops contract test``; it needs no
   column, a type that contradicts the contract: :class:`ContractError`, the gate fails closed),
   then runs the engine (``sql``: one aggregate scan; ``pandas``; ``gx``) and removes the values
   of sensitive columns from the report.
-* :func:`quarantine_rows` moves the failing rows of row-level rules to ``<table>__quarantine``
-  in one transaction, and refuses unless published + quarantined = input.
+* :func:`quarantine_rows` moves the failing rows of named row-level rules to
+  ``<table>__quarantine`` in one transaction, and refuses unless published + quarantined =
+  input: the contract's rules compiled into predicates here, the move itself is
+  :func:`airflow_dataops.partitions.quarantine.move_failing_rows`, the one the writer shares.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from airflow_dataops.exceptions import ContractError
@@ -26,32 +28,11 @@ if TYPE_CHECKING:
 
     from airflow_dataops.contracts.model import Contract, SchemaObject
     from airflow_dataops.contracts.report import GateReport
+    from airflow_dataops.partitions.quarantine import QuarantineResult
 
 ENGINES = ("auto", "sql", "pandas", "gx")
 _NUMERIC = ("integer", "number")
 _TIMELIKE = ("timestamp", "date", "string", None)
-
-
-@dataclass(frozen=True, kw_only=True)
-class QuarantineResult:
-    """What a stand-alone quarantine moved: ``rows_published + rows_quarantined == rows_in``."""
-
-    table: str
-    quarantine_table: str
-    rows_in: int
-    rows_published: int
-    rows_quarantined: int
-    rules: tuple[str, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "table": self.table,
-            "quarantine_table": self.quarantine_table,
-            "rows_in": self.rows_in,
-            "rows_published": self.rows_published,
-            "rows_quarantined": self.rows_quarantined,
-            "rules": list(self.rules),
-        }
 
 
 def resolve_engine(engine: str, *, has_dataframe: bool) -> str:
@@ -93,7 +74,7 @@ def evaluate(
     if dataframe is None and (sql_engine is None or not table):
         raise ContractError("a gate needs a table (conn_id and table) or a DataFrame", file=contract.source)
     if dataframe is not None:
-        from airflow_dataops.contracts.engines.pandas import _family
+        from airflow_dataops.contracts.engines.pandas import frame_families, partition_rows
 
         if partition_column and partition_value is not None:
             if partition_column not in dataframe.columns:
@@ -103,8 +84,8 @@ def evaluate(
                     file=contract.source,
                     path=obj.path,
                 )
-            dataframe = dataframe[dataframe[partition_column].astype(str) == str(partition_value)]
-        columns = {str(c): _family(dataframe[c]) for c in dataframe.columns}
+            dataframe = partition_rows(dataframe, partition_column, partition_value)
+        columns = frame_families(dataframe)
         where = "the DataFrame"
         types = None
     else:
@@ -148,7 +129,7 @@ def evaluate(
 
             frame = dataframe
             if frame is None:
-                frame = _read_table(sql_engine, table, db_schema, partition_column, partition_value)  # type: ignore[arg-type]
+                frame = _read_table(sql_engine, table, types, db_schema, partition_column, partition_value)  # type: ignore[arg-type]
             report = evaluate_dataframe(
                 contract,
                 frame,
@@ -162,12 +143,11 @@ def evaluate(
     except Exception as e:  # a driver error: say which contract and data, withhold data values
         import sqlalchemy as sa
 
+        from airflow_dataops.contracts.engines.sql import error_detail
+
         if not isinstance(e, (sa.exc.SQLAlchemyError, TypeError, ValueError)):
             raise
-        sensitive = any(p.is_sensitive for p in obj.properties)
-        detail = (
-            "details withheld: the contract classifies columns as sensitive" if sensitive else _first_line(e)
-        )
+        detail = error_detail(e, any(p.is_sensitive for p in obj.properties))
         raise ContractError(
             f"contract {contract.id} v{contract.version} could not be evaluated on {where} with the {name} "
             f"engine: {type(e).__name__} ({detail})",
@@ -273,23 +253,17 @@ def quarantine_rows(
 ) -> QuarantineResult:
     """Move the rows of ``table`` (one partition if given) that break ``rules`` to ``<table>__quarantine``.
 
-    ONE transaction: copy the failing rows (with partition key, the rules each broke, run id
-    and time) to the quarantine table and delete them from ``table``; it commits only if the
-    rows left plus the rows moved equal the rows before, else rolls back.
-    """
-    import sqlalchemy as sa
+    ONE transaction (:func:`~airflow_dataops.partitions.quarantine.move_failing_rows`): copy the
+    failing rows (with partition key, the rules each broke, run id and time) to the quarantine
+    table and delete them from ``table``; it commits only if the rows left plus the rows moved
+    equal the rows before, else rolls back.
 
-    from airflow_dataops.contracts.engines.sql import register_sqlite_regexp, row_predicates
-    from airflow_dataops.partitions.writer import (
-        Q_AT,
-        Q_KEY,
-        Q_RULES,
-        Q_RUN,
-        RowRule,
-        _ensure_quarantine,
-        _rule_names,
-        reflect_columns,
-    )
+    :raises ContractError: a name in ``rules`` is not a row-level rule of the contract.
+    """
+    from airflow_dataops.contracts.engines.sql import register_sqlite_regexp
+    from airflow_dataops.contracts.engines.sql_predicates import row_predicates
+    from airflow_dataops.partitions.quarantine import RowRule, move_failing_rows
+    from airflow_dataops.partitions.tables import reflect_columns
 
     register_sqlite_regexp(engine)
     target = reflect_columns(engine, table, db_schema)
@@ -309,45 +283,16 @@ def quarantine_rows(
             f"{', '.join(predicates) or 'none'}",
             file=contract.source,
         )
-    row_rules = [RowRule(name=n, failing=predicates[n]) for n in rules]
-    quarantine = _ensure_quarantine(engine, target, db_schema=db_schema)
-    part = target.c[partition_column] == partition_value if partition_column else sa.true()
-    failing = sa.or_(*(r.failing for r in row_rules)) if row_rules else sa.false()
-    columns = [c.name for c in target.columns]
-    count = sa.select(sa.func.count()).select_from(target)
-    with engine.begin() as conn:
-        if conn.dialect.name == "sqlite":
-            register_sqlite_regexp(conn)
-        if conn.dialect.name == "postgresql":  # no writer may slip rows in between count and move
-            conn.execute(
-                sa.text(
-                    f"LOCK TABLE {conn.dialect.identifier_preparer.format_table(target)} IN SHARE ROW EXCLUSIVE MODE"
-                )
-            )
-        rows_in = conn.execute(count.where(part)).scalar_one()
-        to_move = conn.execute(count.where(part, failing)).scalar_one()
-        source = sa.select(
-            *[target.c[n] for n in columns],
-            sa.literal(partition_value, sa.String()),
-            _rule_names(row_rules),
-            sa.literal(run_id, sa.String()),
-            sa.literal(now or dt.datetime.now().astimezone(), sa.DateTime(timezone=True)),
-        ).where(part, failing)
-        conn.execute(quarantine.insert().from_select([*columns, Q_KEY, Q_RULES, Q_RUN, Q_AT], source))
-        deleted = conn.execute(target.delete().where(part, failing)).rowcount
-        rows_left = conn.execute(count.where(part)).scalar_one()
-        if deleted != to_move or rows_left + to_move != rows_in:
-            raise RuntimeError(
-                f"quarantine of {table!r} would not balance (rows before {rows_in}, moved {to_move}, deleted "
-                f"{deleted}, left {rows_left}); rolled back, the table is unchanged"
-            )
-    return QuarantineResult(
-        table=table,
-        quarantine_table=quarantine.name,
-        rows_in=rows_in,
-        rows_published=rows_left,
-        rows_quarantined=to_move,
-        rules=tuple(rules),
+    return move_failing_rows(
+        engine,
+        target=target,
+        rules=[RowRule(name=n, failing=predicates[n]) for n in rules],
+        partition_column=partition_column,
+        partition_value=partition_value,
+        run_id=run_id,
+        db_schema=db_schema,
+        now=now,
+        prepare=register_sqlite_regexp,
     )
 
 
@@ -373,14 +318,15 @@ def _table_types(
 
 
 def _families(types: Mapping[str, Any]) -> dict[str, str | None]:
-    from airflow_dataops.contracts.engines.sql import _family
+    from airflow_dataops.contracts.engines.sql_predicates import sql_type_family
 
-    return {name: _family(type_) for name, type_ in types.items()}
+    return {name: sql_type_family(type_) for name, type_ in types.items()}
 
 
 def _read_table(
     engine: Engine,
     table: str,
+    types: Mapping[str, Any],
     db_schema: str | None,
     partition_column: str | None,
     partition_value: str | None,
@@ -388,7 +334,8 @@ def _read_table(
     import pandas as pd
     import sqlalchemy as sa
 
-    t = sa.Table(table, sa.MetaData(), schema=db_schema, autoload_with=engine)
+    # the columns and types inspected once already (_table_types): no second reflection
+    t = sa.Table(table, sa.MetaData(), *(sa.Column(n, type_) for n, type_ in types.items()), schema=db_schema)
     stmt = sa.select(t)
     if partition_column:
         stmt = stmt.where(t.c[partition_column] == partition_value)
@@ -409,8 +356,3 @@ def _numeric_text(value: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _first_line(e: BaseException) -> str:
-    text = str(getattr(e, "orig", None) or e).strip().splitlines()
-    return (text[0] if text else type(e).__name__)[:300]

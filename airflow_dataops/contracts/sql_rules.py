@@ -61,20 +61,12 @@ SQLGLOT_DIALECTS = {
     "trino": "trino",
     "databricks": "databricks",
 }
-#: ODCS ``servers[].type`` -> sqlglot dialect.
+#: ODCS ``servers[].type`` -> sqlglot dialect: SQLAlchemy's names, except that ODCS also says
+#: ``postgres`` and calls SQL Server ``sqlserver`` (and has no ``mariadb``).
 ODCS_SERVER_DIALECTS = {
+    **{name: dialect for name, dialect in SQLGLOT_DIALECTS.items() if name not in ("mariadb", "mssql")},
     "postgres": "postgres",
-    "postgresql": "postgres",
-    "sqlite": "sqlite",
-    "mysql": "mysql",
     "sqlserver": "tsql",
-    "oracle": "oracle",
-    "snowflake": "snowflake",
-    "bigquery": "bigquery",
-    "redshift": "redshift",
-    "duckdb": "duckdb",
-    "trino": "trino",
-    "databricks": "databricks",
 }
 #: Dialects tried, in order, when a contract is loaded without knowing its warehouse.
 LOAD_DIALECTS: tuple[str | None, ...] = (None, "postgres", "sqlite", "mysql", "duckdb", "snowflake", "tsql")

@@ -1,4 +1,10 @@
-"""Standard OpenLineage facets built from our domain values.
+"""Standard OpenLineage facets and datasets built from our domain values.
+
+Every dataset our events name is built here: the gated table as an input with its data
+quality facets (:func:`gated_input`), a written table or quarantine as an output with its row
+count and partition (:func:`written_output`), a contract's columns as the schema facet
+(:func:`contract_dataset_facets`).  Our own run facets are built in
+:mod:`~airflow_dataops.lineage.run_facets`.
 
 Pure functions: they build facet objects and send nothing.  The OpenLineage client is
 imported inside each function, so importing this module costs nothing in a task process.
@@ -14,12 +20,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from airflow_dataops.contracts.model import SchemaObject
     from airflow_dataops.contracts.report import GateReport, RuleResult
 
 __all__ = [
     "SUBSET_FACET_KEY",
     "assertions_facet",
-    "gate_run_facet",
+    "contract_dataset_facets",
+    "gated_input",
     "input_dataset",
     "metrics_facet",
     "output_dataset",
@@ -27,6 +35,7 @@ __all__ = [
     "partition_subset",
     "schema_facet",
     "test_run_facet",
+    "written_output",
 ]
 
 #: The key under which ``inputFacets`` / ``outputFacets`` carry a subset facet (as the client's
@@ -180,22 +189,6 @@ def metrics_facet(
     )
 
 
-def gate_run_facet(report: GateReport, *, mode: str, verdict: str, partition_key: str | None):
-    """Our ``dataops_gate`` run facet: the contract, the mode, the verdict and the rule counts."""
-    from airflow_dataops.lineage.facets import DataOpsGateRunFacet
-
-    return DataOpsGateRunFacet(
-        contractId=report.contract_id,
-        contractVersion=report.contract_version,
-        mode=mode,
-        verdict=verdict,
-        rulesTotal=len(report.results),
-        rulesFailed=len(report.failed),
-        dataset=report.dataset,
-        partitionKey=partition_key,
-    )
-
-
 def output_statistics(row_count: int | None, size: int | None = None, *, file_count: int | None = None):
     """``OutputStatisticsOutputDatasetFacet``: rows (and bytes, files) written."""
     from openlineage.client.facet_v2 import output_statistics_output_dataset as stats
@@ -263,6 +256,57 @@ def output_dataset(
     return OutputDataset(
         namespace=namespace, name=name, facets=dict(facets or {}), outputFacets=dict(output_facets or {})
     )
+
+
+def contract_dataset_facets(obj: SchemaObject) -> dict[str, Any]:
+    """The dataset facets a contract's schema object gives its table: ``schema``, the columns as the
+    data names them (``physicalName`` if given), with their declared types and descriptions."""
+    fields = [(p.column, p.physical_type or p.logical_type, p.description) for p in obj.properties]
+    return {"schema": schema_facet(fields)} if fields else {}
+
+
+def gated_input(
+    namespace: str,
+    name: str,
+    *,
+    report: GateReport | None,
+    facets: Mapping[str, Any] | None = None,
+    sensitive_columns: Iterable[str] = (),
+    partition_column: str | None = None,
+    partition_key: str | None = None,
+):
+    """The table a gate checked, as an input: its assertions and metrics (from ``report``, when the
+    gate got that far) and the partition checked; values of ``sensitive_columns`` left out."""
+    input_facets: dict[str, Any] = {}
+    if report is not None:
+        input_facets["dataQualityAssertions"] = assertions_facet(
+            report.results, sensitive_columns=sensitive_columns
+        )
+        input_facets["dataQualityMetrics"] = metrics_facet(
+            report.row_count, sensitive_columns=sensitive_columns
+        )
+    if partition_key and partition_column:
+        input_facets[SUBSET_FACET_KEY] = partition_subset(partition_column, partition_key, direction="input")
+    return input_dataset(namespace, name, facets=facets, input_facets=input_facets)
+
+
+def written_output(
+    namespace: str,
+    name: str,
+    *,
+    rows: int | None = None,
+    facets: Mapping[str, Any] | None = None,
+    partition_column: str | None = None,
+    partition_key: str | None = None,
+):
+    """A table written (a target, a quarantine), as an output: the rows written, when known, and
+    the partition written, when given."""
+    output_facets: dict[str, Any] = {}
+    if rows is not None:
+        output_facets["outputStatistics"] = output_statistics(rows)
+    if partition_key and partition_column:
+        output_facets[SUBSET_FACET_KEY] = partition_subset(partition_column, partition_key)
+    return output_dataset(namespace, name, facets=facets, output_facets=output_facets)
 
 
 def _rule_kind(name: str) -> str:

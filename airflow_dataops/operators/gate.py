@@ -37,13 +37,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_dataops.config import GATE_MODES, GateMode
-from airflow_dataops.contracts.evaluate import (
-    ENGINES,
-    QuarantineResult,
-    evaluate,
-    quarantine_rows,
-    sensitive_columns,
-)
+from airflow_dataops.contracts.evaluate import ENGINES, evaluate, quarantine_rows
 from airflow_dataops.exceptions import ContractError
 
 if TYPE_CHECKING:
@@ -52,6 +46,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from airflow_dataops.contracts.report import GateReport
+    from airflow_dataops.partitions.quarantine import QuarantineResult
 
 
 # ============================================================================ the operator
@@ -251,23 +246,14 @@ class ContractGateOperator(BaseOperator):
 
     # ------------------------------------------------------------------ lineage
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
-        return self._lineage_or_empty(succeeded=True)
+        from airflow_dataops.lineage.operator import lineage_for_gate
+
+        return lineage_for_gate(self, self._lineage, succeeded=True)
 
     def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
-        return self._lineage_or_empty(succeeded=False)
+        from airflow_dataops.lineage.operator import lineage_for_gate
 
-    def _lineage_or_empty(self, *, succeeded: bool) -> Any:
-        try:
-            return _gate_lineage(self, self._lineage, succeeded=succeeded)
-        except Exception:  # lineage never fails a task
-            self.log.warning(
-                "dataops: could not build OpenLineage facets for %s; lineage skipped",
-                self.task_id,
-                exc_info=True,
-            )
-            from airflow.providers.openlineage.extractors.base import OperatorLineage
-
-            return OperatorLineage()
+        return lineage_for_gate(self, self._lineage, succeeded=False)
 
 
 def summarise(
@@ -294,72 +280,6 @@ def summarise(
 
 
 # ============================================================================ internals
-def _gate_lineage(operator: ContractGateOperator, state: dict[str, Any], *, succeeded: bool) -> Any:
-    from airflow.providers.openlineage.extractors.base import OperatorLineage
-
-    from airflow_dataops.lineage import builders, facets
-
-    report = state.get("report")
-    obj = state.get("obj")
-    if obj is None:
-        from airflow_dataops.contracts.loader import load_contract
-
-        obj = load_contract(operator.contract).schema_object(operator.schema_object)
-    sensitive = sensitive_columns(obj)
-    run_facets: dict[str, Any] = {}
-    if report is not None:
-        run_facets[facets.DataOpsGateRunFacet.FACET_KEY] = builders.gate_run_facet(
-            report,
-            mode=state.get("mode", "fail"),
-            verdict=state.get("verdict", "failed"),
-            partition_key=report.partition,
-        )
-    if not operator.conn_id or not operator.table:
-        return OperatorLineage(run_facets=run_facets)
-    from airflow.sdk import BaseHook
-
-    from airflow_dataops.lineage.naming import dataset_namespace_and_name
-
-    conn = BaseHook.get_connection(str(operator.conn_id))
-    ds = dataset_namespace_and_name(conn, operator.table, schema=operator.db_schema)
-    fields = [(p.column, p.physical_type or p.logical_type, p.description) for p in obj.properties]
-    dataset_facets = {"schema": builders.schema_facet(fields)} if fields else {}
-    input_facets: dict[str, Any] = {}
-    if report is not None:
-        input_facets["dataQualityAssertions"] = builders.assertions_facet(
-            report.results, sensitive_columns=sensitive
-        )
-        input_facets["dataQualityMetrics"] = builders.metrics_facet(
-            report.row_count, sensitive_columns=sensitive
-        )
-    key = state.get("partition")
-    if key and operator.partition_column:
-        input_facets[builders.SUBSET_FACET_KEY] = builders.partition_subset(
-            operator.partition_column, key, direction="input"
-        )
-    inputs = [builders.input_dataset(ds.namespace, ds.name, facets=dataset_facets, input_facets=input_facets)]
-    outputs = []
-    moved = state.get("quarantine")
-    if succeeded and moved is not None:
-        q = dataset_namespace_and_name(conn, moved.quarantine_table, schema=operator.db_schema)
-        outputs.append(
-            builders.output_dataset(
-                q.namespace,
-                q.name,
-                output_facets={"outputStatistics": builders.output_statistics(moved.rows_quarantined)},
-            )
-        )
-        outputs.append(
-            builders.output_dataset(
-                ds.namespace,
-                ds.name,
-                facets=dataset_facets,
-                output_facets={"outputStatistics": builders.output_statistics(moved.rows_published)},
-            )
-        )
-    return OperatorLineage(inputs=inputs, outputs=outputs, run_facets=run_facets)
-
-
 def _parse_now(value: str | dt.datetime | None) -> dt.datetime | None:
     if value is None or value == "":
         return None

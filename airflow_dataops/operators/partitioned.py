@@ -320,7 +320,7 @@ class PartitionWriteOperator(BaseOperator):
                 when_failed="Nothing was published; the partition is unchanged.",
             )
             if verdict is Verdict.QUARANTINED:
-                from airflow_dataops.contracts.engines.sql import row_predicates
+                from airflow_dataops.contracts.engines.sql_predicates import row_predicates
 
                 predicates = row_predicates(
                     contract,  # type: ignore[arg-type]

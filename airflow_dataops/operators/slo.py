@@ -8,18 +8,15 @@ For each breach episode this run opened or resolved (and ONLY those: a concurren
 that lost the race is told nothing), every notifier is called with the task context plus
 ``breach`` (``BreachTransition.to_dict()``), and an OpenLineage run event is emitted for the
 job ``dataops_slo.<dataset>`` with the dataset as input and a ``DataOpsSLOEvaluationRunFacet``
-(``breachState`` open|resolved).
+(``breachState`` open|resolved): :func:`airflow_dataops.lineage.breach.emit_breach`.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
-
-log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from airflow.sdk import BaseNotifier, Context
@@ -27,7 +24,7 @@ if TYPE_CHECKING:
     from airflow_dataops.slo.breaches import BreachTransition
     from airflow_dataops.slo.evaluator import EvaluationRun
 
-__all__ = ["SLOEvaluationOperator", "breach_lineage_event"]
+__all__ = ["SLOEvaluationOperator"]
 
 
 class SLOEvaluationOperator(BaseOperator):
@@ -118,59 +115,6 @@ class SLOEvaluationOperator(BaseOperator):
                     transition.slo,
                 )
         if self.emit_lineage:
-            breach_lineage_event(transition)
+            from airflow_dataops.lineage.breach import emit_breach
 
-
-def _lineage_identity(dataset: str) -> tuple[str, str]:
-    """The dataset's OpenLineage (namespace, name): the table its producer publishes, named as the
-    publish events name it, so the breach lands on the same node in a lineage UI.  Falls back to the
-    provider's namespace and the dataset's name when no table is registered."""
-    from airflow.providers.openlineage import conf as ol_conf
-
-    from airflow_dataops.store import StateStore
-    from airflow_dataops.store.records import get_dataset
-
-    try:
-        row = get_dataset(StateStore.from_settings(), dataset)
-        if row and row.get("conn_id") and row.get("target_table"):
-            from airflow.sdk import BaseHook
-
-            from airflow_dataops.lineage.naming import dataset_namespace_and_name
-
-            ident = dataset_namespace_and_name(BaseHook.get_connection(row["conn_id"]), row["target_table"])
-            return ident.namespace, ident.name
-    except Exception:  # lineage is best effort; the fallback still names the dataset
-        log.debug("no warehouse identity for dataset %s", dataset, exc_info=True)
-    return ol_conf.namespace(), dataset
-
-
-def breach_lineage_event(transition: BreachTransition) -> bool:
-    """Emit the OpenLineage event of one breach transition; never raises."""
-    from airflow_dataops.lineage.emit import emit_run_event, lineage_guard
-
-    with lineage_guard(f"SLO breach lineage for {transition.dataset}"):
-        from airflow_dataops.lineage.builders import input_dataset
-        from airflow_dataops.lineage.facets import DataOpsSLOEvaluationRunFacet
-
-        ev = transition.evaluation
-        fraction = ev.good_events / ev.total_events if ev.total_events else None
-        remaining = ev.budget_remaining
-        facet = DataOpsSLOEvaluationRunFacet(
-            dataset=transition.dataset,
-            objective=ev.objective,
-            windowDays=ev.window_days,
-            sliKind=ev.kind.value,
-            breachState=transition.state,
-            sliValue=fraction,
-            budgetRemaining=None if remaining is None else min(remaining, 1.0),
-            burnRates={k: max(v, 0.0) for k, v in ev.burn_rates.items() if v is not None},
-            alertSeverity=transition.severity,
-        )
-        namespace, name = _lineage_identity(transition.dataset)
-        return emit_run_event(
-            f"dataops_slo.{transition.dataset}",
-            run_facets={DataOpsSLOEvaluationRunFacet.FACET_KEY: facet},
-            inputs=[input_dataset(namespace, name)],
-            event_type="COMPLETE",
-        )
-    return False
+            emit_breach(transition)

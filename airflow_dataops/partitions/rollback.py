@@ -169,13 +169,14 @@ def rollback_partition(
     :raises RollbackRefused: nothing was changed, and the message says why.
     """
     from airflow_dataops.partitions.ledger import StaleClaim
+    from airflow_dataops.partitions.tables import reflect_columns, transaction
     from airflow_dataops.partitions.versions import (
         KeepVersion,
         ensure_versions_table,
         keep_current,
         restore_rows,
     )
-    from airflow_dataops.partitions.writer import _transaction, partition_checksum, reflect_columns
+    from airflow_dataops.partitions.writer import partition_checksum
 
     if not reason or not reason.strip():
         raise RollbackRefused(
@@ -208,7 +209,7 @@ def rollback_partition(
     try:
         target = reflect_columns(engine, table, db_schema)
         versions = ensure_versions_table(engine, target, db_schema=db_schema)
-        with engine.connect() as conn, _transaction(conn) as tx:
+        with engine.connect() as conn, transaction(conn) as tx:
             kept = None
             if previous is not None and previous.apply_id is not None and previous.checksum:
                 keep = KeepVersion(
@@ -330,8 +331,8 @@ def prune_dataset(
     """Delete the kept versions retention no longer covers (the store marks them purged first)."""
     from sqlalchemy import inspect
 
+    from airflow_dataops.partitions.tables import reflect_columns
     from airflow_dataops.partitions.versions import delete_versions, versions_table_name
-    from airflow_dataops.partitions.writer import reflect_columns
 
     name = dataset["dataset"]
     versions = sv.list_versions(store, name)

@@ -38,20 +38,27 @@ from sqlalchemy import (
     select,
 )
 
+from airflow_dataops.partitions.tables import (
+    MAX_IDENTIFIER,
+    create_if_missing,
+    ddl_type,
+    partition_key_param,
+    reflect_columns,
+)
+
 if TYPE_CHECKING:
     from airflow_dataops.config import DataOpsSettings
     from airflow_dataops.store.ledger import Claim
 
 VERSIONS_SUFFIX = "__versions"
 V_APPLY, V_KEPT_AT = "_dataops_apply_id", "_dataops_kept_at"
-_MAX_IDENT = 63  # PostgreSQL's identifier limit, as for the quarantine table
 
 
 def versions_table_name(table: str) -> str:
     """``<table>__versions``, or ``dataops_versions_<hash of table>`` when that would be too long
     (a long table name must not stop its partitions from being published or kept)."""
     name = f"{table}{VERSIONS_SUFFIX}"
-    if len(name) > _MAX_IDENT:
+    if len(name) > MAX_IDENTIFIER:
         name = f"dataops_versions_{hashlib.sha1(table.encode()).hexdigest()[:16]}"
     return name
 
@@ -106,26 +113,24 @@ def version_to_keep(claim: Claim, *, settings: DataOpsSettings | None = None) ->
 
 def ensure_versions_table(engine: Engine, target: Table, *, db_schema: str | None) -> Table:
     """``<table>__versions`` with the target's columns (added if the target gained some) and the tags."""
-    from airflow_dataops.partitions.writer import _create_if_missing, _ddl_type, reflect_columns
-
     name = versions_table_name(target.name)
     if not inspect(engine).has_table(name, schema=db_schema):
         table = Table(
             name,
             MetaData(),
-            *[Column(c.name, _ddl_type(engine, name, c.name, c.type)) for c in target.columns],
+            *[Column(c.name, ddl_type(engine, name, c.name, c.type)) for c in target.columns],
             Column(V_APPLY, Integer, nullable=False),
             Column(V_KEPT_AT, DateTime(timezone=True)),
             schema=db_schema,
         )
-        _create_if_missing(engine, table, db_schema)
+        create_if_missing(engine, table, db_schema)
     versions = reflect_columns(engine, name, db_schema)
     missing = [c for c in target.columns if c.name not in versions.c]
     if missing:  # the target gained columns since: older versions hold NULL there
         preparer = engine.dialect.identifier_preparer
         with engine.begin() as conn:
             for c in missing:
-                ddl = _ddl_type(engine, name, c.name, c.type).compile(dialect=engine.dialect)
+                ddl = ddl_type(engine, name, c.name, c.type).compile(dialect=engine.dialect)
                 conn.exec_driver_sql(
                     f"ALTER TABLE {preparer.format_table(versions)} ADD COLUMN {preparer.quote(c.name)} {ddl}"
                 )
@@ -134,9 +139,7 @@ def ensure_versions_table(engine: Engine, target: Table, *, db_schema: str | Non
 
 
 def _of_version(versions: Table, partition_column: str, partition_key: str, apply_id: int) -> Any:
-    from airflow_dataops.partitions.writer import _key
-
-    return (versions.c[partition_column] == _key(partition_key)) & (
+    return (versions.c[partition_column] == partition_key_param(partition_key)) & (
         versions.c[V_APPLY] == literal(apply_id, Integer())
     )
 
@@ -200,17 +203,11 @@ def keep_current(
             *[target.c[n] for n in columns],
             literal(keep.apply_id, Integer()),
             literal(now, DateTime(timezone=True)),
-        ).where(target.c[partition_column] == _key_of(partition_key))
+        ).where(target.c[partition_column] == partition_key_param(partition_key))
         conn.execute(versions.insert().from_select([*columns, V_APPLY, V_KEPT_AT], source))
         return kept
     already = version_checksum(conn, versions, target, partition_column, partition_key, keep.apply_id)
     return kept if already == (keep.rows, keep.checksum) else None
-
-
-def _key_of(partition_key: str) -> Any:
-    from airflow_dataops.partitions.writer import _key
-
-    return _key(partition_key)
 
 
 def restore_rows(
@@ -229,7 +226,7 @@ def restore_rows(
         raise ValueError(
             f"{versions.name!r} lacks the target's columns {missing}; the version cannot be restored as it was"
         )
-    conn.execute(target.delete().where(target.c[partition_column] == _key_of(partition_key)))
+    conn.execute(target.delete().where(target.c[partition_column] == partition_key_param(partition_key)))
     source = select(*[versions.c[n] for n in columns]).where(
         _of_version(versions, partition_column, partition_key, apply_id)
     )

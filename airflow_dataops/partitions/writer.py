@@ -8,52 +8,47 @@
 
 If the process dies anywhere, the target holds either the old partition or the
 new one, never half: the only write to it is that one transaction.
+
+The quarantine table and its ``INSERT … SELECT`` live in :mod:`~airflow_dataops.partitions.quarantine`
+(shared with the stand-alone gate), the table helpers in :mod:`~airflow_dataops.partitions.tables`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import (
-    Column,
-    Connection,
-    DateTime,
-    Engine,
-    MetaData,
-    String,
-    Table,
-    Text,
-    func,
-    inspect,
-    literal,
-    select,
-)
+from sqlalchemy import Column, Connection, Engine, MetaData, Table, func, select
 from sqlalchemy.exc import NoSuchTableError
-from sqlalchemy.sql import column as sql_column
-from sqlalchemy.sql import table as sql_table
 from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.types import NullType, TypeEngine, UserDefinedType
+
+from airflow_dataops.partitions.quarantine import (
+    Q_KEY,
+    RowRule,
+    any_failing,
+    clear_partition,
+    copy_failing,
+    ensure_quarantine_table,
+    existing_quarantine_table,
+)
+from airflow_dataops.partitions.tables import (
+    MAX_IDENTIFIER,
+    create_if_missing,
+    ddl_type,
+    partition_key_param,
+    reflect_columns,
+    transaction,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from airflow_dataops.partitions.versions import KeepVersion, KeptVersion
-
-QUARANTINE_SUFFIX = "__quarantine"
-Q_KEY, Q_RULES, Q_RUN, Q_AT = (
-    "_dataops_partition_key",
-    "_dataops_rules",
-    "_dataops_run_id",
-    "_dataops_quarantined_at",
-)
-_MAX_IDENT = 63  # PostgreSQL's identifier limit, the tightest we support
 
 
 def stage_table_name(table: str, partition_key: str, claim_id: int | None = None) -> str:
@@ -66,17 +61,8 @@ def stage_table_name(table: str, partition_key: str, claim_id: int | None = None
     ident = f"{table}\x00{partition_key}" + ("" if claim_id is None else f"\x00{claim_id}")
     digest = hashlib.sha1(ident.encode()).hexdigest()[:10]
     name = f"{table}__stage_{digest}"
-    if len(name) > _MAX_IDENT:
+    if len(name) > MAX_IDENTIFIER:
         name = f"dataops_stage_{hashlib.sha1(table.encode()).hexdigest()[:12]}_{digest}"
-    return name
-
-
-def quarantine_table_name(table: str) -> str:
-    name = f"{table}{QUARANTINE_SUFFIX}"
-    if len(name) > _MAX_IDENT:
-        raise ValueError(
-            f"quarantine table name {name!r} is longer than {_MAX_IDENT} characters; shorten the table name"
-        )
     return name
 
 
@@ -87,14 +73,6 @@ class PublishResult:
     rows_quarantined: int
     checksum: str
     kept: KeptVersion | None = None  # the replaced version, now in <table>__versions
-
-
-@dataclass(frozen=True, kw_only=True)
-class RowRule:
-    """A row-level rule as the writer needs it: a name and the SQL predicate TRUE for failing rows."""
-
-    name: str
-    failing: ColumnElement[bool]
 
 
 def stage_frame(
@@ -137,21 +115,6 @@ def stage_frame(
     return Table(name, MetaData(), *[Column(c.name, c.type) for c in staged.table.columns], schema=db_schema)
 
 
-def reflect_columns(engine: Engine, name: str, db_schema: str | None = None) -> Table:
-    """``name`` as a Table of its columns and their types, all a partition write needs.
-
-    Full reflection (``autoload_with``) also reads keys, indexes, constraints and comments: about
-    eight catalog queries on PostgreSQL, ~40 ms a table, paid twice per partition write.
-    """
-    from airflow_dataops.warehouse import reflected_columns
-
-    found = reflected_columns(engine, name, db_schema)
-    if not found:
-        raise NoSuchTableError(f"{db_schema}.{name}" if db_schema else name)
-    columns = [Column(c["name"], c["type"], nullable=c.get("nullable", True)) for c in found]
-    return Table(name, MetaData(), *columns, schema=db_schema)
-
-
 def drop_stage(engine: Engine, stage: Table | str, db_schema: str | None = None) -> None:
     """Drop a staging table (a Table, or a name in ``db_schema``) if it exists."""
     table = stage if isinstance(stage, Table) else Table(stage, MetaData(), schema=db_schema)
@@ -160,69 +123,15 @@ def drop_stage(engine: Engine, stage: Table | str, db_schema: str | None = None)
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {preparer.format_table(table)}")
 
 
-class _Untyped(UserDefinedType):  # type: ignore[type-arg]
-    """A column with no declared type: what SQLite's ``CREATE TABLE … AS SELECT`` gives an expression."""
-
-    cache_ok = True
-
-    def get_col_spec(self, **kw: Any) -> str:
-        return ""
-
-
-def _ddl_type(engine: Engine, table: str, column: str, type_: TypeEngine[Any]) -> TypeEngine[Any]:
-    if not isinstance(type_, NullType):
-        return type_
-    if engine.dialect.name == "sqlite":
-        return _Untyped()  # SQLite stores such a column's values as they come, like the stage did
-    raise ValueError(
-        f"column {column!r} of {table!r} has no type the database reports; CAST it in the query "
-        f"(e.g. CAST(... AS INTEGER) AS {column})"
-    )
-
-
-def _create_if_missing(engine: Engine, table: Table, db_schema: str | None) -> None:
-    """CREATE TABLE, tolerating a concurrent writer that created it first.
-
-    Two first partitions of a new table written at once both see no table; on PostgreSQL the
-    loser's CREATE fails (DuplicateTable, or a unique violation on pg_type).  If the table now
-    exists, that is the outcome we wanted; anything else is a real error.
-    """
-    from sqlalchemy.exc import DBAPIError
-
-    try:
-        with engine.begin() as conn:
-            table.create(conn, checkfirst=True)
-    except DBAPIError:
-        if not inspect(engine).has_table(table.name, schema=db_schema):
-            raise
-
-
 def ensure_target(engine: Engine, stage: Table, *, table: str, db_schema: str | None = None) -> Table:
     """The target table, created with the staged columns if it does not exist yet."""
     try:
         return reflect_columns(engine, table, db_schema)
     except NoSuchTableError:
-        columns = [Column(c.name, _ddl_type(engine, table, c.name, c.type)) for c in stage.columns]
+        columns = [Column(c.name, ddl_type(engine, table, c.name, c.type)) for c in stage.columns]
         target = Table(table, MetaData(), *columns, schema=db_schema)
-        _create_if_missing(engine, target, db_schema)
+        create_if_missing(engine, target, db_schema)
     return reflect_columns(engine, table, db_schema)
-
-
-def _ensure_quarantine(engine: Engine, target: Table, *, db_schema: str | None) -> Table:
-    name = quarantine_table_name(target.name)
-    if not inspect(engine).has_table(name, schema=db_schema):
-        q = Table(
-            name,
-            MetaData(),
-            *[Column(c.name, _ddl_type(engine, name, c.name, c.type)) for c in target.columns],
-            Column(Q_KEY, String(250)),
-            Column(Q_RULES, Text),
-            Column(Q_RUN, String(250)),
-            Column(Q_AT, DateTime(timezone=True)),
-            schema=db_schema,
-        )
-        _create_if_missing(engine, q, db_schema)
-    return reflect_columns(engine, name, db_schema)
 
 
 def publish(
@@ -266,24 +175,22 @@ def publish(
             f"partition column {partition_column!r} of {target.name!r} has collation {collation}, which "
             "compares text inexactly; give it a binary NO PAD collation (COLLATE utf8mb4_nopad_bin)"
         )
-    quarantine = _ensure_quarantine(engine, target, db_schema=db_schema) if quarantine_rules else None
+    quarantine = ensure_quarantine_table(engine, target, db_schema=db_schema) if quarantine_rules else None
     # A replaced partition's old quarantined rows go too, whatever the contract says now: without
     # quarantine rules there is nothing to create, but a table left by an earlier contract is emptied
     # of this partition (a clean rerun must not leave yesterday's rejects beside today's rows).
-    stale_quarantine = None
-    if quarantine is None:
-        q_name = quarantine_table_name(target.name)
-        if inspect(engine).has_table(q_name, schema=db_schema):
-            stale_quarantine = sql_table(q_name, sql_column(Q_KEY), schema=db_schema)
+    stale_quarantine = (
+        existing_quarantine_table(engine, target.name, db_schema=db_schema) if quarantine is None else None
+    )
     columns = [c.name for c in target.columns]
-    failing = _any(rule.failing for rule in quarantine_rules)
+    failing = any_failing(quarantine_rules)
     versions = None
     if keep is not None:
         from airflow_dataops.partitions.versions import ensure_versions_table, keep_current
 
         versions = ensure_versions_table(engine, target, db_schema=db_schema)
     kept = None
-    with engine.connect() as conn, _transaction(conn) as tx:
+    with engine.connect() as conn, transaction(conn) as tx:
         rows_in = conn.execute(select(func.count()).select_from(stage)).scalar_one()
         if keep is not None and versions is not None:
             kept = keep_current(
@@ -295,27 +202,31 @@ def publish(
                 keep=keep,
                 now=now or datetime.now().astimezone(),
             )
-        conn.execute(target.delete().where(target.c[partition_column] == _key(partition_key)))
+        conn.execute(target.delete().where(target.c[partition_column] == partition_key_param(partition_key)))
         source = select(*[stage.c[n] for n in columns])
         if failing is not None:
             source = source.where(~failing)
         conn.execute(target.insert().from_select(columns, source))
         quarantined = 0
         if stale_quarantine is not None:
-            conn.execute(stale_quarantine.delete().where(stale_quarantine.c[Q_KEY] == _key(partition_key)))
+            clear_partition(conn, stale_quarantine, partition_key)
         if quarantine is not None and failing is not None:
-            conn.execute(quarantine.delete().where(quarantine.c[Q_KEY] == _key(partition_key)))
-            rules_text = _rule_names(quarantine_rules)
-            q_source = select(
-                *[stage.c[n] for n in columns],
-                literal(partition_key, String()),
-                rules_text,
-                literal(run_id, String()),
-                literal(now or datetime.now().astimezone(), DateTime(timezone=True)),
-            ).where(failing)
-            conn.execute(quarantine.insert().from_select([*columns, Q_KEY, Q_RULES, Q_RUN, Q_AT], q_source))
+            clear_partition(conn, quarantine, partition_key)
+            copy_failing(
+                conn,
+                source=stage,
+                columns=columns,
+                quarantine=quarantine,
+                rules=quarantine_rules,
+                where=(failing,),
+                partition_key=partition_key,
+                run_id=run_id,
+                now=now,
+            )
             quarantined = conn.execute(
-                select(func.count()).select_from(quarantine).where(quarantine.c[Q_KEY] == _key(partition_key))
+                select(func.count())
+                .select_from(quarantine)
+                .where(quarantine.c[Q_KEY] == partition_key_param(partition_key))
             ).scalar_one()
         rows, checksum = partition_checksum(conn, target, partition_column, partition_key)
         if rows + quarantined != rows_in:
@@ -335,42 +246,6 @@ def publish(
             if tx.is_active:
                 raise RuntimeError("the publish fence returned without committing; rolled back")
     return result
-
-
-@contextmanager
-def _transaction(conn: Connection) -> Iterator[Any]:
-    """A transaction the body commits itself (directly or through a fence); rolled back otherwise."""
-    tx = conn.begin()
-    try:
-        yield tx
-    finally:
-        if tx.is_active:
-            tx.rollback()
-
-
-def _key(partition_key: str) -> Any:
-    # A bind parameter named by us, not after the (possibly hostile) partition column's name.
-    from sqlalchemy import bindparam
-
-    return bindparam("partition_key", partition_key, unique=True)
-
-
-def _any(predicates: Iterable[ColumnElement[bool]]) -> ColumnElement[bool] | None:
-    from sqlalchemy import or_
-
-    preds = list(predicates)
-    if not preds:
-        return None
-    return or_(*preds)
-
-
-def _rule_names(rules: Sequence[RowRule]) -> ColumnElement[str]:
-    from sqlalchemy import case
-
-    expr: ColumnElement[str] = literal("", String())
-    for rule in rules:
-        expr = expr + case((rule.failing, literal(rule.name + ";", String())), else_=literal("", String()))
-    return expr
 
 
 # ---------------------------------------------------------------------------- checksums
@@ -422,7 +297,9 @@ def partition_checksum(
     :param where: replaces the partition filter (e.g. one kept version's rows).
     """
     cols = sorted(columns if columns is not None else (c.name for c in target.columns))
-    condition = where if where is not None else target.c[partition_column] == _key(partition_key)
+    condition = (
+        where if where is not None else target.c[partition_column] == partition_key_param(partition_key)
+    )
     query = select(*[target.c[n] for n in cols]).where(condition)
     total, count = 0, 0
     # per statement: Connection.execution_options() would stream every later statement on conn too

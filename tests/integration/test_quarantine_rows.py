@@ -14,10 +14,12 @@ import sqlalchemy as sa
 from unit.contracts._helpers import make_contract
 
 from airflow_dataops.contracts import gate
-from airflow_dataops.contracts.engines.sql import evaluate_sql, row_predicates
+from airflow_dataops.contracts.engines.sql import evaluate_sql
+from airflow_dataops.contracts.engines.sql_predicates import row_predicates
 from airflow_dataops.contracts.evaluate import evaluate, quarantine_rows
 from airflow_dataops.contracts.report import Verdict
-from airflow_dataops.partitions.writer import RowRule, ensure_target, publish, stage_frame
+from airflow_dataops.partitions.quarantine import RowRule
+from airflow_dataops.partitions.writer import ensure_target, publish, stage_frame
 
 CONTRACT = make_contract(
     """\
@@ -169,3 +171,65 @@ def test_the_writer_quarantines_exactly_the_hand_written_rows(engine):
     assert (result.rows_in, result.rows_quarantined, result.rows_published) == (10, len(expected), 4)
     with engine.connect() as conn:
         assert rows_of(conn, "orders_out__quarantine") == expected
+
+
+ODD_TABLE, ODD_COLUMN = "Odd Orders", "amount`\nusd"
+ODD_CONTRACT = make_contract(
+    """\
+    - name: orders
+      physicalName: "Odd Orders"
+      properties:
+        - name: day
+          logicalType: string
+        - name: amount
+          physicalName: "amount`\\nusd"
+          logicalType: number
+          logicalTypeOptions: {minimum: 0}
+    """,
+    name="odd_orders",
+)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres", pytest.param("mysql", marks=pytest.mark.mysql)])
+def test_the_gate_reads_and_quarantines_a_column_whose_name_breaks_mysql_reflection(kind, tmp_path):
+    """The pandas engine reads the table and the quarantine moves its rows with the columns as the
+    database spells them: a backtick and a newline in a name defeat SQLAlchemy's MySQL reflection
+    (``SHOW CREATE TABLE`` parsed line by line), not the one quarantine module's."""
+    from conftest import warehouse_of
+
+    from airflow_dataops.partitions.tables import reflect_columns
+
+    engine = sa.create_engine(warehouse_of(kind, tmp_path))
+    pd.DataFrame({"day": ["d1", "d1", "d2"], ODD_COLUMN: [1.5, -2.0, -3.0]}).to_sql(
+        ODD_TABLE, engine, index=False
+    )
+    report = evaluate(
+        ODD_CONTRACT,
+        engine="pandas",
+        sql_engine=engine,
+        table=ODD_TABLE,
+        partition_column="day",
+        partition_value="d1",
+    )
+    assert [(r.name, r.failing_rows) for r in report.failed] == [("orders.amount.minimum", 1)]
+    moved = quarantine_rows(
+        engine,
+        contract=ODD_CONTRACT,
+        table=ODD_TABLE,
+        rules=gate.quarantinable(report),
+        partition_column="day",
+        partition_value="d1",
+        run_id="r1",
+    )
+    assert (moved.rows_in, moved.rows_quarantined, moved.rows_published) == (2, 1, 1)
+    target = reflect_columns(engine, ODD_TABLE)
+    quarantine = reflect_columns(engine, moved.quarantine_table)
+    assert moved.quarantine_table == f"{ODD_TABLE}__quarantine"
+    with engine.connect() as conn:
+        kept = conn.execute(sa.select(target.c.day, target.c[ODD_COLUMN]).order_by(target.c.day)).all()
+        quarantined = conn.execute(
+            sa.select(quarantine.c.day, quarantine.c[ODD_COLUMN], quarantine.c._dataops_rules)
+        ).all()
+    assert [tuple(r) for r in kept] == [("d1", 1.5), ("d2", -3.0)]  # d2 is another partition: left alone
+    assert [tuple(r) for r in quarantined] == [("d1", -2.0, "orders.amount.minimum;")]
+    engine.dispose()

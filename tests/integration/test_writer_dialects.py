@@ -136,7 +136,8 @@ def test_the_gate_in_fail_mode_publishes_nothing(warehouse: Any, contract: str) 
 
 @pytest.mark.mysql
 def test_mysql_partition_column_of_inexact_collation_is_refused_before_any_delete(mysql_url: str) -> None:
-    from airflow_dataops.partitions.writer import publish, reflect_columns
+    from airflow_dataops.partitions.tables import reflect_columns
+    from airflow_dataops.partitions.writer import publish
 
     engine = sa.create_engine(mysql_url)
     with engine.begin() as conn:

@@ -19,8 +19,9 @@ from sqlalchemy import create_engine, select, text
 from airflow_dataops.exceptions import LedgerError
 from airflow_dataops.partitions.keys import validate_partition_key
 from airflow_dataops.partitions.ledger import PartitionLedger
+from airflow_dataops.partitions.tables import reflect_columns
 from airflow_dataops.partitions.verify import verify_dataset
-from airflow_dataops.partitions.writer import drop_stage, ensure_target, publish, reflect_columns, stage_frame
+from airflow_dataops.partitions.writer import drop_stage, ensure_target, publish, stage_frame
 
 HOSTILE = [
     "'; DROP TABLE canary; --",

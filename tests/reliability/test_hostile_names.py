@@ -16,7 +16,8 @@ from sqlalchemy import create_engine, select, text
 
 from airflow_dataops.contracts.engines.sql import evaluate_sql
 from airflow_dataops.contracts.loader import parse_contract
-from airflow_dataops.partitions.writer import ensure_target, publish, reflect_columns, stage_frame
+from airflow_dataops.partitions.tables import reflect_columns
+from airflow_dataops.partitions.writer import ensure_target, publish, stage_frame
 from airflow_dataops.warehouse import reflected_columns, unusable_identifier
 
 NAMES = [
@@ -178,8 +179,9 @@ def _round_trip(warehouse_url: str) -> None:
 def _keep_and_restore(engine, table: str, name: str, first) -> None:
     """The same names through version keeping and a restore: a replace keeps the first version in
     ``<table>__versions``, and restoring it gives back the first checksum."""
+    from airflow_dataops.partitions.tables import reflect_columns
     from airflow_dataops.partitions.versions import KeepVersion, ensure_versions_table, restore_rows
-    from airflow_dataops.partitions.writer import partition_checksum, reflect_columns
+    from airflow_dataops.partitions.writer import partition_checksum
 
     stage = stage_frame(engine, pd.DataFrame({name: ["other"], "k": [name]}), table=table, partition_key=name)
     target = reflect_columns(engine, table)

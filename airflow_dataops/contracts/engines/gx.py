@@ -36,6 +36,10 @@ on a DataFrame they cannot run and a warning names them.  A ``custom`` rule with
           type: expect_column_values_to_be_between
           kwargs: {min_value: -120, max_value: 1800}   # column: the property's, unless given
 
+This module finds the data and runs the suite; the measures' expectations and the reading of
+their results are :mod:`~airflow_dataops.contracts.engines.gx_suite`, custom rules
+:mod:`~airflow_dataops.contracts.engines.gx_custom`.
+
 GX costs ~8 s to import: it is imported inside :func:`evaluate_gx`, never at module import.
 Values never leave GX's results: partial unexpected lists are turned off, and only counts
 (and, for columns not classified sensitive, observed numbers) reach the report.
@@ -48,10 +52,23 @@ import itertools
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from airflow_dataops.contracts import rules as R
+from airflow_dataops.contracts.engines.gx_custom import (
+    custom_expectations,
+    custom_result,
+    gx_rules,
+    is_gx_custom_warning,
+)
+from airflow_dataops.contracts.engines.gx_suite import (
+    Suite,
+    expectations_for,
+    measure_value,
+    observed_value,
+    sql_dialect,
+)
 from airflow_dataops.contracts.model import Contract, QualityRule, SchemaObject
 from airflow_dataops.contracts.report import GateReport, RuleResult
 from airflow_dataops.exceptions import ContractError
@@ -60,15 +77,9 @@ if TYPE_CHECKING:
     import pandas as pd
     from sqlalchemy.engine import Connection, Engine
 
-#: Spellings of ``engine`` on a custom rule that mean Great Expectations.
-GX_ENGINE_NAMES = frozenset({"greatexpectations", "great_expectations", "great-expectations", "gx"})
+
 _RESULT_FORMAT = {"result_format": "BASIC", "partial_unexpected_count": 0, "include_unexpected_rows": False}
 _names = itertools.count()
-
-
-def is_gx_rule(rule: QualityRule) -> bool:
-    """True for a ``custom`` rule whose ``engine`` is Great Expectations."""
-    return rule.type == "custom" and str(rule.engine or "").replace(" ", "").lower() in GX_ENGINE_NAMES
 
 
 def evaluate_gx(
@@ -102,14 +113,13 @@ def evaluate_gx(
         )
     obj = contract.schema_object(schema_object)
     if dataframe is not None:
-        from airflow_dataops.contracts.engines.pandas import _family as pandas_family
+        from airflow_dataops.contracts.engines.pandas import frame_families, partition_rows
 
-        columns = {str(c): pandas_family(dataframe[c]) for c in dataframe.columns}
-        source: _Source = _Source(kind="pandas", dataframe=dataframe)
+        columns = frame_families(dataframe)
         name = dataset or obj.table
         if partition_column and partition_value is not None:
-            dataframe = dataframe[dataframe[partition_column].astype(str) == str(partition_value)]
-            source = _Source(kind="pandas", dataframe=dataframe)
+            dataframe = partition_rows(dataframe, partition_column, partition_value)
+        source: _Source = _Source(kind="pandas", dataframe=dataframe)
     else:
         if not table:
             raise ContractError(
@@ -136,22 +146,6 @@ class _Source:
     sql_target: tuple[Any, Any, str | None, str | None] | None = None
 
 
-@dataclass
-class _Suite:
-    """Expectations to run, deduplicated, and what each one measures."""
-
-    expectations: list[Any] = field(default_factory=list)
-    keys: dict[tuple[Any, ...], str] = field(default_factory=dict)
-
-    def add(self, cls: Any, **kwargs: Any) -> str:
-        key = (cls.__name__, tuple(sorted((k, repr(v)) for k, v in kwargs.items())))
-        if key not in self.keys:
-            ident = f"e{len(self.keys)}"
-            self.keys[key] = ident
-            self.expectations.append(cls(**kwargs, meta={"dataops_id": ident}))
-        return self.keys[key]
-
-
 def _sql_source(
     contract: Contract,
     obj: SchemaObject,
@@ -164,8 +158,8 @@ def _sql_source(
 ) -> tuple[dict[str, str | None], _Source]:
     import sqlalchemy as sa
 
-    from airflow_dataops.contracts.engines.sql import _family as sql_family
     from airflow_dataops.contracts.engines.sql import table_columns
+    from airflow_dataops.contracts.engines.sql_predicates import sql_type_family
 
     engine = (
         engine_or_connection if isinstance(engine_or_connection, sa.Engine) else engine_or_connection.engine
@@ -183,7 +177,7 @@ def _sql_source(
             contract, obj, engine_or_connection, table, db_schema, partition_column=partition_column
         )
     )
-    columns = {name: sql_family(type_) for name, type_ in found.items()}
+    columns = {name: sql_type_family(type_) for name, type_ in found.items()}
     t = sa.table(table, *(sa.column(n) for n in columns), schema=db_schema)
     stmt = sa.select(t)
     if partition_column:
@@ -215,12 +209,14 @@ def _evaluate(
     import great_expectations as gx  # ~8 s: only when this engine is used
 
     E = gx.expectations
-    sql = source.kind == "sql"
+    # row predicates are compiled for the SQL source's dialect; a DataFrame has none
+    dialect = sql_dialect(source.dialect, source.url) if source.kind == "sql" else None
+    db_schema = source.sql_target[1].schema if source.sql_target else None
     results: list[RuleResult] = [
         R.schema_result(obj, p, columns.get(p.column), p.column in columns) for p in obj.properties
     ]
-    warnings = [w for w in contract.warnings if not _is_gx_custom_warning(w, obj)]
-    suite = _Suite()
+    warnings = [w for w in contract.warnings if not is_gx_custom_warning(w, obj)]
+    suite = Suite()
     rows_id = suite.add(E.ExpectTableRowCountToBeBetween)
     plan: list[tuple[R.Check, dict[str, str]]] = []
     checks = R.plan(contract, obj)
@@ -242,7 +238,7 @@ def _evaluate(
         if m.kind == "sql":
             plan.append((check, {"sql": "sql"}))  # measured after the GX run, by the SQL engine's runner
             continue
-        ids = _expectations_for(m, suite, E, sql, source, columns)
+        ids = expectations_for(m, suite, E, columns, dialect=dialect, db_schema=db_schema)
         if ids is None:
             warnings.append(
                 f"{check.name}: not evaluated by the gx engine on a DataFrame: a {m.kind} measure of this "
@@ -252,14 +248,14 @@ def _evaluate(
             continue
         plan.append((check, ids))
     custom: list[tuple[str, str | None, QualityRule, list[str]]] = []
-    for prefix, prop_column, rule in _gx_rules(obj):
+    for prefix, prop_column, rule in gx_rules(obj):
         custom_ids = [
-            suite.add(cls, **kwargs) for cls, kwargs in _custom_expectations(contract, rule, prop_column, E)
+            suite.add(cls, **kwargs) for cls, kwargs in custom_expectations(contract, rule, prop_column, E)
         ]
         custom.append((prefix, prop_column, rule, custom_ids))
 
     outcome = _run(gx, suite, source)
-    rows = int(_observed(outcome, rows_id, contract, "rowCount") or 0)
+    rows = int(observed_value(outcome, rows_id, contract, "rowCount") or 0)
     values: dict[R.Measure, Any] = {R.ROWS: rows}
     for check, measured_by in plan:
         if not measured_by:
@@ -269,11 +265,11 @@ def _evaluate(
             if check.measure.kind == "sql":
                 values[check.measure] = _sql_rule_value(contract, check, source)
             else:
-                values[check.measure] = _value(check, measured_by, outcome, rows, contract)
+                values[check.measure] = measure_value(check, measured_by, outcome, rows, contract)
         results.append(R.judge(check, values, now=now))
     sensitive = {p.column for p in obj.properties if p.is_sensitive}
     for prefix, column, rule, expectation_ids in custom:
-        results.append(_custom_result(prefix, column, rule, expectation_ids, outcome, contract, sensitive))
+        results.append(custom_result(prefix, column, rule, expectation_ids, outcome, contract, sensitive))
     return GateReport(
         contract_id=contract.id,
         contract_version=contract.version,
@@ -290,16 +286,16 @@ def _sql_rule_value(contract: Contract, check: R.Check, source: _Source) -> Any:
     """An ODCS ``sql`` rule's number, by the SQL engine's own runner (same query, same partition)."""
     import sqlalchemy as sa
 
-    from airflow_dataops.contracts.engines.sql import _run_sql_rule, register_sqlite_regexp
+    from airflow_dataops.contracts.engines.sql import register_sqlite_regexp, run_sql_rule
 
     assert source.sql_target is not None
     target, table, partition_column, partition_value = source.sql_target
     if isinstance(target, sa.Engine):
         with target.connect() as conn:
             register_sqlite_regexp(conn)
-            return _run_sql_rule(contract, check, conn, table, partition_column, partition_value)
+            return run_sql_rule(contract, check, conn, table, partition_column, partition_value)
     register_sqlite_regexp(target)
-    return _run_sql_rule(contract, check, target, table, partition_column, partition_value)
+    return run_sql_rule(contract, check, target, table, partition_column, partition_value)
 
 
 def _unreachable(checks: tuple[R.Check, ...], source: _Source) -> dict[R.Measure, str]:
@@ -308,111 +304,16 @@ def _unreachable(checks: tuple[R.Check, ...], source: _Source) -> dict[R.Measure
         return {}
     import sqlalchemy as sa
 
-    from airflow_dataops.contracts.engines.sql import _unreachable_references
+    from airflow_dataops.contracts.engines.sql import unreachable_references
 
     target, table = source.sql_target[0], source.sql_target[1]
     if isinstance(target, sa.Engine):
         with target.connect() as conn:
-            return _unreachable_references(conn, checks, table.schema)
-    return _unreachable_references(target, checks, table.schema)
+            return unreachable_references(conn, checks, table.schema)
+    return unreachable_references(target, checks, table.schema)
 
 
-_PY_OPS = {"<": "min", "<=": "min_strict", ">": "max", ">=": "max_strict"}
-
-
-def _expectations_for(
-    m: R.Measure, suite: _Suite, E: Any, sql: bool, source: _Source, columns: Mapping[str, str | None]
-) -> dict[str, str] | None:
-    col = m.column if m.columns else None
-    if m.kind == "format" and columns.get(m.column) not in ("string", None):
-        return {"zero": ""}  # a native date/time column holds only well-formed values
-    if m.kind in ("range", "length", "multiple", "format", "orphans"):
-        if sql:
-            from airflow_dataops.contracts.engines.sql import _predicate, _Scope
-
-            schema = source.sql_target[1].schema if source.sql_target else None
-            scope = _Scope(None, None, None, schema, columns)
-            where = _compile(_predicate(m, scope), source).replace("{", "{{").replace("}", "}}")
-            query = f"SELECT 1 AS dataops_row FROM {{batch}} WHERE {where}"
-            return {"observed": suite.add(E.UnexpectedRowsExpectation, unexpected_rows_query=query)}
-        if m.kind == "format":
-            return {"unexpected": suite.add(E.ExpectColumnValuesToMatchRegex, column=col, regex=m.pattern)}
-        if m.kind == "range" and m.temporal is None:
-            if m.op == "outside":
-                kwargs: dict[str, Any] = {"min_value": m.bound[0], "max_value": m.bound[1]}
-            else:  # the failing condition "value < bound" is the expectation "value >= bound"
-                side = _PY_OPS[m.op or "<"]
-                kwargs = {
-                    side.split("_")[0] + "_value": m.bound,
-                    "strict_" + side.split("_")[0]: side.endswith("strict"),
-                }
-            return {"unexpected": suite.add(E.ExpectColumnValuesToBeBetween, column=col, **kwargs)}
-        if m.kind == "length":
-            key = "min_value" if m.op == "<" else "max_value"
-            return {
-                "unexpected": suite.add(E.ExpectColumnValueLengthsToBeBetween, column=col, **{key: m.bound})
-            }
-        return None
-    if m.kind in ("nulls", "missing") or (m.kind == "duplicates"):
-        ids = {"nulls": suite.add(E.ExpectColumnValuesToNotBeNull, column=col)}
-        if m.kind == "missing" and m.markers:
-            ids["markers"] = suite.add(
-                E.ExpectColumnValuesToNotBeInSet, column=col, value_set=list(m.markers)
-            )
-        if m.kind == "duplicates":
-            ids["distinct"] = suite.add(E.ExpectColumnUniqueValueCountToBeBetween, column=col)
-        return ids
-    if m.kind == "invalid":
-        if m.valid_values is None and not m.pattern:
-            return {"zero": ""}
-        if m.valid_values is not None and not m.pattern:
-            return {
-                "unexpected": suite.add(
-                    E.ExpectColumnValuesToBeInSet, column=col, value_set=list(m.valid_values)
-                )
-            }
-        if m.pattern and m.valid_values is None:
-            return {"unexpected": suite.add(E.ExpectColumnValuesToMatchRegex, column=col, regex=m.pattern)}
-        if not sql:
-            return None
-        from airflow_dataops.contracts.engines.sql import _predicate
-
-        # GX formats the query with str.format: braces of a regex quantifier must be doubled
-        where = _compile(_predicate(m), source).replace("{", "{{").replace("}", "}}")
-        query = f"SELECT 1 AS dataops_row FROM {{batch}} WHERE {where}"
-        return {"observed": suite.add(E.UnexpectedRowsExpectation, unexpected_rows_query=query)}
-    if m.kind == "tuple_duplicates":
-        if not sql:
-            return None
-        import sqlalchemy as sa
-
-        cols = (
-            ", ".join(_compile(sa.column(c), source) for c in m.columns).replace("{", "{{").replace("}", "}}")
-        )
-        query = (
-            "SELECT 1 AS dataops_row FROM (SELECT ROW_NUMBER() OVER (PARTITION BY "
-            f"{cols}) AS dataops_rn FROM {{batch}}) AS dataops_numbered WHERE dataops_rn > 1"
-        )
-        return {"observed": suite.add(E.UnexpectedRowsExpectation, unexpected_rows_query=query)}
-    if m.kind == "max":
-        return {"observed": suite.add(E.ExpectColumnMaxToBeBetween, column=col)}
-    if m.kind == "rows":
-        return {"rows": ""}
-    return None
-
-
-def _compile(expr: Any, source: _Source) -> str:
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    dialect: Any = {"postgresql": postgresql.dialect(), "sqlite": sqlite.dialect()}.get(source.dialect or "")
-    if dialect is None:
-        from sqlalchemy import create_engine
-
-        dialect = create_engine(source.url or "sqlite://").dialect
-    return str(expr.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
-
-
-def _run(gx: Any, suite: _Suite, source: _Source) -> dict[str, Any]:
+def _run(gx: Any, suite: Suite, source: _Source) -> dict[str, Any]:
     """Run the suite once; return expectation id -> its ``ExpectationValidationResult``."""
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -440,185 +341,3 @@ def _run(gx: Any, suite: _Suite, source: _Source) -> dict[str, Any]:
     )
     run = definition.run(batch_parameters=batch_parameters, result_format=_RESULT_FORMAT)
     return {r.expectation_config.meta.get("dataops_id"): r for r in run.results}
-
-
-def _raise_if_errored(result: Any, contract: Contract, rule: str, path: str | None = None) -> None:
-    info = result.exception_info or {}
-    if isinstance(info, dict) and "raised_exception" not in info:
-        info = next(iter(info.values()), {}) if info else {}
-    if isinstance(info, dict) and info.get("raised_exception"):
-        message = str(info.get("exception_message") or "unknown error").splitlines()[0][:300]
-        raise ContractError(
-            f"Great Expectations could not evaluate rule {rule!r} "
-            f"({result.expectation_config.type}): {message}",
-            file=contract.source,
-            path=path,
-        )
-
-
-def _observed(outcome: Mapping[str, Any], ident: str, contract: Contract, rule: str) -> Any:
-    result = outcome[ident]
-    _raise_if_errored(result, contract, rule)
-    return (result.result or {}).get("observed_value")
-
-
-def _unexpected(outcome: Mapping[str, Any], ident: str, contract: Contract, rule: str) -> int:
-    result = outcome[ident]
-    _raise_if_errored(result, contract, rule)
-    return int((result.result or {}).get("unexpected_count") or 0)
-
-
-def _value(
-    check: R.Check, ids: Mapping[str, str], outcome: Mapping[str, Any], rows: int, contract: Contract
-) -> Any:
-    m = check.measure
-    name = check.name
-    path = check.rule.path if check.rule else None
-    for ident in ids.values():
-        if ident:
-            _raise_if_errored(outcome[ident], contract, name, path)
-    if "zero" in ids:
-        return 0
-    if m.kind in ("nulls", "missing", "duplicates"):
-        nulls = _unexpected(outcome, ids["nulls"], contract, name)
-        if m.kind == "nulls":
-            return nulls
-        if m.kind == "missing":
-            return nulls + (_unexpected(outcome, ids["markers"], contract, name) if "markers" in ids else 0)
-        distinct = int(_observed(outcome, ids["distinct"], contract, name) or 0)
-        return rows - nulls - distinct
-    if "unexpected" in ids:
-        return _unexpected(outcome, ids["unexpected"], contract, name)
-    observed = _observed(outcome, ids["observed"], contract, name)
-    if m.kind == "max":
-        return observed
-    return int(observed or 0)
-
-
-def _gx_rules(obj: SchemaObject) -> list[tuple[str, str | None, QualityRule]]:
-    out: list[tuple[str, str | None, QualityRule]] = [
-        (f"{obj.name}.{p.name}", p.column, r) for p in obj.properties for r in p.quality if is_gx_rule(r)
-    ]
-    out += [(obj.name, None, r) for r in obj.quality if is_gx_rule(r)]
-    return out
-
-
-def _is_gx_custom_warning(warning: str, obj: SchemaObject) -> bool:
-    return any(warning.startswith(f"{r.path}: custom rule") for _, _, r in _gx_rules(obj))
-
-
-def _custom_expectations(
-    contract: Contract, rule: QualityRule, column: str | None, E: Any
-) -> list[tuple[type, dict[str, Any]]]:
-    """The ``(expectation class, kwargs)`` pairs of a custom GX rule's ``implementation``."""
-    import yaml
-    from great_expectations.expectations.registry import get_expectation_impl
-
-    path = f"{rule.path}.implementation"
-    impl = rule.implementation
-    if isinstance(impl, str):
-        from airflow_dataops.contracts.safe_yaml import YamlRefused, load_yaml
-
-        try:
-            impl = load_yaml(impl)  # bounded like the contract it comes from
-        except (yaml.YAMLError, YamlRefused) as e:
-            raise ContractError(
-                f"custom GX rule {rule.label!r}: implementation is not valid YAML: {e}",
-                file=contract.source,
-                path=path,
-            ) from e
-    items = impl if isinstance(impl, list) else [impl]
-    if not items or not all(isinstance(i, dict) for i in items):
-        raise ContractError(
-            f"custom GX rule {rule.label!r}: implementation must be an expectation "
-            "({type: expect_..., kwargs: {...}}) or a list of them",
-            file=contract.source,
-            path=path,
-        )
-    out = []
-    for i, item in enumerate(items):
-        kind = item.get("type") or item.get("expectation_type")
-        if not isinstance(kind, str):
-            raise ContractError(
-                f"custom GX rule {rule.label!r}: expectation {i} has no type (e.g. expect_column_values_to_be_between)",
-                file=contract.source,
-                path=path,
-            )
-        kwargs = dict(
-            item.get("kwargs")
-            or {k: v for k, v in item.items() if k not in ("type", "expectation_type", "meta")}
-        )
-        try:
-            cls = get_expectation_impl(kind)
-        except Exception as e:
-            raise ContractError(
-                f"custom GX rule {rule.label!r}: {kind!r} is not a Great Expectations expectation type",
-                file=contract.source,
-                path=path,
-            ) from e
-        fields = getattr(cls, "__fields__", None) or getattr(
-            cls, "model_fields", {}
-        )  # GX models are pydantic v1
-        runs_sql = sorted(f for f in fields if "query" in f)  # unexpected_rows_query, base_query ...
-        if runs_sql:  # GX would run that text on a connection nothing makes read-only (#14)
-            raise ContractError(
-                f"custom GX rule {rule.label!r}: {kind} runs SQL text ({', '.join(runs_sql)}) that airflow-dataops "
-                "cannot run read-only; write it as an ODCS type: sql rule, which runs as one read-only SELECT",
-                file=contract.source,
-                path=path,
-            )
-        if column is not None and "column" in fields and "column" not in kwargs:
-            kwargs["column"] = column
-        try:
-            cls(**kwargs)
-        except Exception as e:
-            raise ContractError(
-                f"custom GX rule {rule.label!r}: invalid arguments for {kind}: {str(e).splitlines()[0]}",
-                file=contract.source,
-                path=path,
-            ) from e
-        out.append((cls, kwargs))
-    return out
-
-
-def _custom_result(
-    prefix: str,
-    column: str | None,
-    rule: QualityRule,
-    ids: list[str],
-    outcome: Mapping[str, Any],
-    contract: Contract,
-    sensitive: set[str],
-) -> RuleResult:
-    name = f"{prefix}.{rule.label}"
-    passed = True
-    unexpected: int | None = 0
-    observed: Any = None
-    for ident in ids:
-        result = outcome[ident]
-        _raise_if_errored(result, contract, name, f"{rule.path}.implementation")
-        passed = passed and bool(result.success)
-        body = result.result or {}
-        if "unexpected_count" in body and unexpected is not None:
-            unexpected += int(body["unexpected_count"] or 0)
-        else:
-            unexpected = None
-            observed = body.get("observed_value")
-    hide = column is not None and column in sensitive
-    if unexpected is not None:
-        actual: Any = unexpected
-    elif isinstance(observed, (int, float)) and not isinstance(observed, bool) and len(ids) == 1:
-        actual = observed
-    else:
-        actual = "passed" if passed else "failed"
-    return RuleResult(
-        name=name,
-        dimension=rule.dimension or "accuracy",
-        severity=R.severity_of(rule.severity),
-        expected=f"GX {', '.join(outcome[i].expectation_config.type for i in ids)}",
-        actual=None if hide else actual,
-        passed=passed,
-        failing_rows=unexpected,
-        column=column,
-        row_level=False,
-    )

@@ -36,7 +36,7 @@ def evaluate_dataframe(
     obj = contract.schema_object(schema_object)
     results: list[RuleResult] = [
         R.schema_result(
-            obj, p, _family(df[p.column]) if p.column in df.columns else None, p.column in df.columns
+            obj, p, series_family(df[p.column]) if p.column in df.columns else None, p.column in df.columns
         )
         for p in obj.properties
     ]
@@ -118,7 +118,7 @@ def _row_mask(m: R.Measure, df: pd.DataFrame) -> pd.Series:
     if m.kind in ("range", "length", "multiple"):
         return _compare_mask(m, s, isna)
     if m.kind == "format":
-        if _family(s) not in ("string", None):
+        if series_family(s) not in ("string", None):
             return pd.Series(False, index=df.index)
         m = R.Measure(kind="invalid", columns=m.columns, pattern=m.pattern)
     if m.kind == "nulls":
@@ -206,7 +206,18 @@ def _seconds(value: Any) -> float | None:
     return t.hour * 3600 + t.minute * 60 + t.second + t.microsecond / 1e6
 
 
-def _family(s: pd.Series) -> str | None:
+def frame_families(frame: pd.DataFrame) -> dict[str, str | None]:
+    """Column name -> logical family (:func:`series_family`) of every column of ``frame``."""
+    return {str(c): series_family(frame[c]) for c in frame.columns}
+
+
+def partition_rows(frame: pd.DataFrame, partition_column: str, partition_value: Any) -> pd.DataFrame:
+    """The rows of one partition: those whose ``partition_column``, as text, equals ``partition_value``."""
+    return frame[frame[partition_column].astype(str) == str(partition_value)]
+
+
+def series_family(s: pd.Series) -> str | None:
+    """The logical family (``integer``, ``string``, ``timestamp`` ...) of a pandas column; ``None`` if unknown."""
     from pandas.api import types as t
 
     if t.is_bool_dtype(s):

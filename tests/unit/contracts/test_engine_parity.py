@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from airflow_dataops.contracts.engines.pandas import evaluate_dataframe, failing_row_mask
-from airflow_dataops.contracts.engines.sql import evaluate_sql, failing_row_predicate
+from airflow_dataops.contracts.engines.sql import evaluate_sql
+from airflow_dataops.contracts.engines.sql_predicates import failing_row_predicate
 
 from ._helpers import make_contract
 

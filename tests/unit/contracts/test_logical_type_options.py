@@ -9,7 +9,8 @@ import pytest
 import sqlalchemy as sa
 
 from airflow_dataops.contracts.engines.pandas import evaluate_dataframe, failing_row_mask
-from airflow_dataops.contracts.engines.sql import evaluate_sql, failing_row_predicate
+from airflow_dataops.contracts.engines.sql import evaluate_sql
+from airflow_dataops.contracts.engines.sql_predicates import failing_row_predicate
 from airflow_dataops.contracts.evaluate import evaluate
 from airflow_dataops.exceptions import ContractError
 

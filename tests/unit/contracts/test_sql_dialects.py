@@ -13,7 +13,8 @@ import sqlalchemy as sa
 
 from airflow_dataops.contracts import sql_rules as S
 from airflow_dataops.contracts.engines import sql_dialects as D
-from airflow_dataops.contracts.engines.sql import _PatternMatch, evaluate_sql
+from airflow_dataops.contracts.engines.sql import evaluate_sql
+from airflow_dataops.contracts.engines.sql_elements import PatternMatch
 from airflow_dataops.exceptions import ContractError
 
 from ._helpers import SQL_RULE, make_contract
@@ -71,7 +72,7 @@ def test_translated_patterns_give_re_search_verdicts(engine):
     t = sa.table("p", sa.column("v"))
     with engine.connect() as conn:
         for pattern in PATTERNS:
-            got = dict(conn.execute(sa.select(t.c.v, _PatternMatch(t.c.v, pattern))).all())
+            got = dict(conn.execute(sa.select(t.c.v, PatternMatch(t.c.v, pattern))).all())
             expected = {v: re.search(pattern, v) is not None for v in VALUES}
             assert {v: bool(m) for v, m in got.items()} == expected, pattern
 

@@ -10,12 +10,8 @@ import pytest
 import sqlalchemy as sa
 
 from airflow_dataops.contracts.engines.pandas import evaluate_dataframe, failing_row_mask
-from airflow_dataops.contracts.engines.sql import (
-    evaluate_sql,
-    failing_row_predicate,
-    register_sqlite_regexp,
-    row_predicates,
-)
+from airflow_dataops.contracts.engines.sql import evaluate_sql, register_sqlite_regexp
+from airflow_dataops.contracts.engines.sql_predicates import failing_row_predicate, row_predicates
 from airflow_dataops.contracts.model import OPERATORS
 from airflow_dataops.contracts.report import Severity
 from airflow_dataops.exceptions import ContractError

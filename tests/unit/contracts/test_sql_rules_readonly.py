@@ -128,7 +128,7 @@ def test_sqlite_rule_inside_a_writers_transaction_keeps_that_transaction(tmp_pat
 def test_gx_custom_expectations_that_run_sql_text_are_refused(kind):
     import great_expectations as gx
 
-    from airflow_dataops.contracts.engines.gx import _custom_expectations
+    from airflow_dataops.contracts.engines.gx_custom import custom_expectations
     from airflow_dataops.contracts.model import QualityRule
     from airflow_dataops.exceptions import ContractError
 
@@ -141,7 +141,7 @@ def test_gx_custom_expectations_that_run_sql_text_are_refused(kind):
         path="schema[0].quality[0]",
     )
     with pytest.raises(ContractError, match="cannot run read-only; write it as an ODCS type: sql rule"):
-        _custom_expectations(contract, rule, None, gx.expectations)
+        custom_expectations(contract, rule, None, gx.expectations)
 
 
 ROUND_TRIP = {

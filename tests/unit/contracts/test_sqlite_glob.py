@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from airflow_dataops.contracts.engines.sql import _PatternMatch, _regexp, register_sqlite_regexp, sqlite_glob
+from airflow_dataops.contracts.engines.sql import _regexp, register_sqlite_regexp
+from airflow_dataops.contracts.engines.sql_elements import PatternMatch, sqlite_glob
 
 
 @pytest.mark.parametrize(
@@ -38,7 +39,7 @@ def test_translation(pattern, glob):
 
 def _matches(engine: sa.Engine, value: str | None, pattern: str) -> bool | None:
     with engine.connect() as conn:
-        return conn.execute(sa.select(_PatternMatch(sa.literal(value, sa.String), pattern))).scalar()
+        return conn.execute(sa.select(PatternMatch(sa.literal(value, sa.String), pattern))).scalar()
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +51,8 @@ def engine():
 
 
 def test_the_statement_uses_glob_only_when_exact(engine):
-    simple = sa.select(_PatternMatch(sa.column("c"), "^[A-Z]{3}$"))
-    regex = sa.select(_PatternMatch(sa.column("c"), "^[A-Z]+$"))
+    simple = sa.select(PatternMatch(sa.column("c"), "^[A-Z]{3}$"))
+    regex = sa.select(PatternMatch(sa.column("c"), "^[A-Z]+$"))
     assert " GLOB " in str(simple.compile(engine)) and "REGEXP" not in str(simple.compile(engine))
     assert "REGEXP" in str(regex.compile(engine)) and " GLOB " not in str(regex.compile(engine))
     on_pg = str(simple.compile(dialect=sa.dialects.postgresql.dialect()))

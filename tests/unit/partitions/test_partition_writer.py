@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, MetaData, Table, create_engine, func, select, text
 
+from airflow_dataops.partitions.quarantine import RowRule
 from airflow_dataops.partitions.writer import (
-    RowRule,
     ensure_target,
     partition_checksum,
     publish,
@@ -107,6 +107,30 @@ def test_no_quarantine_table_is_created_without_quarantine_rules(warehouse: Engi
     _write(warehouse, "2026-11-01", _frame("2026-11-01", 3))
     _write(warehouse, "2026-11-01", _frame("2026-11-01", 3))
     assert not inspect(warehouse).has_table("flights__quarantine")
+
+
+def test_a_long_table_name_publishes_and_only_a_quarantine_is_refused(warehouse: Engine) -> None:
+    """Staging and kept versions shorten a long name with a hash; the quarantine refuses one (its name
+    is what people query), which must not stop a write that quarantines nothing."""
+    from sqlalchemy.sql import column
+
+    table = "t" * 55  # "<table>__quarantine" would be 67 characters
+    stage = stage_frame(warehouse, _frame("k", 2), table=table, partition_key="k")
+    target = ensure_target(warehouse, stage, table=table)
+    result = publish(warehouse, stage=stage, target=target, partition_column="day", partition_key="k")
+    assert (result.rows_in, result.rows_published) == (2, 2)
+    rule = RowRule(name="flights.origin.nycAirport", failing=column("origin").not_in(["EWR", "JFK", "LGA"]))
+    stage = stage_frame(warehouse, _frame("k", 2), table=table, partition_key="k")
+    with pytest.raises(ValueError, match=f"quarantine table name '{table}__quarantine' is longer than 63"):
+        publish(
+            warehouse,
+            stage=stage,
+            target=target,
+            partition_column="day",
+            partition_key="k",
+            quarantine_rules=[rule],
+        )
+    assert _count(warehouse, table, "k") == 2
 
 
 def test_a_failure_before_commit_leaves_the_partition_as_it_was(warehouse: Engine) -> None:
