@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine, Table
 
     from airflow_dataops.contracts.model import Contract
-    from airflow_dataops.wap.protocol import Attempt, PartitionTarget
+    from airflow_dataops.wap.target import Attempt, PartitionTarget
 
 
 class PartitionWriteOperator(BaseOperator):
@@ -169,7 +169,7 @@ class PartitionWriteOperator(BaseOperator):
         return summary
 
     def _target(self, contract: Contract | None) -> PartitionTarget:
-        from airflow_dataops.wap.protocol import PartitionTarget
+        from airflow_dataops.wap.target import PartitionTarget
 
         return PartitionTarget(
             table=self.table,
@@ -189,7 +189,7 @@ class PartitionWriteOperator(BaseOperator):
     @staticmethod
     def _attempt(ti: Any) -> Attempt:
         """The task instance as the ledger's claim names it."""
-        from airflow_dataops.wap.protocol import Attempt
+        from airflow_dataops.wap.target import Attempt
 
         return Attempt(
             dag_id=ti.dag_id,

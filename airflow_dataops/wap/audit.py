@@ -92,31 +92,21 @@ def record_and_enforce(
 
     :param stored: the report as stored (``report.to_dict()`` plus anything the caller adds).
     :param ti: who ran the gate: anything with ``dag_id``, ``task_id`` and ``run_id`` (an Airflow
-        task instance, a :class:`airflow_dataops.wap.protocol.Attempt`).
+        task instance, a :class:`airflow_dataops.wap.target.Attempt`).
     :param when_failed: what the failure left behind, appended to the message (e.g. "Nothing was published").
     """
     from airflow_dataops.contracts import gate
     from airflow_dataops.contracts.report import Verdict
     from airflow_dataops.exceptions import ContractViolation
     from airflow_dataops.store.records import record_contract_result
+    from airflow_dataops.wap.target import run_names
 
-    record_contract_result(
-        store,
-        report=stored,
-        mode=mode,
-        verdict=verdict.value,
-        dag_id=ti.dag_id,
-        task_id=ti.task_id,
-        run_id=ti.run_id,
-    )
+    record_contract_result(store, report=stored, mode=mode, verdict=verdict.value, **run_names(ti))
     try:
         from airflow_dataops.slo.publish_slis import gate_slis
         from airflow_dataops.store.records import record_slis
 
-        record_slis(
-            store,
-            gate_slis(report, verdict=verdict.value, dag_id=ti.dag_id, task_id=ti.task_id, run_id=ti.run_id),
-        )
+        record_slis(store, gate_slis(report, verdict=verdict.value, **run_names(ti)))
     except Exception as e:  # the verdict stands; only its SLI is missing
         log.warning(
             "dataops: could not record the gate's SLIs of %s: %s: %s", report.dataset, type(e).__name__, e

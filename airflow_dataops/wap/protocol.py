@@ -16,8 +16,14 @@
 An attempt that fails before the ledger recorded its apply is recorded failed; one that fails
 after (its SLIs, say) is not, so its retry is refused rather than applied twice.
 
-``operators/partitioned.py`` turns an Airflow context into a :class:`PartitionWrite` and one
-:meth:`PartitionWrite.run`; tests drive the same call on a store and a warehouse engine::
+Just over 400 lines on purpose: the steps are one class, in the order they run, so the ordering
+rules above (inputs before data, audit before publish, fail only what the ledger has not
+recorded) can be checked in one read; the values it takes are ``wap.target``'s, the staging
+and audit helpers ``wap.staging``'s and ``wap.audit``'s.
+
+``operators/partitioned.py`` turns an Airflow context into a :class:`PartitionWrite` (of a
+``wap.target.PartitionTarget`` by a ``wap.target.Attempt``) and one :meth:`PartitionWrite.run`;
+tests drive the same call on a store and a warehouse engine::
 
     write = PartitionWrite(
         PartitionTarget(table="flights", partition_column="flight_date", contract=contract),
@@ -33,7 +39,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -41,65 +46,19 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine, Table
 
     from airflow_dataops.config import DataOpsSettings
-    from airflow_dataops.contracts.model import Contract
     from airflow_dataops.contracts.report import GateReport
     from airflow_dataops.partitions.ledger import PartitionLedger
     from airflow_dataops.partitions.writer import PublishResult
     from airflow_dataops.store import StateStore
     from airflow_dataops.store.ledger import Claim
+    from airflow_dataops.wap.target import Attempt, PartitionTarget
 
-__all__ = ["Attempt", "PartitionTarget", "PartitionWrite", "Stager"]
+__all__ = ["PartitionWrite", "Stager"]
 
 #: ``stager(engine, partition_key, claim_id)`` stages the partition's rows and returns the table.
 Stager = Callable[["Engine", str, int], "Table"]
 
 _log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, kw_only=True)
-class PartitionTarget:
-    """Where one partitioned dataset is written, under which contract, and who publishes it.
-
-    :param dataset: the name in the ledger and SLOs; default the contract's schema object, else the table.
-    :param contract_path: where ``contract`` was read from, recorded with the dataset.
-    :param inputs: declared upstream datasets (``partitions.inputs.normalize_declared``).
-    :param owner: the dataset's owner, and ``dag_id`` / ``task_id`` the DAG and task recorded as
-        publishing it (the registry ``partitions rerun`` and the UI read).
-    """
-
-    table: str
-    partition_column: str
-    contract: Contract | None = None
-    contract_path: str | None = None
-    schema_object: str | None = None
-    dataset: str | None = None
-    db_schema: str | None = None
-    conn_id: str | None = None
-    inputs: tuple[tuple[str, str | None], ...] = ()
-    owner: str | None = None
-    dag_id: str | None = None
-    task_id: str | None = None
-
-    def __post_init__(self) -> None:
-        if not self.dataset:
-            name = self.contract.schema_object(self.schema_object).name if self.contract else self.table
-            object.__setattr__(self, "dataset", name)
-
-    @property
-    def name(self) -> str:
-        """The dataset's name (resolved at construction)."""
-        return self.dataset or self.table
-
-
-@dataclass(frozen=True, kw_only=True)
-class Attempt:
-    """Which run and attempt writes: what the ledger's claim and the recorded results name."""
-
-    dag_id: str | None
-    task_id: str | None
-    run_id: str
-    attempt: int = 1
-    dag_version: str | None = None
 
 
 class PartitionWrite:
@@ -416,8 +375,9 @@ class PartitionWrite:
         from airflow_dataops.slo.evaluator import current_lag
         from airflow_dataops.slo.publish_slis import slis_for_publish
         from airflow_dataops.store.records import record_slis
+        from airflow_dataops.wap.target import run_names
 
-        a, dataset = self.attempt, self.target.name
+        dataset = self.target.name
         now = datetime.now(timezone.utc)
         records = slis_for_publish(
             engine=engine,
@@ -427,12 +387,10 @@ class PartitionWrite:
             dataset=dataset,
             seconds=seconds,
             rows_published=result.rows_published,
-            dag_id=a.dag_id,
-            task_id=a.task_id,
-            run_id=a.run_id,
             now=now,
             lag_before=current_lag(self.store, dataset, now=now),
             **where,
+            **run_names(self.attempt),
         )
         record_slis(self.store, records)
         return {r.kind: {"value": r.value, "unit": r.unit, "good": r.good} for r in records}

@@ -15,8 +15,9 @@ from unit.contracts._helpers import make_contract
 from airflow_dataops.contracts.model import Contract
 from airflow_dataops.exceptions import ContractViolation, PartitionAlreadyApplied
 from airflow_dataops.partitions.ledger import PartitionLedger
-from airflow_dataops.wap.protocol import Attempt, PartitionTarget, PartitionWrite
+from airflow_dataops.wap.protocol import PartitionWrite
 from airflow_dataops.wap.staging import partition_frame, stage_dataframe, stage_query
+from airflow_dataops.wap.target import Attempt, PartitionTarget
 
 KEY = "2026-11-01"
 CONTRACT = make_contract(
