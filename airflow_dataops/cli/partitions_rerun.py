@@ -1,4 +1,6 @@
-"""``airflow dataops partitions rerun``: the CLI shell over ``airflow_dataops.partitions.rerun``.
+"""``airflow dataops partitions rerun``: the CLI shell over ``airflow_dataops.partitions.rerun``
+(and ``partitions.downstream`` for ``--downstream``): the arguments, Airflow's runs
+(``cli.airflow_runs``), the plan as a table or JSON, the one-line error and its exit code.
 
 Example::
 
@@ -10,10 +12,16 @@ Example::
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from airflow_dataops.cli._common import EXIT_FINDING, EXIT_INVALID, exit_code_of, fail, requested_by
+from airflow_dataops.cli._common import EXIT_FINDING, EXIT_INVALID, exit_code_of, fail, requested_by, table
 from airflow_dataops.exceptions import DataOpsError
+
+if TYPE_CHECKING:
+    from airflow_dataops.partitions.downstream import DownstreamPlan
+    from airflow_dataops.partitions.rerun import PlannedRerun, RerunPlan, RerunSelection
+
+_DRY_RUN = "dry run: nothing was recorded and no run was touched; drop --dry-run to do it."
 
 
 def rerun_action_command() -> Any:
@@ -86,7 +94,8 @@ def rerun_cli_args() -> tuple[Any, ...]:
 
 
 def partitions_rerun(args: Any) -> None:
-    from airflow_dataops.partitions.rerun import MetadataDBRuns, apply_rerun, plan_rerun
+    from airflow_dataops.cli.airflow_runs import MetadataDBRuns
+    from airflow_dataops.partitions.rerun import apply_rerun, plan_rerun
     from airflow_dataops.store import StateStore
 
     try:
@@ -99,16 +108,7 @@ def partitions_rerun(args: Any) -> None:
         if getattr(args, "downstream", False):
             _rerun_downstream(args, store, airflow)
             return
-        plan = plan_rerun(
-            store,
-            args.dag_id,
-            reason=args.reason,
-            airflow=airflow,
-            keys=args.keys,
-            date_from=args.date_from,
-            date_to=args.date_to,
-            force=args.force,
-        )
+        plan = plan_rerun(store, args.dag_id, reason=args.reason, airflow=airflow, **_selection(args))
         if args.dry_run:
             _print(args, plan, None, dry_run=True)
             return
@@ -118,22 +118,18 @@ def partitions_rerun(args: Any) -> None:
     _print(args, plan, outcome, dry_run=False)
 
 
+def _selection(args: Any) -> RerunSelection:
+    """The partitions the arguments name (``-k`` or ``--from``/``--to``), and ``--force``."""
+    return {"keys": args.keys, "date_from": args.date_from, "date_to": args.date_to, "force": args.force}
+
+
 def _rerun_downstream(args: Any, store: Any, airflow: Any) -> None:
     """``--downstream``: the chain below the partitions, planned from the ledger's recorded inputs."""
-    from airflow_dataops.partitions.downstream import apply_downstream, format_downstream, plan_downstream
+    from airflow_dataops.partitions.downstream import apply_downstream, plan_downstream
 
     if args.wait_timeout is not None and args.wait_timeout < 0:
         fail(f"--wait-timeout {args.wait_timeout} is negative; give seconds >= 0", EXIT_INVALID)
-    plan = plan_downstream(
-        store,
-        args.dag_id,
-        reason=args.reason,
-        airflow=airflow,
-        keys=args.keys,
-        date_from=args.date_from,
-        date_to=args.date_to,
-        force=args.force,
-    )
+    plan = plan_downstream(store, args.dag_id, reason=args.reason, airflow=airflow, **_selection(args))
     as_json = getattr(args, "output", "table") == "json"
     if args.dry_run:
         print(
@@ -174,8 +170,6 @@ def _rerun_downstream(args: Any, store: Any, airflow: Any) -> None:
 
 
 def _print(args: Any, plan: Any, outcome: Any, *, dry_run: bool) -> None:
-    from airflow_dataops.partitions.rerun import format_plan
-
     if getattr(args, "output", "table") == "json":
         print(
             json.dumps(
@@ -199,6 +193,63 @@ def _print(args: Any, plan: Any, outcome: Any, *, dry_run: bool) -> None:
     for key, run_id in outcome.triggered.items():
         print(f"triggered run {run_id} for partition {key!r}")
     print(f"the scheduler reruns them now; follow with: airflow dataops partitions status {plan.dag_id}")
+
+
+# ------------------------------------------------------------------------------ text
+def _action(item: PlannedRerun) -> str:
+    from airflow_dataops.partitions.downstream import AWAIT
+    from airflow_dataops.partitions.rerun import CLEAR
+
+    if item.action == AWAIT:
+        return "runs on the upstream's asset event"
+    if item.action == CLEAR:
+        return f"clear run {item.airflow_run} ({item.airflow_run_state})"
+    return "trigger a new run"
+
+
+def format_plan(plan: RerunPlan, *, dry_run: bool) -> str:
+    """The plan as a table a person can check before (or instead of) running it."""
+    headers = ["dataset", "partition", "state", "rows", "last run", "updated", "action"]
+    rows = []
+    for i in plan.items:
+        d = i.as_dict()
+        rows.append(
+            [d["dataset"], d["partition"], d["state"], d["rows"], d["last_run"], d["updated"], _action(i)]
+        )
+    replaced = [i for i in plan.items if i.replaces]
+    verb = "would" if dry_run else "will"
+    lines = [
+        table(headers, rows),
+        "",
+        f"{len(plan.keys)} partition(s) of {plan.dag_id} {verb} rerun: {len(plan.runs_to_clear())} run(s) cleared, "
+        f"{len(plan.keys_to_trigger())} new run(s) triggered; {len(replaced)} applied partition(s) "
+        f"({sum(i.rows or 0 for i in replaced)} rows) {verb} be replaced.",
+        f"reason: {plan.reason}",
+    ]
+    return "\n".join([*lines, _DRY_RUN] if dry_run else lines)
+
+
+def format_downstream(plan: DownstreamPlan, *, dry_run: bool) -> str:
+    """The chain as a table, step by step: what each partition is and what will happen to it."""
+    headers = ["step", "dag", "dataset", "partition", "state", "rows", "action", "built from"]
+    rows = []
+    for n, step in enumerate(plan.steps, start=1):
+        for i in step.plan.items:
+            state = i.ledger_state or "never applied"
+            if (i.dataset, i.partition_key) in plan.stale:
+                state += " (stale)"
+            fed = ", ".join(step.fed_by.get(i.partition_key, ())) or "(root)"
+            rows.append([n, step.dag_id, i.dataset, i.partition_key, state, i.rows, _action(i), fed])
+    verb = "would" if dry_run else "will"
+    dags = len({s.dag_id for s in plan.steps})
+    lines = [
+        table(headers, rows),
+        "",
+        f"{len(plan.items)} partition(s) in {len(plan.steps)} step(s) across {dags} DAG(s) {verb} rerun, "
+        "each step after the ones it reads from.",
+        f"reason (recorded for all): {plan.reason}",
+    ]
+    return "\n".join([*lines, _DRY_RUN] if dry_run else lines)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -24,11 +24,11 @@ from airflow_dataops.exceptions import ContractError
 
 if TYPE_CHECKING:
     import pandas as pd
-    from sqlalchemy import Engine
+    from sqlalchemy import Engine, Table
 
     from airflow_dataops.contracts.model import Contract, SchemaObject
     from airflow_dataops.contracts.report import GateReport
-    from airflow_dataops.partitions.quarantine import QuarantineResult
+    from airflow_dataops.partitions.quarantine import QuarantineResult, RowRule
 
 ENGINES = ("auto", "sql", "pandas", "gx")
 _NUMERIC = ("integer", "number")
@@ -238,6 +238,44 @@ def sensitive_columns(obj: SchemaObject) -> set[str]:
     }
 
 
+def row_rules(
+    contract: Contract,
+    rules: Sequence[str],
+    table: Table,
+    *,
+    schema_object: str | None = None,
+    db_schema: str | None = None,
+    partition_column: str | None = None,
+    partition_value: str | None = None,
+) -> list[RowRule]:
+    """The quarantine's row rules for ``rules``: each with the predicate TRUE for its failing rows
+    of ``table`` (one partition if given). The one place a rule name becomes a quarantine
+    predicate, for the gate's :func:`quarantine_rows` and the write-audit-publish protocol.
+
+    :raises ContractError: a name in ``rules`` is not a row-level rule of the contract.
+    """
+    from airflow_dataops.contracts.engines.sql_predicates import row_predicates
+    from airflow_dataops.partitions.quarantine import RowRule
+
+    predicates = row_predicates(
+        contract,
+        schema_object,
+        table=table,
+        partition_column=partition_column,
+        partition_value=partition_value,
+        db_schema=db_schema,
+        columns={c.name: c.type for c in table.columns},
+    )
+    unknown = [r for r in rules if r not in predicates]
+    if unknown:
+        raise ContractError(
+            f"rules {unknown} are not row-level rules of contract {contract.id}; row-level rules: "
+            f"{', '.join(predicates) or 'none'}",
+            file=contract.source,
+        )
+    return [RowRule(name=n, failing=predicates[n]) for n in rules]
+
+
 def quarantine_rows(
     engine: Engine,
     *,
@@ -261,32 +299,24 @@ def quarantine_rows(
     :raises ContractError: a name in ``rules`` is not a row-level rule of the contract.
     """
     from airflow_dataops.contracts.engines.sql import register_sqlite_regexp
-    from airflow_dataops.contracts.engines.sql_predicates import row_predicates
-    from airflow_dataops.partitions.quarantine import RowRule, move_failing_rows
+    from airflow_dataops.partitions.quarantine import move_failing_rows
     from airflow_dataops.partitions.tables import reflect_columns
 
     register_sqlite_regexp(engine)
     target = reflect_columns(engine, table, db_schema)
-    predicates = row_predicates(
+    failing = row_rules(
         contract,
-        schema_object,
-        table=target,
+        rules,
+        target,
+        schema_object=schema_object,
+        db_schema=db_schema,
         partition_column=partition_column,
         partition_value=partition_value,
-        db_schema=db_schema,
-        columns={c.name: c.type for c in target.columns},
     )
-    unknown = [r for r in rules if r not in predicates]
-    if unknown:
-        raise ContractError(
-            f"rules {unknown} are not row-level rules of contract {contract.id}; row-level rules: "
-            f"{', '.join(predicates) or 'none'}",
-            file=contract.source,
-        )
     return move_failing_rows(
         engine,
         target=target,
-        rules=[RowRule(name=n, failing=predicates[n]) for n in rules],
+        rules=failing,
         partition_column=partition_column,
         partition_value=partition_value,
         run_id=run_id,

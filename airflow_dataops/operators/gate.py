@@ -169,8 +169,8 @@ class ContractGateOperator(BaseOperator):
         from airflow_dataops.contracts import gate
         from airflow_dataops.contracts.loader import load_contract
         from airflow_dataops.contracts.report import Verdict
-        from airflow_dataops.operators._common import record_and_enforce
         from airflow_dataops.store import StateStore
+        from airflow_dataops.wap.audit import record_and_enforce
 
         settings = DataOpsSettings.from_airflow()
         mode = self.mode or settings.default_gate_mode

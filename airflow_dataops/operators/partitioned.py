@@ -2,15 +2,17 @@
 
 ``PartitionedSQLOperator`` stages the rows a SQL query returns; ``DataFramePartitionOperator``
 (and the ``@partitioned_task`` decorator) stages the DataFrame a Python callable returns.
-Both then share one path: the contract is checked on the staged rows where they live,
-the partition is replaced in one target transaction, and the ledger records it.
+Both then share one path, :class:`airflow_dataops.wap.protocol.PartitionWrite`: the contract is
+checked on the staged rows where they live, the partition is replaced in one target
+transaction, and the ledger records it.  The operators are its Airflow shell: the task's
+context in (partition key, task instance, triggering asset events), the summary out as XCom,
+the partition key on the outlet asset events, and lineage from what the protocol traced.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
@@ -20,8 +22,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine, Table
 
     from airflow_dataops.contracts.model import Contract
-    from airflow_dataops.contracts.report import GateReport
-    from airflow_dataops.store.ledger import Claim
+    from airflow_dataops.wap.target import Attempt, PartitionTarget
 
 
 class PartitionWriteOperator(BaseOperator):
@@ -118,337 +119,85 @@ class PartitionWriteOperator(BaseOperator):
 
     # ------------------------------------------------------------------ the pipeline
     def execute(self, context: Context) -> dict[str, Any]:
+        from airflow.sdk.exceptions import AirflowSkipException
+
         from airflow_dataops import warehouse
         from airflow_dataops.config import DataOpsSettings
         from airflow_dataops.contracts.loader import load_contract
+        from airflow_dataops.exceptions import PartitionAlreadyApplied
         from airflow_dataops.partitions.keys import resolve_partition_key
-        from airflow_dataops.partitions.ledger import PartitionLedger
         from airflow_dataops.store import StateStore
+        from airflow_dataops.wap.protocol import PartitionWrite
 
         # Fresh per run: an operator object outlives one run in dag.test() and in-process executors,
         # and lineage must never describe the previous run.
         ti = context.get("ti")
         self._lineage = {"run_id": getattr(ti, "run_id", None), "attempt": getattr(ti, "try_number", None)}
         settings = DataOpsSettings.from_airflow()
-        mode = self.mode or settings.default_gate_mode
         contract = load_contract(self.contract) if self.contract else None
-        dataset = self._dataset_name(contract)
+        target = self._target(contract)
         key = resolve_partition_key(context, self.partition_key)
-        store = StateStore.from_settings(settings)
-        store.ensure_ready()  # fail closed: no ledger, no publish
-        self._register(store, dataset, contract, context)
-        ledger = PartitionLedger(store, dataset, lease=self.lease)
-        ti = context["ti"]
-        claim = self._claim(ledger, key, context, contract, settings.on_already_applied)
-        started = time.monotonic()
-        engine = warehouse.engine(self.conn_id, probe=True)
-        self._claim_id = claim.apply_id  # stage apart from any other attempt at this partition
-        if claim.took_over_from is not None:
-            self._drop_stage_of(engine, key, claim.took_over_from.id)
-        stage = None
-        try:
-            # read the inputs' apply ids before the data: an upstream replaced meanwhile shows stale
-            self._inputs = self._resolve_inputs(context, store, dataset, key, engine.dialect.name)
-            stage = self.stage(context, engine, key)
-            report = self._gate(engine, stage, contract, dataset, key) if contract else None
-            return self._publish(
-                context, store, ledger, claim, engine, stage, contract, report, mode, started
-            )
-        except BaseException as e:
-            if self._lineage.get("ledger", {}).get("apply_id") != claim.apply_id:
-                # Only an apply the ledger has not recorded as done failed; after finish() the
-                # partition is published and recorded, and a later error (SLIs, events) must not
-                # mark it failed (its retry would needlessly apply it again).
-                ledger.fail(
-                    claim, error=f"{type(e).__name__}: {e}", gate_verdict=self._lineage.get("verdict")
-                )
-                self._lineage["ledger"] = {"decision": "failed", "partition": key, "error": str(e)[:500]}
-            raise
-        finally:
-            if stage is not None:
-                from airflow_dataops.partitions.writer import drop_stage
-
-                try:
-                    drop_stage(engine, stage)
-                except Exception:  # a leftover stage table is harmless; the attempt taking over drops it
-                    self.log.warning("could not drop staging table %s", stage.name, exc_info=True)
-            self.log.debug("ti %s done", ti)
-
-    def _resolve_inputs(
-        self, context: Context, store: Any, dataset: str, key: str, dialect: str
-    ) -> list[Any]:
-        """The upstream partitions this apply reads (``inputs=``, events, the SQL's tables) and their apply ids."""
-        from airflow_dataops.partitions.inputs import inputs_for_apply
-
-        try:
-            tables = self.read_tables(dialect)
-        except Exception as e:  # an unparsable query still runs; it just records no SQL inputs
-            self.log.warning(
-                "dataops: could not read the tables of the query (%s); no SQL inputs recorded", e
-            )
-            tables = []
-        self._lineage["tables_read"] = tables
-        return inputs_for_apply(
-            store,
-            dataset=dataset,
-            partition_key=key,
-            declared=self.inputs,
-            events=context.get("triggering_asset_events"),
-            tables=tables,
-            conn_id=self.conn_id,
-            db_schema=self.db_schema,
+        write = PartitionWrite(
+            target,
+            attempt=self._attempt(context["ti"]),
+            store=StateStore.from_settings(settings),
+            mode=self.mode or settings.default_gate_mode,
+            lease=self.lease,
+            settings=settings,
             log=self.log,
         )
+        self._lineage = write.trace
 
-    def _drop_stage_of(self, engine: Engine, key: str, claim_id: int) -> None:
-        """Drop the staging table of the attempt this one took over (killed, or stale and doomed)."""
-        from airflow_dataops.partitions.writer import drop_stage, stage_table_name
+        def stage(engine: Engine, partition_key: str, claim_id: int) -> Table:
+            self._claim_id = claim_id  # stage apart from any other attempt at this partition
+            return self.stage(context, engine, partition_key)
 
-        name = stage_table_name(self.table, key, claim_id)
         try:
-            drop_stage(engine, name, self.db_schema)
-        except Exception:
-            self.log.warning("could not drop staging table %s", name, exc_info=True)
-
-    def _dataset_name(self, contract: Contract | None) -> str:
-        if self.dataset:
-            return self.dataset
-        if contract is not None:
-            return contract.schema_object(self.schema_object).name
-        return self.table
-
-    def _register(self, store: Any, dataset: str, contract: Contract | None, context: Context) -> None:
-        from airflow_dataops.store.records import upsert_dataset
-
-        upsert_dataset(
-            store,
-            dataset,
-            contract_id=contract.id if contract else None,
-            contract_version=contract.version if contract else None,
-            contract_path=str(self.contract) if self.contract else None,
-            owner=self.owner,
-            description=(contract.schema_object(self.schema_object).description if contract else None),
-            dag_id=self.dag_id,
-            task_id=self.task_id,
-            conn_id=self.conn_id,
-            target_table=self.table,
-            partition_column=self.partition_column,
-            slo=(contract.dataops.get("slo") if contract else None),
-            db_schema=self.db_schema,  # where `partitions verify` reads the table
-        )
-
-    def _claim(
-        self, ledger: Any, key: str, context: Context, contract: Contract | None, default_policy: str
-    ) -> Claim:
-        from airflow.sdk.exceptions import AirflowSkipException
-
-        from airflow_dataops.exceptions import PartitionAlreadyApplied
-
-        ti = context["ti"]
-        try:
-            claim = ledger.begin(
+            summary = write.run(
                 key,
-                dag_id=ti.dag_id,
-                task_id=ti.task_id,
-                run_id=ti.run_id,
-                attempt=ti.try_number,
-                dag_version=str(getattr(ti, "dag_version_id", "") or "") or None,
-                contract_version=contract.version if contract else None,
+                stage=stage,
+                warehouse=lambda: warehouse.engine(self.conn_id, probe=True),
+                events=context.get("triggering_asset_events"),
+                read_tables=self.read_tables,
             )
         except PartitionAlreadyApplied as e:
-            self._lineage["ledger"] = {"decision": "refused", "partition": key, "reason": str(e)}
-            if (self.on_already_applied or default_policy) == "skip":
+            if (self.on_already_applied or settings.on_already_applied) == "skip":
                 self.log.warning("%s", e)
                 raise AirflowSkipException(str(e)) from e
             raise
-        if claim.action == "rerun":
-            self.log.info("rerun of partition %r requested by %s: %s", key, claim.requested_by, claim.reason)
-        elif claim.action == "stale":
-            self.log.info("partition %r is replaced because it is %s", key, claim.reason)
-        if claim.took_over_from is not None:
-            self.log.warning("%s", claim.took_over_from.error or "took over an unfinished attempt")
-        return claim
-
-    def _gate(self, engine: Engine, stage: Table, contract: Contract, dataset: str, key: str) -> GateReport:
-        from dataclasses import replace
-
-        from airflow_dataops.contracts.engines.sql import evaluate_sql
-
-        report = evaluate_sql(
-            contract,
-            engine_or_connection=engine,
-            table=stage.name,
-            schema_object=self.schema_object,
-            db_schema=self.db_schema,
-            columns={c.name: c.type for c in stage.columns},  # staged just now: no need to inspect it
-        )
-        return replace(report, dataset=dataset, partition=key)
-
-    def _publish(
-        self,
-        context: Context,
-        store: Any,
-        ledger: Any,
-        claim: Claim,
-        engine: Engine,
-        stage: Table,
-        contract: Contract | None,
-        report: GateReport | None,
-        mode: str,
-        started: float,
-    ) -> dict[str, Any]:
-        from airflow_dataops.contracts import gate
-        from airflow_dataops.contracts.report import Verdict
-        from airflow_dataops.operators._common import record_and_enforce
-        from airflow_dataops.partitions.versions import version_to_keep
-        from airflow_dataops.partitions.writer import RowRule, ensure_target, publish
-
-        ti = context["ti"]
-        key = claim.partition_key
-        verdict = gate.decide(report, mode) if report is not None else Verdict.PASSED
-        self._lineage.update(report=report, verdict=verdict.value, mode=mode, partition=key)
-        rules: list[RowRule] = []
-        if report is not None:
-            record_and_enforce(
-                store,
-                report,
-                report.to_dict(),
-                verdict=verdict,
-                mode=mode,
-                ti=ti,
-                log=self.log,
-                when_failed="Nothing was published; the partition is unchanged.",
-            )
-            if verdict is Verdict.QUARANTINED:
-                from airflow_dataops.contracts.engines.sql_predicates import row_predicates
-
-                predicates = row_predicates(
-                    contract,  # type: ignore[arg-type]
-                    self.schema_object,
-                    table=stage,
-                    db_schema=self.db_schema,
-                    columns={c.name: c.type for c in stage.columns},
-                )
-                rules = [RowRule(name=n, failing=predicates[n]) for n in gate.quarantinable(report)]
-        target = ensure_target(engine, stage, table=self.table, db_schema=self.db_schema)
-        # The ledger's fence commits the target only while this claim still holds the partition,
-        # and records the apply in the same store transaction (a taken-over attempt rolls back).
-        result = publish(
-            engine,
-            stage=stage,
-            target=target,
-            partition_column=self.partition_column,
-            partition_key=key,
-            quarantine_rules=rules,
-            run_id=ti.run_id,
-            db_schema=self.db_schema,
-            fence=ledger.fence(
-                claim,
-                gate_verdict=verdict.value,
-                contract_version=contract.version if contract else None,
-                inputs=getattr(self, "_inputs", ()),
-            ),
-            keep=version_to_keep(claim),  # the replaced version, for `partitions rollback`
-        )
-        state = "quarantined" if result.rows_quarantined else "applied"
-        self._lineage["ledger"] = {
-            "decision": claim.action if claim.action in ("rerun", "stale") else "applied",
-            "partition": key,
-            "reason": claim.reason,
-            "result": result,
-            "apply_id": claim.apply_id,
-            "previous": claim.previous,  # the version replaced (kept, if result.kept)
-        }
-        slis = self._record_slis(
-            context, store, engine, target, contract, report, ledger.dataset, key, started, result
-        )
         self._emit_partition_event(context, key)
-        self._ask_for_slo_recheck(store, ledger.dataset, key, claim, context)
-        summary = {
-            "dataset": ledger.dataset,
-            "partition_key": key,
-            "action": claim.action,
-            "state": state,
-            "rows_in": result.rows_in,
-            "rows_published": result.rows_published,
-            "rows_quarantined": result.rows_quarantined,
-            "checksum": result.checksum,
-            "gate": report.summary() | {"verdict": verdict.value, "mode": mode}
-            if report is not None
-            else None,
-            "slis": slis,
-        }
-        self.log.info(
-            "published partition %r of %s: %d rows (%d quarantined), gate %s",
-            key,
-            ledger.dataset,
-            result.rows_published,
-            result.rows_quarantined,
-            verdict.value,
-        )
         return summary
 
-    def _record_slis(
-        self,
-        context: Context,
-        store: Any,
-        engine: Engine,
-        target: Table,
-        contract: Contract | None,
-        report: GateReport | None,
-        dataset: str,
-        key: str,
-        started: float,
-        result: Any,
-    ) -> dict[str, Any]:
-        from airflow_dataops.slo.evaluator import current_lag
-        from airflow_dataops.slo.publish_slis import slis_for_publish
-        from airflow_dataops.store.records import record_slis
+    def _target(self, contract: Contract | None) -> PartitionTarget:
+        from airflow_dataops.wap.target import PartitionTarget
 
-        ti = context["ti"]
-        now = datetime.now(timezone.utc)
-        records = slis_for_publish(
-            engine=engine,
-            target=target,
+        return PartitionTarget(
+            table=self.table,
             partition_column=self.partition_column,
-            partition_key=key,
             contract=contract,
+            contract_path=str(self.contract) if self.contract else None,
             schema_object=self.schema_object,
-            report=report,
-            dataset=dataset,
-            seconds=time.monotonic() - started,
-            rows_published=result.rows_published,
+            dataset=self.dataset,
+            db_schema=self.db_schema,
+            conn_id=self.conn_id,
+            inputs=self.inputs,
+            owner=self.owner,
+            dag_id=self.dag_id,
+            task_id=self.task_id,
+        )
+
+    @staticmethod
+    def _attempt(ti: Any) -> Attempt:
+        """The task instance as the ledger's claim names it."""
+        from airflow_dataops.wap.target import Attempt
+
+        return Attempt(
             dag_id=ti.dag_id,
             task_id=ti.task_id,
             run_id=ti.run_id,
-            now=now,
-            lag_before=current_lag(store, dataset, now=now),
+            attempt=ti.try_number,
+            dag_version=str(getattr(ti, "dag_version_id", "") or "") or None,
         )
-        record_slis(store, records)
-        return {r.kind: {"value": r.value, "unit": r.unit, "good": r.good} for r in records}
-
-    def _ask_for_slo_recheck(
-        self, store: Any, dataset: str, key: str, claim: Claim, context: Context
-    ) -> None:
-        """A rerun, or any publish while a breach is open, may be the fix: ask the evaluator DAG to
-        re-check the dataset's SLOs now rather than on its next scheduled run (slo/recheck.py)."""
-        from airflow_dataops.slo.recheck import ask_for_recheck, has_open_breach
-
-        try:
-            why = "rerun applied" if claim.action == "rerun" else None
-            if why is None and has_open_breach(store, dataset):
-                why = "published while a breach is open"
-        except Exception:  # the time schedule still evaluates; a publish never fails on this
-            self.log.warning("could not read open breaches of %s", dataset, exc_info=True)
-            return
-        if why:
-            ti = context["ti"]
-            ask_for_recheck(
-                store,
-                dataset,
-                reason=f"partition {key!r} {why} ({ti.dag_id}/{ti.run_id})",
-                requested_by=f"{ti.dag_id}.{ti.task_id}",
-            )
 
     def _emit_partition_event(self, context: Context, key: str) -> None:
         """Outlet asset events carry the partition key, so partitioned downstream DAGs can map it."""
@@ -507,27 +256,17 @@ class PartitionedSQLOperator(PartitionWriteOperator):
         return sql_tables(self.sql, dialect)
 
     def stage(self, context: Context, engine: Engine, partition_key: str) -> Table:
-        from sqlalchemy import text
+        from airflow_dataops.wap.staging import stage_query
 
-        from airflow_dataops.partitions.writer import stage_table_name
-
-        name = stage_table_name(self.table, partition_key, getattr(self, "_claim_id", None))
-        preparer = engine.dialect.identifier_preparer
-        qualified = (
-            preparer.quote(name)
-            if not self.db_schema
-            else f"{preparer.quote_schema(self.db_schema)}.{preparer.quote(name)}"
+        return stage_query(
+            engine,
+            self.sql,
+            table=self.table,
+            partition_key=partition_key,
+            claim_id=getattr(self, "_claim_id", None),
+            db_schema=self.db_schema,
+            parameters=self.parameters,
         )
-        body = self.sql.strip().rstrip(";")
-        params = {"partition_key": partition_key, **self.parameters}
-        stmt = text(f"CREATE TABLE {qualified} AS {body}")
-        used = {k: v for k, v in params.items() if f":{k}" in body}
-        with engine.begin() as conn:
-            conn.execute(text(f"DROP TABLE IF EXISTS {qualified}"))
-            conn.execute(stmt, used)
-        from airflow_dataops.partitions.writer import reflect_columns
-
-        return reflect_columns(engine, name, self.db_schema)
 
 
 class DataFramePartitionOperator(PartitionWriteOperator):
@@ -557,33 +296,17 @@ class DataFramePartitionOperator(PartitionWriteOperator):
         self.op_kwargs = dict(op_kwargs or {})
 
     def stage(self, context: Context, engine: Engine, partition_key: str) -> Table:
-        import pandas as pd
+        from airflow_dataops.wap.staging import stage_dataframe
 
-        from airflow_dataops.partitions.writer import stage_frame
-
-        frame = self.python_callable(partition_key=partition_key, **self.op_kwargs)
-        if not isinstance(frame, pd.DataFrame):
-            raise TypeError(
-                f"{self.task_id}: the callable must return a pandas DataFrame for partition {partition_key!r}, "
-                f"got {type(frame).__name__}"
-            )
-        if self.partition_column not in frame.columns:
-            frame = frame.assign(**{self.partition_column: partition_key})
-        else:
-            wrong = frame[self.partition_column].astype(str) != partition_key
-            if wrong.any():
-                sample = frame.loc[wrong, self.partition_column].astype(str).unique()[:3].tolist()
-                raise ValueError(
-                    f"{self.task_id}: {int(wrong.sum())} rows have {self.partition_column} other than the partition "
-                    f"key {partition_key!r} (e.g. {sample}); a partition write may only hold its own key"
-                )
-        return stage_frame(
+        return stage_dataframe(
             engine,
-            frame,
+            self.python_callable(partition_key=partition_key, **self.op_kwargs),
             table=self.table,
+            partition_column=self.partition_column,
             partition_key=partition_key,
-            db_schema=self.db_schema,
+            owner=self.task_id,
             claim_id=getattr(self, "_claim_id", None),
+            db_schema=self.db_schema,
         )
 
 

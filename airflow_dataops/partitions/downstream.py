@@ -25,15 +25,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_dataops.partitions.rerun import (
-    CLEAR,
     AirflowRuns,
     PlannedRerun,
     RerunOutcome,
     RerunPlan,
     RerunRefused,
+    RerunSelection,
     plan_rerun,
     record_requests,
     start_runs,
@@ -41,6 +41,9 @@ from airflow_dataops.partitions.rerun import (
 from airflow_dataops.store import StateStore
 from airflow_dataops.store import ledger as db
 from airflow_dataops.store.inputs import dependents
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing's own from Python 3.11
 
 AWAIT = "await"  # the run comes from the upstream's asset event
 
@@ -96,27 +99,18 @@ def plan_downstream(
     *,
     reason: str,
     airflow: AirflowRuns,
-    keys: Sequence[str] | None = None,
-    date_from: str | None = None,
-    date_to: str | None = None,
-    force: bool = False,
+    **selection: Unpack[RerunSelection],
 ) -> DownstreamPlan:
     """The whole chain below ``dag_id``'s partitions, in dependency order; refuses before writing anything.
+
+    ``selection`` names the root partitions as for ``plan_rerun`` (``keys``, or ``date_from`` and
+    ``date_to``; ``force``); ``force`` applies to every step.
 
     :raises RerunRefused: as ``plan_rerun``, and for a cycle or an ambiguous downstream dataset.
     """
     from airflow_dataops.store.records import list_datasets
 
-    root = plan_rerun(
-        store,
-        dag_id,
-        reason=reason,
-        airflow=airflow,
-        keys=keys,
-        date_from=date_from,
-        date_to=date_to,
-        force=force,
-    )
+    root = plan_rerun(store, dag_id, reason=reason, airflow=airflow, **selection)
     registry = {d["dataset"]: d.get("dag_id") for d in list_datasets(store)}
     # walk the ledger: unit -> the units it feeds, and how each edge was learned
     edges: dict[Unit, set[Unit]] = {}
@@ -160,7 +154,14 @@ def plan_downstream(
             by_level.setdefault((level, dag), []).append(key)
     steps = [DownstreamStep(level=0, plan=root, fed_by={})]
     for (level, dag), dag_keys in sorted(by_level.items()):
-        plan = plan_rerun(store, dag, reason=reason, airflow=airflow, keys=sorted(dag_keys), force=force)
+        plan = plan_rerun(
+            store,
+            dag,
+            reason=reason,
+            airflow=airflow,
+            keys=sorted(dag_keys),
+            force=selection.get("force", False),
+        )
         items = []
         for item in plan.items:
             ups = fed_by.get((dag, item.partition_key), [])
@@ -290,48 +291,3 @@ def _wait_applied(
             )
         pending = left
         sleep(poll)
-
-
-def format_downstream(plan: DownstreamPlan, *, dry_run: bool) -> str:
-    """The chain as a table, step by step: what each partition is and what will happen to it."""
-    headers = ["step", "dag", "dataset", "partition", "state", "rows", "action", "built from"]
-    rows = []
-    for n, step in enumerate(plan.steps, start=1):
-        for i in step.plan.items:
-            if i.action == AWAIT:
-                action = "runs on the upstream's asset event"
-            elif i.action == CLEAR:
-                action = f"clear run {i.airflow_run} ({i.airflow_run_state})"
-            else:
-                action = "trigger a new run"
-            fed = ", ".join(step.fed_by.get(i.partition_key, ())) or "(root)"
-            state = i.ledger_state or "never applied"
-            if (i.dataset, i.partition_key) in plan.stale:
-                state += " (stale)"
-            rows.append(
-                [
-                    n,
-                    step.dag_id,
-                    i.dataset,
-                    i.partition_key,
-                    state,
-                    i.rows,
-                    action,
-                    fed,
-                ]
-            )
-    cells = [[("" if v is None else str(v)) for v in r] for r in rows]
-    widths = [max(len(h), *(len(r[c]) for r in cells)) for c, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)), "  ".join("-" * w for w in widths)]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in cells]
-    verb = "would" if dry_run else "will"
-    dags = len({s.dag_id for s in plan.steps})
-    lines += [
-        "",
-        f"{len(plan.items)} partition(s) in {len(plan.steps)} step(s) across {dags} DAG(s) {verb} rerun, "
-        "each step after the ones it reads from.",
-        f"reason (recorded for all): {plan.reason}",
-    ]
-    if dry_run:
-        lines.append("dry run: nothing was recorded and no run was touched; drop --dry-run to do it.")
-    return "\n".join(lines)

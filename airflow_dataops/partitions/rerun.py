@@ -15,6 +15,11 @@ Everything is decided before anything is written: :func:`plan_rerun` resolves th
 datasets and the partition keys, looks up the ledger and Airflow's runs, and refuses
 (with the reason and the override) before :func:`apply_rerun` records anything.  A dry
 run prints the plan and stops there.
+
+This module is the plan and its two steps only.  Airflow is reached through the
+:class:`AirflowRuns` protocol; its real implementation, which reads Airflow's metadata DB and
+clears runs with Airflow's own commands, is ``cli.airflow_runs.MetadataDBRuns`` (only the CLI
+process may use the metadata DB).  The plan as text is ``cli.partitions_rerun``'s.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict
 
 from airflow_dataops.exceptions import LedgerError
 from airflow_dataops.partitions.keys import validate_partition_key
@@ -48,7 +53,7 @@ class RunInfo:
 
 
 class AirflowRuns(Protocol):
-    """The few things a rerun asks of Airflow; :class:`MetadataDBRuns` is the real one."""
+    """The few things a rerun asks of Airflow; ``cli.airflow_runs.MetadataDBRuns`` is the real one."""
 
     def dag_partitioned(self, dag_id: str) -> bool | None:
         """True for a partitioned timetable, False for another one, None if Airflow does not know the DAG."""
@@ -67,6 +72,16 @@ class AirflowRuns(Protocol):
 
     def trigger(self, dag_id: str, key: str, *, note: str, user: str) -> str:
         """Create a run for partition ``key``; return its run id."""
+
+
+class RerunSelection(TypedDict, total=False):
+    """Which partitions a rerun is about, as :func:`plan_rerun` takes them (``-k`` / ``--from`` ``--to``),
+    and whether to go on while they are being worked on (``--force``)."""
+
+    keys: Sequence[str] | None
+    date_from: str | None
+    date_to: str | None
+    force: bool
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -339,154 +354,3 @@ def start_runs(plan: RerunPlan, *, requested_by: str, airflow: AirflowRuns) -> R
             f"`airflow dags clear {plan.dag_id} --partition-key KEY -y`."
         ) from e
     return RerunOutcome(plan=plan, cleared=cleared, triggered=triggered, messages=tuple(messages))
-
-
-# ------------------------------------------------------------------------------ Airflow
-class MetadataDBRuns:
-    """Airflow's runs, read from its metadata DB and changed only through Airflow's own commands.
-
-    For the CLI process (which, unlike a task, may use the metadata DB): clearing goes through
-    ``airflow dags clear DAG --run-id R -y`` (parsed by Airflow's own CLI parser and run
-    in-process), triggering through ``airflow.api.common.trigger_dag.trigger_dag`` with
-    ``partition_key`` (what ``POST /api/v2/dags/{dag_id}/dagRuns`` does), or, for a DAG whose
-    timetable is not partitioned, with the logical date parsed from the key.
-
-    :param date_format: how a non-partitioned DAG's keys are derived from logical dates.
-    """
-
-    def __init__(self, *, date_format: str = "%Y-%m-%d") -> None:
-        self.date_format = date_format
-
-    def _dag(self, dag_id: str) -> Any:
-        from airflow.models.dagbag import DBDagBag
-        from airflow.utils.session import create_session
-
-        with create_session() as session:
-            return DBDagBag().get_latest_version_of_dag(dag_id, session=session)
-
-    def dag_partitioned(self, dag_id: str) -> bool | None:
-        dag = self._dag(dag_id)
-        if dag is None:
-            return None
-        tt = dag.timetable
-        return bool(getattr(tt, "partitioned", False) or getattr(tt, "partitioned_at_runtime", False))
-
-    def _runs(self, dag_id: str) -> list[RunInfo]:
-        from airflow.models.dagrun import DagRun
-        from airflow.utils.session import create_session
-        from sqlalchemy import select
-
-        query = (
-            select(DagRun.run_id, DagRun.state, DagRun.partition_key, DagRun.logical_date)
-            .where(DagRun.dag_id == dag_id)
-            .order_by(DagRun.run_after.desc(), DagRun.id.desc())
-        )
-        with create_session() as session:
-            return [
-                RunInfo(
-                    run_id=r.run_id,
-                    state=str(r.state) if r.state else None,
-                    partition_key=r.partition_key,
-                    logical_date=r.logical_date,
-                )
-                for r in session.execute(query)
-            ]
-
-    def _key_of(self, run: RunInfo) -> str | None:
-        if run.partition_key:
-            return run.partition_key
-        return run.logical_date.strftime(self.date_format) if run.logical_date else None
-
-    def runs_for(self, dag_id: str, key: str) -> list[RunInfo]:
-        return [r for r in self._runs(dag_id) if self._key_of(r) == key]
-
-    def keys_between(self, dag_id: str, start: str, end: str) -> set[str]:
-        return {k for r in self._runs(dag_id) if (k := self._key_of(r)) is not None and start <= k <= end}
-
-    def check_key(self, dag_id: str, key: str) -> None:
-        dag = self._dag(dag_id)
-        if dag is None:
-            raise RerunRefused(f"Airflow does not know DAG {dag_id!r}; nothing was requested")
-        if self.dag_partitioned(dag_id):
-            try:
-                dag.validate_partition_key(key)
-                dag.timetable.resolve_partition_date(key)
-            except Exception as e:
-                raise RerunRefused(
-                    f"partition {key!r} has no run yet and Airflow would not create one for DAG {dag_id!r}: {e}. "
-                    "Check the key's format against the DAG's timetable. Nothing was requested"
-                ) from e
-            return
-        try:
-            datetime.strptime(key, self.date_format)
-        except ValueError:
-            raise RerunRefused(
-                f"partition {key!r} has no run yet, and DAG {dag_id!r} is not partitioned, so a run for it needs "
-                f"a logical date: the key does not parse as {self.date_format!r}. Trigger it yourself with "
-                f"`airflow dags trigger {dag_id} --logical-date …`. Nothing was requested"
-            ) from None
-
-    def clear(self, dag_id: str, run_id: str) -> str:
-        import contextlib
-        import io
-
-        from airflow.cli import cli_parser
-
-        args = cli_parser.get_parser().parse_args(["dags", "clear", dag_id, "--run-id", run_id, "-y"])
-        out = io.StringIO()
-        with contextlib.redirect_stdout(out):
-            args.func(args)
-        return out.getvalue().strip() or f"cleared run {run_id}"
-
-    def trigger(self, dag_id: str, key: str, *, note: str, user: str) -> str:
-        from datetime import timezone
-
-        from airflow.api.common.trigger_dag import trigger_dag
-        from airflow.utils.types import DagRunTriggeredByType
-
-        kwargs: dict[str, Any] = {}
-        if self.dag_partitioned(dag_id):
-            kwargs["partition_key"] = key
-        else:
-            kwargs["logical_date"] = datetime.strptime(key, self.date_format).replace(tzinfo=timezone.utc)
-        run = trigger_dag(
-            dag_id,
-            triggered_by=DagRunTriggeredByType.CLI,
-            triggering_user_name=user,
-            note=note[:1000],
-            **kwargs,
-        )
-        if run is None:
-            raise RerunRefused(f"Airflow created no run for DAG {dag_id!r} partition {key!r}")
-        return str(run.run_id)
-
-
-# ------------------------------------------------------------------------------ output
-def format_plan(plan: RerunPlan, *, dry_run: bool) -> str:
-    """The plan as a table a person can check before (or instead of) running it."""
-    headers = ["dataset", "partition", "state", "rows", "last run", "updated", "action"]
-    rows = []
-    for i in plan.items:
-        d = i.as_dict()
-        action = (
-            f"clear run {i.airflow_run} ({i.airflow_run_state})" if i.action == CLEAR else "trigger a new run"
-        )
-        rows.append(
-            [d["dataset"], d["partition"], d["state"], d["rows"], d["last_run"], d["updated"], action]
-        )
-    cells = [[("" if v is None else str(v)) for v in r] for r in rows]
-    widths = [max(len(h), *(len(r[n]) for r in cells)) for n, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)), "  ".join("-" * w for w in widths)]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in cells]
-    replaced = [i for i in plan.items if i.replaces]
-    verb = "would" if dry_run else "will"
-    lines.append("")
-    lines.append(
-        f"{len(plan.keys)} partition(s) of {plan.dag_id} {verb} rerun: {len(plan.runs_to_clear())} run(s) cleared, "
-        f"{len(plan.keys_to_trigger())} new run(s) triggered; {len(replaced)} applied partition(s) "
-        f"({sum(i.rows or 0 for i in replaced)} rows) {verb} be replaced."
-    )
-    lines.append(f"reason: {plan.reason}")
-    if dry_run:
-        lines.append("dry run: nothing was recorded and no run was touched; drop --dry-run to do it.")
-    return "\n".join(lines)

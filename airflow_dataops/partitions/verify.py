@@ -75,7 +75,8 @@ def _verify_rows(
 ) -> list[Finding]:
     from sqlalchemy import bindparam, inspect, select
 
-    from airflow_dataops.partitions.writer import partition_checksum, reflect_columns
+    from airflow_dataops.partitions.tables import reflect_columns
+    from airflow_dataops.partitions.writer import partition_checksum
 
     name, table, column = dataset["dataset"], dataset["target_table"], dataset["partition_column"]
     db_schema = dataset.get("db_schema") or None  # the schema the partitions were published to

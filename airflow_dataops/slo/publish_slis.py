@@ -2,7 +2,7 @@
 
 Which outcome records which event (the table in ``docs/slo.md`` says the same):
 
-* **The gate** (:func:`gate_slis`, recorded by ``operators._common.record_and_enforce`` for
+* **The gate** (:func:`gate_slis`, recorded by ``wap.audit.record_and_enforce`` for
   every verdict, before a refusal raises): correctness = the severity-weighted share of the
   contract's rules that passed, consistency = the same over ``dimension: consistency`` rules.
   Timeliness rules (``latency``/``freshness``) are left out: lateness is freshness's business,

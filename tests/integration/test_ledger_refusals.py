@@ -14,6 +14,7 @@ import sqlite3
 import types
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pandas as pd
 import pytest
@@ -128,8 +129,11 @@ def _fail_after_publish(warehouse: Path) -> None:
     def broken(*a: Any, **k: Any) -> None:
         raise RuntimeError("SLI store hiccup")
 
-    op._record_slis = broken  # type: ignore[method-assign]
-    with pytest.raises(RuntimeError, match="SLI store hiccup"):
+    from airflow_dataops.wap.protocol import PartitionWrite
+
+    with mock.patch.object(PartitionWrite, "record_slis", broken), pytest.raises(
+        RuntimeError, match="SLI store hiccup"
+    ):
         op.execute(_context(try_number=1))
     with contextlib.suppress(AirflowSkipException):
         _operator(n=6).execute(_context(try_number=2))

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
+from airflow_dataops.cli.partitions_rerun import format_plan
 from airflow_dataops.partitions.ledger import PartitionLedger
 from airflow_dataops.partitions.rerun import (
     RerunRefused,
     RunInfo,
     apply_rerun,
-    format_plan,
     plan_rerun,
 )
 from airflow_dataops.store.records import upsert_dataset
@@ -251,15 +251,15 @@ def test_a_clear_that_loses_to_a_concurrent_one_is_done_not_refused(
 def test_the_cli_prints_the_plan_and_exits_1_on_a_refusal(
     ledger_store: Any, store_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    from airflow_dataops.cli import airflow_runs
     from airflow_dataops.cli import partitions_rerun as cli
-    from airflow_dataops.partitions import rerun
     from airflow_dataops.store import StateStore
 
     monkeypatch.setenv("AIRFLOW__DATAOPS__STORE_URL", store_url)
     StateStore._shared.clear()
     _applied(ledger_store, "2026-11-01")
     fake = FakeAirflow({"2026-11-01": [_run("2026-11-01")]})
-    monkeypatch.setattr(rerun, "MetadataDBRuns", lambda: fake)
+    monkeypatch.setattr(airflow_runs, "MetadataDBRuns", lambda: fake)
     parser = argparse.ArgumentParser()
     for arg in cli.rerun_cli_args():
         arg.add_to_parser(parser)

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from airflow_dataops.partitions.downstream import AWAIT, apply_downstream, format_downstream, plan_downstream
+from airflow_dataops.cli.partitions_rerun import format_downstream
+from airflow_dataops.partitions.downstream import AWAIT, apply_downstream, plan_downstream
 from airflow_dataops.partitions.ledger import PartitionLedger
 from airflow_dataops.partitions.rerun import RerunRefused, RunInfo
 from airflow_dataops.store.inputs import InputRecord
@@ -173,14 +174,14 @@ def test_a_downstream_dataset_without_a_dag_is_refused(store: Any) -> None:
 
 def test_the_cli_dry_run_prints_the_chain(chain: Any, store_url: str, monkeypatch: pytest.MonkeyPatch,
                                           capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    from airflow_dataops.cli import airflow_runs
     from airflow_dataops.cli import partitions_rerun as cli
-    from airflow_dataops.partitions import rerun
     from airflow_dataops.store import StateStore
 
     monkeypatch.setenv("AIRFLOW__DATAOPS__STORE_URL", store_url)
     StateStore._shared.clear()
     fake = FakeAirflow()
-    monkeypatch.setattr(rerun, "MetadataDBRuns", lambda: fake)
+    monkeypatch.setattr(airflow_runs, "MetadataDBRuns", lambda: fake)
     parser = argparse.ArgumentParser()
     for arg in cli.rerun_cli_args():
         arg.add_to_parser(parser)

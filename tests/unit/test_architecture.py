@@ -29,6 +29,7 @@ LAYERS: list[tuple[str, frozenset[str]]] = [
     ("contracts", frozenset({"contracts"})),
     ("slo and lineage", frozenset({"slo", "lineage"})),
     ("read models", frozenset({"report", "triage"})),
+    ("write-audit-publish", frozenset({"wap"})),
     ("airflow runtime", frozenset({"callbacks", "triggers", "notifications"})),
     ("airflow shells", frozenset({"operators", "sensors", "plugins", "cli"})),
     ("taskflow", frozenset({"decorators"})),
