@@ -34,6 +34,8 @@ from datetime import datetime, timedelta, timezone
 from statistics import mean
 from typing import Any
 
+from airflow_dataops.clock import utcnow
+
 __all__ = ["Metrics", "OpsReport", "duration_text", "operational_report", "percent_text"]
 
 _UTC = timezone.utc
@@ -143,7 +145,7 @@ def operational_report(
     """The metrics of every registered dataset over ``[since, until)`` (default: the last 30 days)."""
     from airflow_dataops.store.ops import read_ops_rows
 
-    until = (until or datetime.now(_UTC)).astimezone(_UTC)
+    until = (until or utcnow()).astimezone(_UTC)
     since = (since or until - timedelta(days=30)).astimezone(_UTC)
     rows = read_ops_rows(store, since, until)
     per: dict[str, Metrics] = {name: Metrics() for name in rows.owners}

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from airflow_dataops.clock import as_utc
+from airflow_dataops.clock import as_utc, utcnow
 
 __all__ = ["PartitionAction", "TriageReport", "missing_keys", "rerun_command", "triage"]
 
@@ -180,7 +180,7 @@ def triage(
     from airflow_dataops.store.ledger import APPLYING, FAILED, list_partitions
     from airflow_dataops.store.records import partition_findings
 
-    now = (now or datetime.now(_UTC)).astimezone(_UTC)
+    now = (now or utcnow()).astimezone(_UTC)
     names = [d["dataset"] for d in datasets]
     evaluations = evaluate_datasets(store, datasets=names, now=now)
     episodes = open_breaches(store, datasets=names)

@@ -21,6 +21,8 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
+from airflow_dataops.clock import utcnow
+
 __all__ = [
     "DEFAULT_TIMEOUT_SECONDS",
     "emit_events_safely",
@@ -189,7 +191,6 @@ def _build_run_event(
     job_facets: Mapping[str, Any] | None,
     run_id: str | None,
 ) -> Any:
-    from datetime import datetime, timezone
 
     from openlineage.client.event_v2 import Job, Run, RunEvent, RunState
     from openlineage.client.uuid import generate_new_uuid
@@ -204,7 +205,7 @@ def _build_run_event(
         job_namespace = ol_conf.namespace()
     return RunEvent(
         eventType=RunState(kind),
-        eventTime=datetime.now(tz=timezone.utc).isoformat(),
+        eventTime=utcnow().isoformat(),
         run=Run(runId=run_id or str(generate_new_uuid()), facets=dict(run_facets or {})),
         job=Job(namespace=job_namespace, name=job_name, facets=dict(job_facets or {})),
         inputs=list(inputs),

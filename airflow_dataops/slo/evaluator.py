@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from airflow_dataops.clock import utcnow
 from airflow_dataops.slo.breaches import BreachTransition, sync_breaches
 from airflow_dataops.slo.evaluation import DatasetEvaluation, DatasetInputs, evaluate_dataset
 from airflow_dataops.slo.loader import load_specs, specs_or_error
@@ -53,7 +54,7 @@ def evaluate_rows(
     :param all_datasets: ``rows`` are every registered dataset (see :func:`read_inputs`).
     :param specs: pre-loaded specs (``load_specs``), to skip building them again.
     """
-    now = (now or datetime.now(_UTC)).astimezone(_UTC)
+    now = (now or utcnow()).astimezone(_UTC)
     if specs is None:
         specs = {row["dataset"]: specs_or_error(row) for row in rows}
     with gc_paused():
@@ -82,7 +83,7 @@ def evaluate_datasets(
 
 def current_lag(store: Any, dataset: str, *, now: datetime | None = None) -> float | None:
     """Seconds since the newest data of ``dataset`` (from its newest freshness SLI); ``None`` if never seen."""
-    now = (now or datetime.now(_UTC)).astimezone(_UTC)
+    now = (now or utcnow()).astimezone(_UTC)
     newest = newest_data(store, dataset, until=now)
     return None if newest is None else max(0.0, now.timestamp() - newest)
 
@@ -112,7 +113,7 @@ def run_evaluation(
     store: Any, *, datasets: Collection[str] | None = None, now: datetime | None = None
 ) -> EvaluationRun:
     """:func:`evaluate_datasets` then :func:`sync_breaches`."""
-    now = (now or datetime.now(_UTC)).astimezone(_UTC)
+    now = (now or utcnow()).astimezone(_UTC)
     results = evaluate_datasets(store, datasets=datasets, now=now)
     transitions = sync_breaches(store, results, now=now)
     return EvaluationRun(results=tuple(results), transitions=tuple(transitions))

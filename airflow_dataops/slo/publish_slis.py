@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, func, select
 
+from airflow_dataops.clock import utcnow
 from airflow_dataops.slo.sli import correctness_score
 from airflow_dataops.store.records import SLIRecord
 
@@ -73,7 +74,7 @@ def gate_slis(
     common: dict[str, Any] = {
         "dataset": report.dataset,
         "partition_key": report.partition,
-        "observed_at": observed_at or datetime.now(timezone.utc),
+        "observed_at": observed_at or utcnow(),
         "dag_id": dag_id,
         "task_id": task_id,
         "run_id": run_id,
@@ -145,7 +146,7 @@ def slis_for_publish(
     store), whichever is newer.  So a rerun or backfill of an old partition never makes a
     dataset look stale, never burns its freshness budget and never pages.
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or utcnow()
     common: dict[str, Any] = {
         "dataset": dataset,
         "partition_key": partition_key,

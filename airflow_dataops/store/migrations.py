@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
 from airflow.sdk.exceptions import AirflowFailException
 from sqlalchemy import Connection, inspect, select, text
 
+from airflow_dataops.clock import utcnow
 from airflow_dataops.exceptions import StoreError
 from airflow_dataops.store import tables as t
 
@@ -177,7 +177,7 @@ def upgrade(conn: Connection) -> tuple[int, int]:
             t.schema_version.insert().values(
                 version=migration.version,
                 description=migration.description,
-                applied_at=datetime.now(timezone.utc),
+                applied_at=utcnow(),
             )
         )
     return before, effective_version(applied | {m.version for m in MIGRATIONS})

@@ -16,7 +16,7 @@
 An attempt that fails before the ledger recorded its apply is recorded failed; one that fails
 after (its SLIs, say) is not, so its retry is refused rather than applied twice.
 
-Just over 400 lines on purpose: the steps are one class, in the order they run, so the ordering
+Why one module of ~420 lines: the steps are one class, in the order they run, so the ordering
 rules above (inputs before data, audit before publish, fail only what the ledger has not
 recorded) can be checked in one read; the values it takes are ``wap.target``'s, the staging
 and audit helpers ``wap.staging``'s and ``wap.audit``'s.
@@ -39,8 +39,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
+
+from airflow_dataops.clock import utcnow
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine, Table
@@ -378,7 +380,7 @@ class PartitionWrite:
         from airflow_dataops.wap.target import run_names
 
         dataset = self.target.name
-        now = datetime.now(timezone.utc)
+        now = utcnow()
         records = slis_for_publish(
             engine=engine,
             contract=self.target.contract,
