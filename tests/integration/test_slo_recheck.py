@@ -16,7 +16,7 @@ import pytest
 from airflow.sdk import BaseNotifier
 
 # the DAG-running fixtures of the SLO parity tests (same DAG, same warehouse)
-from integration.test_slo_parity import DATASET, outcomes, warehouse  # noqa: F401
+from integration.test_slo_parity import DATASET, outcomes  # noqa: F401  (`warehouse` is tests/conftest.py's)
 
 from airflow_dataops.store import StateStore
 from airflow_dataops.store.breaches import open_breaches

@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 import pytest
-from integration.test_slo_parity import outcomes, warehouse  # noqa: F401  (the DAG-run fixtures)
+from integration.test_slo_parity import outcomes  # noqa: F401  (the DAG-run fixture; `warehouse` is tests/conftest.py's)
 
 from airflow_dataops.store import StateStore
 from airflow_dataops.store.ledger import request_rerun
