@@ -18,8 +18,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_dataops.contracts.datatypes import duration_seconds, physical_family
 from airflow_dataops.contracts.model import Contract, Property, QualityRule, SchemaObject, SlaProperty
-from airflow_dataops.contracts.rules import duration_seconds, physical_family
 
 
 class ChangeKind(str, enum.Enum):

@@ -108,8 +108,8 @@ class ModelBuilder:
         return SchemaObject(**{**so.__dict__, "quality": tuple(quality)})
 
     def build_property(self, prop: dict[str, Any], parts: list[str | int]) -> Property:
+        from airflow_dataops.contracts.datatypes import physical_family
         from airflow_dataops.contracts.options import logical_type_options, property_relationships
-        from airflow_dataops.contracts.rules import physical_family
 
         options, warnings = logical_type_options(
             prop.get("logicalTypeOptions"),
@@ -226,7 +226,7 @@ class ModelBuilder:
                 f"SLA {prop.property!r}: value {prop.value!r} is not a number; write e.g. value: 2 with unit: d",
                 [*parts, "value"],
             )
-        from airflow_dataops.contracts.rules import duration_seconds
+        from airflow_dataops.contracts.datatypes import duration_seconds
 
         try:
             duration_seconds(prop.value, prop.unit)
