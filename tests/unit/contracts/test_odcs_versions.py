@@ -246,3 +246,13 @@ def test_v30_bounds_keep_their_meaning_in_the_options_docstring_table():
     doc = textwrap.dedent(odcs_versions.__doc__ or "")
     for name in odcs_versions.V30_RULES:
         assert f"rule: {name}" in doc
+
+
+def test_moving_a_contract_from_v30_to_its_v31_twin_is_only_informational():
+    from airflow_dataops.contracts.diff import ChangeKind, diff_contracts
+
+    diff = diff_contracts(contract("v3.0.2"), contract("v3.1.0", V31_SCHEMA))
+    assert [(c.kind, c.path, c.message) for c in diff.changes] == [
+        (ChangeKind.INFORMATIONAL, "apiVersion", "apiVersion v3.0.2 -> v3.1.0")
+    ]
+    assert diff.exit_code == 0
