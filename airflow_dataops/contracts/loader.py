@@ -7,9 +7,11 @@ names the file, the YAML path and the line:
    alias-expansion limits; duplicate keys refused; timestamps kept as text, as the JSON Schema
    expects);
 2. the ``apiVersion``: one we have the official JSON Schema of (:mod:`.odcs_versions`);
-3. our own checks (:mod:`.loader_checks`), which give clearer messages than the JSON Schema would;
-4. the official ODCS JSON Schema **of the declared version** (shipped in this package);
-5. a v3.0.x contract is rewritten into its v3.1 equivalent (:func:`.odcs_versions.upgrade_v30`);
+3. for v3.1: our own checks (:mod:`.loader_checks`), which give clearer messages than the JSON
+   Schema would, then the official ODCS v3.1.0 JSON Schema;
+   for v3.0.x: the official JSON Schema **of the declared version** first (our checks read v3.1
+   forms), then the contract is rewritten into its v3.1 equivalent
+   (:func:`.odcs_versions.upgrade_v30`) and our checks run on that;
 
 then the typed model is built (:mod:`.loader_build`): rules that name missing columns are
 refused, and every feature we do not evaluate becomes a warning on ``Contract.warnings``.
