@@ -8,6 +8,7 @@ from argparse import Namespace
 from dataclasses import replace
 from importlib import resources
 
+import gate_orders
 import pytest
 import sqlalchemy as sa
 
@@ -16,6 +17,8 @@ from airflow_dataops.contracts import odcs_versions
 from airflow_dataops.contracts.engines.sql import evaluate_sql
 from airflow_dataops.contracts.loader import load_contract, parse_contract
 from airflow_dataops.exceptions import ContractError
+
+warehouse = gate_orders.warehouse  # the orders table of the CLI gate tests (a fixture)
 
 HEADER = "apiVersion: {version}\nkind: DataContract\nid: urn:test:versions\nversion: 1.0.0\nstatus: active\n"
 
@@ -256,3 +259,83 @@ def test_moving_a_contract_from_v30_to_its_v31_twin_is_only_informational():
         (ChangeKind.INFORMATIONAL, "apiVersion", "apiVersion v3.0.2 -> v3.1.0")
     ]
     assert diff.exit_code == 0
+
+
+ORDERS_V30 = """\
+schema:
+  - name: orders
+    properties:
+      - name: id
+        logicalType: integer
+        quality:
+          - {rule: duplicateCount, mustBe: 0}
+      - name: status
+        logicalType: string
+        quality:
+          - {name: knownStatus, rule: validValues, validValues: [new, paid, shipped]}
+      - name: amount
+        logicalType: number
+        logicalTypeOptions: {minimum: 10, exclusiveMinimum: true}
+    quality:
+      - {rule: rowCount, mustBeGreaterThan: 0}
+"""
+ORDERS_V31 = """\
+schema:
+  - name: orders
+    properties:
+      - name: id
+        logicalType: integer
+        quality:
+          - {metric: duplicateValues, mustBe: 0}
+      - name: status
+        logicalType: string
+        quality:
+          - {name: knownStatus, metric: invalidValues, mustBe: 0, arguments: {validValues: [new, paid, shipped]}}
+      - name: amount
+        logicalType: number
+        logicalTypeOptions: {exclusiveMinimum: 10}
+    quality:
+      - {metric: rowCount, mustBeGreaterThan: 0}
+"""
+
+
+def _contract_test(warehouse, path, capsys):
+    from airflow_dataops.cli.contract_test import contract_test
+
+    ns = Namespace(
+        file=str(path),
+        conn_id=warehouse.conn_id,
+        table="orders",
+        partition="d2",
+        partition_column="day",
+        engine="sql",
+        output="json",
+    )
+    with pytest.raises(SystemExit) as e:
+        contract_test(ns)
+    captured = capsys.readouterr()
+    return e.value.code, captured
+
+
+def test_cli_contract_test_gates_a_v30_contract_as_its_v31_twin(warehouse, tmp_path, capsys):
+    old, new = tmp_path / "v30.odcs.yaml", tmp_path / "v31.odcs.yaml"
+    old.write_text(HEADER.format(version="v3.0.2") + ORDERS_V30)
+    new.write_text(HEADER.format(version="v3.1.0") + ORDERS_V31)
+    code_old, out_old = _contract_test(warehouse, old, capsys)
+    code_new, out_new = _contract_test(warehouse, new, capsys)
+    report_old, report_new = json.loads(out_old.out), json.loads(out_new.out)
+    assert code_old == code_new == 1
+    # d2 holds "bogus" (not a known status); its amounts 13.0 and 14.0 are above the exclusive minimum 10
+    assert report_old["failed"] == report_new["failed"] == ["orders.status.knownStatus"]
+    assert [(r["name"], r["actual"], r["passed"]) for r in report_old["results"]] == [
+        (r["name"], r["actual"], r["passed"]) for r in report_new["results"]
+    ]
+
+
+def test_cli_contract_test_of_a_v30_contract_invalid_for_its_version_exits_2(warehouse, tmp_path, capsys):
+    path = tmp_path / "mislabelled.odcs.yaml"
+    path.write_text(HEADER.format(version="v3.0.2") + ORDERS_V31)
+    code, out = _contract_test(warehouse, path, capsys)
+    assert code == 2
+    assert "mislabelled.odcs.yaml:" in out.err and "does not follow the ODCS v3.0.2 JSON Schema" in out.err
+    assert "declare apiVersion: v3.1.0" in out.err
