@@ -11,6 +11,8 @@ from importlib import resources
 import gate_orders
 import pytest
 import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from airflow_dataops.cli.commands import contract_lint
 from airflow_dataops.contracts import odcs_versions
@@ -339,3 +341,55 @@ def test_cli_contract_test_of_a_v30_contract_invalid_for_its_version_exits_2(war
     assert code == 2
     assert "mislabelled.odcs.yaml:" in out.err and "does not follow the ODCS v3.0.2 JSON Schema" in out.err
     assert "declare apiVersion: v3.1.0" in out.err
+
+
+_junk = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**6), max_value=10**6),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=12),
+    st.lists(st.one_of(st.integers(), st.text(max_size=4)), max_size=3),
+    st.dictionaries(st.sampled_from(["validValues", "pattern", "x"]), st.integers(), max_size=2),
+    st.sampled_from(
+        ["duplicateCount", "validValues", "rowCount", "nullValues", "nullCheck", "library", "sql"]
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rule_key=st.sampled_from(
+        ["rule", "validValues", "type", "metric", "mustBe", "arguments", "mustBeBetween"]
+    ),
+    rule_value=_junk,
+    option_key=st.sampled_from(["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "format"]),
+    option_value=_junk,
+)
+def test_hostile_v30_rules_and_options_give_a_contract_error_or_load(
+    rule_key, rule_value, option_key, option_value
+):
+    data = {
+        "apiVersion": "v3.0.2",
+        "kind": "DataContract",
+        "id": "urn:x",
+        "version": "1",
+        "status": "active",
+        "schema": [
+            {
+                "name": "t",
+                "properties": [
+                    {
+                        "name": "a",
+                        "logicalType": "integer",
+                        "logicalTypeOptions": {"minimum": 1, option_key: option_value},
+                        "quality": [{"rule": "validValues", "validValues": [1, 2], rule_key: rule_value}],
+                    }
+                ],
+            }
+        ],
+    }
+    try:
+        parse_contract(json.dumps(data, allow_nan=True), source="h.odcs.yaml")
+    except ContractError as e:
+        assert str(e).startswith("h.odcs.yaml")
