@@ -18,8 +18,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_dataops.contracts.datatypes import duration_seconds, physical_family
 from airflow_dataops.contracts.model import Contract, Property, QualityRule, SchemaObject, SlaProperty
-from airflow_dataops.contracts.rules import duration_seconds, physical_family
 
 
 class ChangeKind(str, enum.Enum):
@@ -90,6 +90,10 @@ def diff_contracts(old: Contract, new: Contract) -> ContractDiff:
         out.append(Change(kind=I, path="version", message=f"version {old.version} -> {new.version}"))
     if old.status != new.status:
         out.append(Change(kind=I, path="status", message=f"status {old.status} -> {new.status}"))
+    if old.api_version != new.api_version:  # v3.0 forms load as their v3.1 twins: the rules compare below
+        out.append(
+            Change(kind=I, path="apiVersion", message=f"apiVersion {old.api_version} -> {new.api_version}")
+        )
     old_objs = {o.name: o for o in old.schema}
     new_objs = {o.name: o for o in new.schema}
     for name, o in old_objs.items():

@@ -1,4 +1,4 @@
-"""Our typed, frozen view of an ODCS v3.1 data contract.
+"""Our typed, frozen view of an ODCS v3.1 data contract (a v3.0.x contract is loaded into its v3.1 form).
 
 Only what the engines and the diff need is modelled; everything else in the YAML is
 kept by the loader as a warning when it asks for behaviour we do not evaluate.

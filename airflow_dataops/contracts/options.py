@@ -276,6 +276,6 @@ def _check_consistent(out: dict[str, Any], here: list[str | int], fail: Fail) ->
 
 
 def _fmt_path(parts: Sequence[str | int]) -> str:
-    from airflow_dataops.contracts.loader import format_path
+    from airflow_dataops.contracts.paths import format_path
 
     return format_path(parts)
