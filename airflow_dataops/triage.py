@@ -175,7 +175,7 @@ def triage(
     """
     from airflow_dataops.partitions.staleness import downstream_fix_command, stale_partitions
     from airflow_dataops.slo.evaluator import evaluate_datasets
-    from airflow_dataops.slo.spec import SLIKind
+    from airflow_dataops.slo.sli import SLIKind
     from airflow_dataops.store.breaches import open_breaches
     from airflow_dataops.store.ledger import APPLYING, FAILED, list_partitions
     from airflow_dataops.store.records import partition_findings

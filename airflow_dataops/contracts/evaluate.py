@@ -177,6 +177,7 @@ def check_evaluable(
     whether or not other rules name the column.
     """
     from airflow_dataops.contracts import rules as R
+    from airflow_dataops.contracts.datatypes import compatible, physical_family
 
     head = f"contract {contract.id} v{contract.version}"
     checks = R.plan(contract, obj)
@@ -186,9 +187,9 @@ def check_evaluable(
         actual = columns[prop.column]
         for label, declared in (
             ("logicalType", prop.logical_type),
-            ("physicalType", R.physical_family(prop.physical_type)),
+            ("physicalType", physical_family(prop.physical_type)),
         ):
-            if declared and not R.compatible(declared, actual):
+            if declared and not compatible(declared, actual):
                 rules = [c.name for c in checks if prop.column in c.measure.columns] or [
                     f"{obj.name}.{prop.name}.schema"
                 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_dataops.contracts.loader_checks import _is_number
+from airflow_dataops.contracts.loader_checks import is_number
 from airflow_dataops.contracts.model import (
     BLOCKING_SEVERITIES,
     OPERATORS,
@@ -221,7 +221,7 @@ class ModelBuilder:
         if prop.property not in EVALUATED_SLA:
             self.warnings.append(f"{prop.path}: SLA property {prop.property!r} is not evaluated")
             return prop
-        if not _is_number(prop.value):
+        if not is_number(prop.value):
             raise self.error(
                 f"SLA {prop.property!r}: value {prop.value!r} is not a number; write e.g. value: 2 with unit: d",
                 [*parts, "value"],

@@ -225,7 +225,7 @@ class RuleChecks:
             ok = (
                 isinstance(value, list)
                 and len(value) == 2
-                and all(_is_number(v) for v in value)
+                and all(is_number(v) for v in value)
                 and value[0] <= value[1]
             )
             if not ok:
@@ -234,7 +234,7 @@ class RuleChecks:
                     f"(e.g. [0, 10]), got {value!r}",
                     [*parts, op],
                 )
-        elif not _is_number(value):
+        elif not is_number(value):
             raise self.error(
                 f"quality rule {label!r}: threshold {op}: {value!r} is not a number; write a number such as 0 or 5",
                 [*parts, op],
@@ -243,7 +243,7 @@ class RuleChecks:
     # -- model -----------------------------------------------------------------------------------
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
     """A finite int or float (not a bool, NaN, infinity, or an integer too large for a float)."""
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         return False

@@ -5,7 +5,7 @@ counts, a max, a query's number) in their own way, then call :func:`judge`.  All
 arithmetic (percentages, ages, operator comparisons) happens here, in Python, so the SQL
 and pandas engines give the same verdicts and the same numbers on the same data.
 
-Over ~400 lines on purpose: the plan (which :class:`Measure` each rule needs) and the judgement
+Why one module of ~440 lines: the plan (which :class:`Measure` each rule needs) and the judgement
 (how that measure becomes a result) share :class:`Measure` and :class:`Check` and must change in
 step; data types and durations live in :mod:`~airflow_dataops.contracts.datatypes`.
 """
@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from airflow_dataops.contracts.datatypes import (  # compatible, physical_family: read as R.* by the engines
+from airflow_dataops.contracts.datatypes import (
     compatible,
     duration_seconds,
     physical_family,

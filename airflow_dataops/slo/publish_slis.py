@@ -111,7 +111,7 @@ def freshness_sla(contract: Contract | None) -> tuple[str, float] | None:
     """(column, threshold seconds) from the contract's ``latency`` (preferred) or ``freshness`` SLA."""
     if contract is None:
         return None
-    from airflow_dataops.contracts.rules import duration_seconds
+    from airflow_dataops.contracts.datatypes import duration_seconds
 
     for name in FRESHNESS_SLAS:
         for sla in contract.sla_properties:
@@ -165,7 +165,7 @@ def slis_for_publish(
                     target.c[partition_column] == bindparam("partition_key", partition_key, unique=True)
                 )
             ).scalar_one()
-        from airflow_dataops.contracts.rules import to_utc
+        from airflow_dataops.contracts.datatypes import to_utc
 
         newest_utc = to_utc(newest)
         if newest_utc is not None:

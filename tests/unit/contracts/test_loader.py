@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from airflow_dataops.contracts.loader import format_path, load_contract, parse_contract
+from airflow_dataops.contracts.loader import load_contract, parse_contract
+from airflow_dataops.contracts.paths import format_path
 from airflow_dataops.exceptions import ContractError
 
 ODCS_EXAMPLES = Path(__file__).parents[2] / "spec" / "odcs" / "examples"  # vendored: tests/spec/README.md
