@@ -35,11 +35,13 @@ from statistics import mean
 from typing import Any
 
 from airflow_dataops.clock import utcnow
+from airflow_dataops.store.states import FAILED, PUBLISHED_STATES, SUPERSEDED
 
 __all__ = ["Metrics", "OpsReport", "duration_text", "operational_report", "percent_text"]
 
 _UTC = timezone.utc
-_PUBLISHED = ("applied", "quarantined", "superseded")
+#: Attempts that published, whether or not a later apply has since replaced them.
+_PUBLISHED = (*PUBLISHED_STATES, SUPERSEDED)
 LINEAGE_NOT_MEASURED = (
     "not measured: the ledger does not record the inputs a partition was built from yet, "
     "so lineage events with both inputs and outputs cannot be counted"
@@ -154,7 +156,7 @@ def operational_report(
         m = per.setdefault(a.dataset, Metrics())
         if a.state in _PUBLISHED:
             m.runs_succeeded += 1
-        elif a.state == "failed":
+        elif a.state == FAILED:
             m.runs_failed += 1
         else:
             m.runs_unfinished += 1

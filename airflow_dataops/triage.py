@@ -177,8 +177,9 @@ def triage(
     from airflow_dataops.slo.evaluator import evaluate_datasets
     from airflow_dataops.slo.sli import SLIKind
     from airflow_dataops.store.breaches import open_breaches
-    from airflow_dataops.store.ledger import APPLYING, FAILED, list_partitions
+    from airflow_dataops.store.ledger import list_partitions
     from airflow_dataops.store.records import partition_findings
+    from airflow_dataops.store.states import APPLYING, FAILED
 
     now = (now or utcnow()).astimezone(_UTC)
     names = [d["dataset"] for d in datasets]

@@ -20,6 +20,7 @@ from airflow_dataops.cli._common import (
     table,
 )
 from airflow_dataops.exceptions import DataOpsError
+from airflow_dataops.store.states import APPLIED
 
 
 # ------------------------------------------------------------------------------------ db
@@ -135,7 +136,7 @@ def _partition_details(row: dict[str, Any]) -> list[str]:
     """What failed in a partition's latest gate, and why it was rerun: one line each."""
     where = f"{row['dataset']} {row['partition']}"
     lines = []
-    if row["state"] != "applied" or row["gate"] not in (None, "passed"):
+    if row["state"] != APPLIED or row["gate"] not in (None, "passed"):
         for r in row["failed_rules"]:
             rows = f", {r['failing_rows']} failing rows" if r.get("failing_rows") is not None else ""
             lines.append(

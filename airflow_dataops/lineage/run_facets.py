@@ -75,8 +75,9 @@ def write_ledger_run_facet(
 def _superseded(previous: Any, result: Any) -> Any:
     """The published version this write replaced, and whether its rows were kept for a rollback."""
     from airflow_dataops.lineage.facets import version_ref
+    from airflow_dataops.store.states import PUBLISHED_STATES
 
-    if previous is None or result is None or previous.state not in ("applied", "quarantined"):
+    if previous is None or result is None or previous.state not in PUBLISHED_STATES:
         return None
     return version_ref(
         previous.apply_id,

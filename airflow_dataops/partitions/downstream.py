@@ -38,7 +38,7 @@ from airflow_dataops.partitions.rerun import (
     record_requests,
     start_runs,
 )
-from airflow_dataops.store import StateStore
+from airflow_dataops.store import StateStore, states
 from airflow_dataops.store import ledger as db
 from airflow_dataops.store.inputs import dependents
 
@@ -270,11 +270,11 @@ def _wait_applied(
             cur = db.get_partition(store, i.dataset, i.partition_key)
             if (
                 cur is not None
-                and cur.state in db.PUBLISHED_STATES
+                and cur.state in states.PUBLISHED_STATES
                 and cur.apply_id != before.get((i.dataset, i.partition_key))
             ):
                 continue
-            if cur is not None and cur.state == db.FAILED:
+            if cur is not None and cur.state == states.FAILED:
                 raise RerunRefused(
                     f"{i.dataset} {i.partition_key!r} failed while rerunning; the steps after it were not started "
                     f"(their rerun requests stay open). Fix it, then rerun it with --downstream."

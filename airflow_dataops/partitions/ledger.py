@@ -28,6 +28,7 @@ from airflow_dataops.partitions.keys import validate_partition_key
 from airflow_dataops.store import StateStore
 from airflow_dataops.store import ledger as db
 from airflow_dataops.store.ledger import Claim, PartitionState, Refusal
+from airflow_dataops.store.states import published_state
 
 
 class PartitionInProgress(LedgerError):
@@ -140,7 +141,7 @@ class PartitionLedger:
         """
 
         def fence(result: Any, commit: Callable[[], None], warehouse: Any) -> None:
-            state = "quarantined" if result.rows_quarantined else "applied"
+            state = published_state(result.rows_quarantined)
             kept = getattr(result, "kept", None)
             done = db.commit_fenced(
                 self.store,

@@ -31,7 +31,7 @@ from typing import Any, Protocol, TypedDict
 
 from airflow_dataops.exceptions import LedgerError
 from airflow_dataops.partitions.keys import validate_partition_key
-from airflow_dataops.store import StateStore
+from airflow_dataops.store import StateStore, states
 from airflow_dataops.store import ledger as db
 
 ACTIVE_RUN_STATES = ("queued", "running")
@@ -100,7 +100,7 @@ class PlannedRerun:
 
     @property
     def replaces(self) -> bool:
-        return self.ledger_state in db.PUBLISHED_STATES
+        return self.ledger_state in states.PUBLISHED_STATES
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -248,7 +248,7 @@ def plan_rerun(
             cur = db.get_partition(store, ds, key)
             if (
                 cur is not None
-                and cur.state == db.APPLYING
+                and cur.state == states.APPLYING
                 and cur.lease_expires_at is not None
                 and cur.lease_expires_at > now
             ):

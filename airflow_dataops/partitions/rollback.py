@@ -29,7 +29,7 @@ from typing import Any
 
 from airflow_dataops.exceptions import DataOpsError, LedgerError
 from airflow_dataops.partitions.keys import validate_partition_key
-from airflow_dataops.store import StateStore
+from airflow_dataops.store import StateStore, states
 from airflow_dataops.store import ledger as db
 from airflow_dataops.store import versions as sv
 
@@ -128,7 +128,7 @@ def plan_rollback(
             raise RollbackRefused(
                 refusal_message(sv.RollbackRefusal(code="no_partition", current=None), name, key)
             )
-        if current.state == db.APPLYING:
+        if current.state == states.APPLYING:
             live = current.lease_expires_at is not None and current.lease_expires_at > db.store_now(conn)
             if live:
                 raise RollbackRefused(
@@ -136,7 +136,7 @@ def plan_rollback(
                 )
             # a dead attempt (or rollback): the rollback takes it over; the target holds the last published
             current = db.last_published(conn, name, key) or current
-        if current.state not in db.PUBLISHED_STATES:
+        if current.state not in states.PUBLISHED_STATES:
             raise RollbackRefused(
                 refusal_message(sv.RollbackRefusal(code="not_published", current=current), name, key)
             )
@@ -248,7 +248,7 @@ def rollback_partition(
                 commit=_then(tx.commit, after_commit),
                 warehouse=conn,
                 also=lambda c: sv.record_rollback(c, outcome, kept),
-                state="applied",
+                state=states.APPLIED,
                 rows_in=rows,
                 rows_published=rows,
                 rows_quarantined=0,
@@ -263,7 +263,7 @@ def rollback_partition(
                 )
     except BaseException as e:
         current = db.get_partition(store, name, key)
-        if current is not None and current.apply_id == claim.apply_id and current.state == db.APPLYING:
+        if current is not None and current.apply_id == claim.apply_id and current.state == states.APPLYING:
             db.fail(store, claim, error=f"{type(e).__name__}: {e}")
         raise
     return RollbackResult(

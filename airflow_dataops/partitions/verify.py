@@ -14,7 +14,8 @@ from airflow_dataops import warehouse
 from airflow_dataops.exceptions import DataOpsError
 from airflow_dataops.partitions.ledger import rerun_command
 from airflow_dataops.store import StateStore
-from airflow_dataops.store.ledger import PUBLISHED_STATES, list_partitions
+from airflow_dataops.store.ledger import list_partitions
+from airflow_dataops.store.states import PUBLISHED_STATES
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -92,7 +92,7 @@ def version_to_keep(claim: Claim, *, settings: DataOpsSettings | None = None) ->
 
     ``None`` when the partition was never published, or ``[dataops] partition_versions_keep`` is 0.
     """
-    from airflow_dataops.store.ledger import PUBLISHED_STATES
+    from airflow_dataops.store.states import PUBLISHED_STATES
 
     prev = claim.previous
     if prev is None or prev.state not in PUBLISHED_STATES or prev.apply_id is None or not prev.checksum:

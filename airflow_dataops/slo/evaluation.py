@@ -37,6 +37,7 @@ from airflow_dataops.slo.burn_rate import SLOEvaluation, alert_lookback, evaluat
 from airflow_dataops.slo.sli import SLIKind
 from airflow_dataops.slo.spec import BudgetingMethod, SLODefinitionError, SLOSpec
 from airflow_dataops.slo.status import DatasetStatus
+from airflow_dataops.store.states import APPLYING, PUBLISHED_STATES
 
 __all__ = [
     "DatasetEvaluation",
@@ -55,8 +56,6 @@ __all__ = [
 _UTC = timezone.utc
 #: Kinds the gate records: a row it marked bad stays bad (a refused partition is never good).
 _GATE_KINDS = frozenset({SLIKind.CORRECTNESS, SLIKind.CONSISTENCY})
-_PUBLISHED = ("applied", "quarantined")  # airflow_dataops.store.ledger.PUBLISHED_STATES
-_IN_PROGRESS = "applying"
 
 
 # ---------------------------------------------------------------------------------- results
@@ -340,7 +339,7 @@ def completeness_columns(
     for key, state, updated in partitions:
         at = _key_time(key)
         at = updated.timestamp() if at is None else at + cadence
-        good: bool | None = True if state in _PUBLISHED else (None if state == _IN_PROGRESS else False)
+        good: bool | None = True if state in PUBLISHED_STATES else (None if state == APPLYING else False)
         events.append((at, good))
     events.sort(key=lambda e: e[0])
     return [e[0] for e in events], [e[1] for e in events]

@@ -23,9 +23,9 @@ from sqlalchemy import Connection, and_, select
 
 from airflow_dataops.store import tables as t
 from airflow_dataops.store.engine import StateStore
+from airflow_dataops.store.states import PUBLISHED_STATES
 
 SOURCES = ("event", "declared", "sql")
-_PUBLISHED = ("applied", "quarantined")  # as store.ledger.PUBLISHED_STATES (which imports this module)
 _UP = t.partitions.alias("upstream")  # the input's current row, beside the partition's own
 
 
@@ -88,11 +88,11 @@ def _published_id(conn: Connection, dataset: str, key: str) -> int | None:
     ).first()
     if row is None:
         return None
-    if row.state in _PUBLISHED and row.apply_id is not None:
+    if row.state in PUBLISHED_STATES and row.apply_id is not None:
         return int(row.apply_id)
     last = conn.execute(
         select(h.id)
-        .where(h.dataset == dataset, h.partition_key == key, h.state.in_(_PUBLISHED))
+        .where(h.dataset == dataset, h.partition_key == key, h.state.in_(PUBLISHED_STATES))
         .order_by(h.id.desc())
         .limit(1)
     ).scalar()
@@ -172,7 +172,7 @@ def _built_from_query() -> Any:
 
 
 def _built_from(row: Any) -> BuiltFrom:
-    published = row.up_state in _PUBLISHED
+    published = row.up_state in PUBLISHED_STATES
     return BuiltFrom(
         dataset=row.dataset,
         partition_key=row.partition_key,
@@ -215,8 +215,8 @@ def stale_inputs(
     i, d, u = t.partition_inputs.c, t.partitions.c, _UP.c
     query = _built_from_query().where(
         i.apply_id == d.apply_id,
-        d.state.in_(_PUBLISHED),
-        u.state.in_(_PUBLISHED),
+        d.state.in_(PUBLISHED_STATES),
+        u.state.in_(PUBLISHED_STATES),
         u.apply_id != i.input_apply_id,
     )
     if datasets is not None:

@@ -26,14 +26,13 @@ from airflow_dataops.clock import as_utc, utc_fields, utcnow  # utcnow: records 
 from airflow_dataops.store import inputs as lineage_inputs
 from airflow_dataops.store import tables as t
 from airflow_dataops.store.engine import StateStore
-
-APPLYING = "applying"
-APPLIED = "applied"
-QUARANTINED = "quarantined"  # applied, with some rows moved to the quarantine table
-FAILED = "failed"
-SUPERSEDED = "superseded"
-REFUSED = "refused"
-PUBLISHED_STATES = (APPLIED, QUARANTINED)
+from airflow_dataops.store.states import (
+    APPLYING,
+    FAILED,
+    PUBLISHED_STATES,
+    REFUSED,
+    SUPERSEDED,
+)
 
 
 def store_now(conn: Connection) -> datetime:

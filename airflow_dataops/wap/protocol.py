@@ -43,6 +43,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow_dataops.clock import utcnow
+from airflow_dataops.store.states import published_state
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine, Table
@@ -354,7 +355,7 @@ class PartitionWrite:
             "dataset": t.name,
             "partition_key": key,
             "action": claim.action,
-            "state": "quarantined" if result.rows_quarantined else "applied",
+            "state": published_state(result.rows_quarantined),
             "rows_in": result.rows_in,
             "rows_published": result.rows_published,
             "rows_quarantined": result.rows_quarantined,

@@ -25,7 +25,7 @@ from rollback_workers import DATASET_ROW, ROLLBACK_POINTS, in_child, kill_rollba
 
 from airflow_dataops.partitions.ledger import PartitionLedger
 from airflow_dataops.partitions.verify import verify_dataset
-from airflow_dataops.store.ledger import PUBLISHED_STATES
+from airflow_dataops.store.states import PUBLISHED_STATES
 
 RUNS = int(os.environ.get("DATAOPS_ROLLBACK_CRASH_RUNS", "24"))
 LEASE = 1.0  # seconds: the killed rollback's claim, so the retry may take it over soon

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from airflow_dataops.slo.evaluator import evaluate_datasets, run_evaluation
-from airflow_dataops.store import ledger
+from airflow_dataops.store import ledger, states
 from airflow_dataops.store.records import upsert_dataset
 
 UTC = timezone.utc
@@ -40,7 +40,7 @@ def apply(store, dataset, key, *, fail=False):
         ledger.finish(
             store,
             claim,
-            state=ledger.APPLIED,
+            state=states.APPLIED,
             rows_in=1,
             rows_published=1,
             rows_quarantined=0,
