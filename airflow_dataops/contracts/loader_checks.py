@@ -196,7 +196,7 @@ class RuleChecks:
             )
         if uses_column(query) and not on_property:
             raise self.error(
-                f"sql rule {label!r} uses {{column}} but is not on a property; move it under the property "
+                f"sql rule {label!r} uses {{column}} (or ${{property}}) but is not on a property; move it under the property "
                 "or name the column",
                 [*parts, "query"],
             )

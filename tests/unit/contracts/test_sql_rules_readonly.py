@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from airflow_dataops.contracts import sql_rules as S
 from airflow_dataops.contracts.engines.sql import evaluate_sql
+from airflow_dataops.exceptions import ContractError
 
 from ._helpers import SQL_RULE, make_contract
 
@@ -189,3 +190,41 @@ def test_the_regenerated_query_gives_the_number_the_text_gives(dialect, request,
             text_value = conn.execute(sa.text(query.replace(":", "\\:"))).scalar()
             assert S.run_read_only(conn, S.render(query, dialect, table="t")) == text_value, query
     engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        # ODCS's own spelling, from its documentation's sql rule example
+        "SELECT COUNT(*) FROM ${object} WHERE ${property} < 0",
+        "SELECT COUNT(*) FROM {object} WHERE {property} < 0",
+        "SELECT COUNT(*) FROM {table} WHERE {column} < 0",
+    ],
+)
+def test_odcs_property_placeholder_is_the_propertys_column(tmp_path, query):
+    """``${property}`` is the column the rule sits on, as ``{column}`` is: not a column named "property"."""
+    eng = sa.create_engine(f"sqlite:///{tmp_path / 'w.db'}")
+    with eng.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (a INTEGER)")
+        conn.exec_driver_sql("INSERT INTO t VALUES (1), (-2), (-3), (4)")
+    contract = make_contract(SQL_RULE.format(query=query))
+    (result,) = [
+        r for r in evaluate_sql(contract, engine_or_connection=eng, table="t").results if r.name == "t.a.neg"
+    ]
+    assert (result.passed, result.actual) == (False, 2.0)
+
+
+def test_property_placeholder_off_a_property_is_refused_at_load():
+    with pytest.raises(
+        ContractError, match=r"uses \{column\} \(or \$\{property\}\) but is not on a property"
+    ):
+        make_contract(
+            """\
+            - name: t
+              properties: [{name: a, logicalType: integer}]
+              quality:
+                - type: sql
+                  query: "SELECT COUNT(*) FROM ${object} WHERE ${property} < 0"
+                  mustBe: 0
+            """
+        )
