@@ -27,6 +27,7 @@ with ``partition_key``: ``airflow dags trigger`` has no partition key in 3.3), s
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import json
 import os
 import secrets
@@ -137,6 +138,7 @@ def main() -> int:
     )
     proc = subprocess.Popen([sys.executable, "-m", "airflow", "standalone"], env=env, start_new_session=True)
     signal.signal(signal.SIGTERM, _interrupt)  # `kill PID` stops the stack as Ctrl-C does
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 PID`: where is it stuck?
     announced = False
     try:
         while proc.poll() is None:
