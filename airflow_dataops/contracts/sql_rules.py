@@ -18,9 +18,8 @@ Three layers, each enough on its own for the common attacks, together for the re
    gate stays as it was; SQLite: an authorizer that allows only reads and non-denied functions,
    plus ``PRAGMA query_only``, both reset afterwards; MySQL/MariaDB and DuckDB: a ``READ ONLY``
    transaction of its own, rolled back (refused inside a caller's open transaction: neither has a
-   read-only savepoint).  On any other dialect read-only cannot be
-   guaranteed here: the rule is refused unless ``[dataops] allow_unsafe_sql_rules_on`` (or
-   ``contract test --allow-unsafe-sql-rules-on``) names that dialect.
+   read-only savepoint).  On any other dialect read-only cannot be guaranteed here: the rule is
+   refused unless ``[dataops] allow_unsafe_sql_rules_on`` (or ``--allow-unsafe-sql-rules-on``) names it.
 """
 
 from __future__ import annotations
@@ -73,8 +72,7 @@ LOAD_DIALECTS: tuple[str | None, ...] = (None, "postgres", "sqlite", "mysql", "d
 
 _TABLE = "__dataops_table__"
 _COLUMN = "__dataops_column__"
-#: ``${object}``/``${property}`` are ODCS's own spelling (its docs: ``SELECT COUNT(*) FROM ${object}
-#: WHERE ${property} IS NOT NULL``); ``{table}``/``{column}`` ours, from before; ``$`` optional.
+#: ``${object}``/``${property}``: ODCS's spelling; ``{table}``/``{column}``: ours; the ``$`` is optional.
 _PLACEHOLDER = re.compile(r"\$?\{(object|table|column|property)\}")
 _COLUMN_NAMES = ("column", "property")
 _UNSAFE_ON: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar(
