@@ -112,6 +112,11 @@ def stack_environment(port: int) -> dict[str, str]:
 
 
 def main() -> int:
+    # Ctrl-C (SIGINT) stops the stack even when we were started with SIGINT ignored, as a
+    # background job of a shell without job control is (`make airflow &` in a script, a CI
+    # step): Python installs no KeyboardInterrupt for an inherited SIG_IGN, and standalone and
+    # its components would inherit the SIG_IGN too; a handler of ours resets to SIG_DFL on exec.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     port = choose_port()
     if not _port_free(port):
         print(f"make airflow: port {port} is taken; set DATAOPS_LOCAL_PORT to a free one", file=sys.stderr)

@@ -64,8 +64,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object
     port = free_port()
     log = (home / "stack.log").open("w")
     started = time.monotonic()
+    # Started with SIGINT ignored, as a background job of a shell without job control (a CI
+    # step, `make airflow &` in a script) is: Ctrl-C must stop the stack all the same. `exec`
+    # keeps the pid, so the SIGINT below reaches the script itself.
     proc = subprocess.Popen(
-        [sys.executable, str(SCRIPT)],
+        ["bash", "-c", 'trap "" INT; exec "$0" "$1"', sys.executable, str(SCRIPT)],
         env=_env(home, port),
         stdout=log,
         stderr=subprocess.STDOUT,
