@@ -45,6 +45,40 @@ def _components(home: Path) -> list[int]:
     return pids
 
 
+def _tree(pid: int) -> set[int]:
+    """``pid`` and every process below it (``/proc`` parent links), whatever its session.
+
+    The environment marker of :func:`_components` misses a component that rewrote its process
+    title over its environment (``airflow api_server``, the LocalExecutor workers): the tree
+    does not."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(stat.parent.name))
+    found, todo = {pid}, [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def _alive(pids: set[int]) -> set[int]:
+    """Those of ``pids`` still running (a zombie is not)."""
+    out = set()
+    for pid in pids:
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+                out.add(pid)
+        except (OSError, IndexError):
+            continue
+    return out
+
+
 def _cmdline(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")[:200]
@@ -174,6 +208,8 @@ def test_stopping_the_stack_leaves_no_component_running(stack: dict[str, object]
     proc: subprocess.Popen[bytes] = stack["proc"]  # type: ignore[assignment]
     home: Path = stack["home"]  # type: ignore[assignment]
     assert _components(home), "the stack's components should be running before the stop"
+    started = _tree(proc.pid) - {proc.pid}
+    assert len(started) > len(_components(home)), "the tree sees the components the marker cannot"
     os.kill(proc.pid, signal.SIGINT)  # what Ctrl-C sends to the script
     # stop() gives the components 30 + 15 + 10 s, then 20 s to clean up: 180 s is a hang, not a slow stop
     try:
@@ -181,12 +217,14 @@ def test_stopping_the_stack_leaves_no_component_running(stack: dict[str, object]
     except subprocess.TimeoutExpired:
         os.kill(proc.pid, signal.SIGUSR1)  # the script dumps its threads' stacks into stack.log
         time.sleep(2)
-        alive = {pid: _cmdline(pid) for pid in _components(home)}
+        alive = {pid: _cmdline(pid) for pid in _alive(started | set(_components(home)))}
         tail = (home / "stack.log").read_text(errors="replace")[-6000:]
-        os.killpg(proc.pid, signal.SIGKILL)
+        for pid in [proc.pid, *alive]:  # leave nothing behind for the rest of the suite
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         pytest.fail(f"the stack did not stop in 180 s after Ctrl-C; still running: {alive}\n{tail}")
     assert code == 0
     deadline = time.monotonic() + 15  # a killed process leaves /proc when the kernel has reaped it
-    while _components(home) and time.monotonic() < deadline:
+    while _alive(started | set(_components(home))) and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert _components(home) == []
+    assert {pid: _cmdline(pid) for pid in _alive(started | set(_components(home)))} == {}
