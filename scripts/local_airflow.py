@@ -168,7 +168,7 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _descendants(pid: int) -> set[int]:
+def descendants(pid: int) -> set[int]:
     """Every process below ``pid`` (Linux ``/proc``; empty elsewhere), whatever its process group:
     a component may start helpers in a session of their own."""
     children: dict[int, list[int]] = {}
@@ -188,7 +188,7 @@ def _descendants(pid: int) -> set[int]:
     return found
 
 
-def _alive(pids: set[int]) -> set[int]:
+def alive(pids: set[int]) -> set[int]:
     out = set()
     for pid in pids:
         try:
@@ -204,7 +204,7 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
     """Stop standalone and every component it started: SIGINT to its process group, as Ctrl-C would,
     then SIGTERM and SIGKILL if a component does not exit in time; then any process it started in
     another group.  A second Ctrl-C skips to SIGKILL."""
-    started = _descendants(proc.pid)
+    started = descendants(proc.pid)
     for sig, grace in ((signal.SIGINT, 30.0), (signal.SIGTERM, 15.0), (signal.SIGKILL, 10.0)):
         if proc.poll() is not None:
             break
@@ -220,16 +220,16 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             break
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)  # a component standalone left behind in its group
-    started |= _descendants(proc.pid)
+    started |= descendants(proc.pid)
     for sig in (signal.SIGTERM, signal.SIGKILL):
-        left = _alive(started)
+        left = alive(started)
         for pid in left:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, sig)
         deadline = time.monotonic() + 10
         while left and time.monotonic() < deadline:
             time.sleep(0.2)
-            left = _alive(left)
+            left = alive(left)
 
 
 def _serving(port: int) -> bool:

@@ -11,6 +11,8 @@ benchmarks).
 from __future__ import annotations
 
 import contextlib
+import functools
+import importlib.util
 import json
 import os
 import signal
@@ -20,6 +22,7 @@ import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from e2e.airflow_server import CHROMIUM, CHROMIUM_ARGS, free_port
@@ -45,38 +48,28 @@ def _components(home: Path) -> list[int]:
     return pids
 
 
+@functools.cache
+def _script() -> Any:
+    """``scripts/local_airflow.py`` as a module: its process-tree helpers are the ones ``stop()`` uses."""
+    spec = importlib.util.spec_from_file_location("dataops_local_airflow", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def _tree(pid: int) -> set[int]:
     """``pid`` and every process below it (``/proc`` parent links), whatever its session.
 
     The environment marker of :func:`_components` misses a component that rewrote its process
     title over its environment (``airflow api_server``, the LocalExecutor workers): the tree
     does not."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(ppid, []).append(int(stat.parent.name))
-    found, todo = {pid}, [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
+    return {pid} | _script().descendants(pid)
 
 
 def _alive(pids: set[int]) -> set[int]:
     """Those of ``pids`` still running (a zombie is not)."""
-    out = set()
-    for pid in pids:
-        try:
-            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
-                out.add(pid)
-        except (OSError, IndexError):
-            continue
-    return out
+    return set(_script().alive(pids))
 
 
 def _cmdline(pid: int) -> str:
