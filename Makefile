@@ -12,6 +12,10 @@ MYSTATE := $(CURDIR)/.mysqltest.state
 MYSQL_STAMP := $(VENV)/.mysql-stamp
 ARTIFACTS := $(CURDIR)/.test-artifacts
 PYTEST_ARGS ?=
+# A hung suite fails loudly instead of running out CI's clock: after this many seconds pytest gets
+# SIGINT (it prints where it was and its summary), and SIGKILL two minutes later. The suite takes
+# about 18 minutes on 2 cores.
+SUITE_TIMEOUT ?= 3600
 
 .PHONY: help install demo airflow trigger test test-fast lint typecheck bench clean system-deps docs soak
 
@@ -57,7 +61,7 @@ system-deps:
 
 lint: $(STAMP)
 	@$(VENV)/bin/ruff check airflow_dataops tests dags bench scripts
-	@$(VENV)/bin/ruff format --check airflow_dataops dags
+	@$(VENV)/bin/ruff format --check airflow_dataops tests dags bench scripts
 	@$(VENV)/bin/mypy
 
 typecheck: lint
@@ -72,7 +76,8 @@ test: $(STAMP) system-deps $(MYSQL_STAMP) lint
 	trap 'bash scripts/pg.sh stop "$(PGSTATE)"; bash scripts/mariadb.sh stop "$(MYSTATE)"' EXIT; \
 	echo "throwaway MariaDB: $$myurl"; \
 	DATAOPS_TEST_MYSQL_URL="$$myurl" DATAOPS_REQUIRE_MYSQL=1 \
-	DATAOPS_TEST_PG_URL="$$url" DATAOPS_REQUIRE_PG=1 DATAOPS_WRITE_REPORTS=1 $(PY) -m pytest $(PYTEST_ARGS)
+	DATAOPS_TEST_PG_URL="$$url" DATAOPS_REQUIRE_PG=1 DATAOPS_WRITE_REPORTS=1 \
+	timeout --foreground --signal=INT --kill-after=120 $(SUITE_TIMEOUT) $(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
 	@$(PY) -m pytest -m "not scheduler and not slow" $(PYTEST_ARGS)

@@ -59,6 +59,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     OpenLineage event the suite emitted against the spec."""
     import reliability_report
 
+    _kill_leftover_children(session)
+
     reliability_report.write(int(exitstatus))
     if not LINEAGE_FILE.exists():
         return
@@ -75,6 +77,24 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if reporter is not None:
             for err in errors[:20]:
                 reporter.write_line(f"  invalid event: {err}")
+        session.exitstatus = 1
+
+
+def _kill_leftover_children(session: pytest.Session) -> None:
+    """Kill any multiprocessing child a test left running, and fail the session for it.
+
+    Python joins its non-daemon children at exit, so one hung child would keep pytest (and CI)
+    waiting forever after the summary is printed; it is killed here and the session fails instead."""
+    import multiprocessing
+
+    left = multiprocessing.active_children()
+    for child in left:
+        child.kill()
+        child.join(timeout=10)
+    if left:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"killed {len(left)} child process(es) left running: {left}")
         session.exitstatus = 1
 
 

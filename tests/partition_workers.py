@@ -8,14 +8,19 @@ it, inside the fence) so a test can SIGKILL it exactly there.
 
 from __future__ import annotations
 
+import faulthandler
 import multiprocessing as mp
 import os
+import queue as queue_module
 import random
+import shutil
 import signal
+import tempfile
 import time
 import traceback
 from collections import Counter
 from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +28,25 @@ import pandas as pd
 from sqlalchemy import MetaData, Table, create_engine, select
 
 DATASET, TABLE, COLUMN = "flights", "flights", "flight_date"
-CTX = mp.get_context("fork")
+# Children fork from a clean, single-threaded server process, never from pytest itself: by the time
+# the reliability tests run, earlier `dag.test()` runs have left threads in the pytest process (an
+# asyncio loop, tqdm's monitor, a queue feeder), and a child forked while one of them held a lock
+# hangs on it forever. The server imports once what every worker needs, so a child starts in
+# milliseconds; only installed packages (Python 3.11's server does not see the tests' sys.path).
+CTX = mp.get_context("forkserver")
+CTX.set_forkserver_preload(
+    [
+        "pandas",
+        "sqlalchemy",
+        "pytest",
+        "airflow_dataops.config",
+        "airflow_dataops.partitions.ledger",
+        "airflow_dataops.partitions.rollback",
+        "airflow_dataops.partitions.versions",
+        "airflow_dataops.partitions.writer",
+        "airflow_dataops.store",
+    ]
+)
 POINTS = ["before_stage", "after_stage", "in_publish_transaction", "before_finish"]
 
 
@@ -141,22 +164,94 @@ def apply_partition(
     return f"applied:{claim.action}:{result.rows_published}"
 
 
-def run_and_report(queue: Any, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+def run_and_report(
+    queue: Any,
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    dump_dir: str | None = None,
+) -> None:
+    """The child's side of :func:`run_children`: report ``fn``'s result (or its error) on ``queue``.
+
+    With ``dump_dir``, SIGUSR1 writes every thread's Python stack to ``<dump_dir>/<pid>.txt``, so a
+    parent that gives up on a hung child can say where it hung."""
+    if dump_dir is not None:
+        dump = open(Path(dump_dir) / f"{os.getpid()}.txt", "w")  # noqa: SIM115  # lives as long as the child
+        faulthandler.register(signal.SIGUSR1, file=dump, all_threads=True)
     try:
         queue.put((os.getpid(), fn(*args, **kwargs)))
     except BaseException as e:  # report, never hang the parent
         queue.put((os.getpid(), f"error:{type(e).__name__}: {e}\n{traceback.format_exc()}"))
 
 
-def run_workers(jobs: list[tuple[tuple[Any, ...], dict[str, Any]]], timeout: float = 120) -> list[str]:
+Call = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]
+
+
+def run_children(calls: list[Call], *, timeout: float = 120) -> list[Any]:
+    """Run each ``(fn, args, kwargs)`` in a process of its own; their results, in the order they end.
+
+    A child that has not reported within ``timeout`` seconds fails the test with its Python stack,
+    and is killed: a hung child never outlives the test, so it can neither hang the session at exit
+    nor hold a lock over the next test."""
+    dumps = Path(tempfile.mkdtemp(prefix="dataops-children-"))
     queue = CTX.Queue()
-    procs = [CTX.Process(target=run_and_report, args=(queue, apply_partition, a, k)) for a, k in jobs]
+    procs = [
+        CTX.Process(target=run_and_report, args=(queue, fn, args, kwargs, str(dumps)), daemon=True)
+        for fn, args, kwargs in calls
+    ]
     for p in procs:
         p.start()
-    results = [queue.get(timeout=timeout)[1] for _ in procs]
-    for p in procs:
-        p.join(timeout=30)
+    deadline = time.monotonic() + timeout
+    results: list[Any] = []
+    pending = {p.pid: p for p in procs}
+    try:
+        while pending:
+            try:
+                pid, result = queue.get(timeout=1.0)
+            except queue_module.Empty:
+                if not any(p.is_alive() for p in pending.values()):  # died without a word: say so now
+                    with suppress(queue_module.Empty):
+                        pid, result = queue.get(timeout=1.0)  # unless its report was still in the pipe
+                        pending.pop(pid, None)
+                        results.append(result)
+                        continue
+                    codes = ", ".join(f"{p.pid} (exit code {p.exitcode})" for p in pending.values())
+                    raise AssertionError(f"child process(es) exited without reporting: {codes}") from None
+                if time.monotonic() > deadline:
+                    raise AssertionError(_hung(procs, dumps, timeout)) from None
+                continue
+            pending.pop(pid, None)
+            results.append(result)
+    finally:
+        for p in procs:
+            p.join(timeout=30)
+            if p.is_alive():
+                p.kill()
+                p.join(timeout=10)
+        queue.close()
+        shutil.rmtree(dumps, ignore_errors=True)
     return results
+
+
+def _hung(procs: list[Any], dumps: Path, timeout: float) -> str:
+    """Ask each child still running for its stacks, kill it, and say what they were doing."""
+    alive = [p for p in procs if p.is_alive()]
+    for p in alive:
+        with suppress(ProcessLookupError):  # it may end between the check and the signal
+            os.kill(p.pid, signal.SIGUSR1)
+    time.sleep(1.0)
+    lines = [f"{len(alive)} of {len(procs)} child process(es) did not report within {timeout:.0f} s"]
+    for p in alive:
+        p.kill()
+        dump = dumps / f"{p.pid}.txt"
+        stacks = dump.read_text() if dump.exists() else "(no stack written)"
+        lines.append(f"--- child {p.pid}:\n{stacks or '(empty stack dump)'}")
+    return "\n".join(lines)
+
+
+def run_workers(jobs: list[tuple[tuple[Any, ...], dict[str, Any]]], timeout: float = 120) -> list[str]:
+    """``apply_partition(*args, **kwargs)`` per job, each in its own process; how each ended."""
+    return run_children([(apply_partition, a, k) for a, k in jobs], timeout=timeout)
 
 
 def kill_at(point: str | None, tmp_path: Path, args: tuple[Any, ...], *, delay: float | None = None) -> None:
@@ -189,7 +284,8 @@ def kill_in(
             time.sleep(0.02)
     else:
         time.sleep(delay or 0)
-    os.kill(proc.pid, signal.SIGKILL)
+    if proc.is_alive():  # a worker that already finished (a random delay) has nothing left to kill
+        proc.kill()  # SIGKILL; the forkserver reaps it, so this is multiprocessing's, not os.kill's
     proc.join(timeout=30)
 
 

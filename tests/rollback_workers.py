@@ -10,12 +10,11 @@ from typing import Any
 
 from partition_workers import (
     COLUMN,
-    CTX,
     DATASET,
     TABLE,
     holder,
     kill_in,
-    run_and_report,
+    run_children,
     source,
     warehouse_engine,
 )
@@ -74,6 +73,7 @@ def rollback(
     lease_seconds: float = 600,
     hold_at: str | None = None,
     marker: str | None = None,
+    barrier: Any = None,
 ) -> str:
     """Roll ``key`` back to ``to_apply_id``; returns ``rolled_back:<apply id>`` or ``refused:<message>``."""
     from airflow_dataops.partitions.rollback import RollbackRefused, plan_rollback, rollback_partition
@@ -82,6 +82,8 @@ def rollback(
     hold = holder(hold_at, marker)
     store = StateStore(store_url, connect_timeout=60)
     engine = warehouse_engine(warehouse_url)
+    if barrier is not None:
+        barrier.wait(timeout=60)
     try:
         from airflow_dataops.store import versions as sv
 
@@ -115,12 +117,8 @@ def rollback(
 
 
 def in_child(fn: Any, *args: Any, timeout: float = 120, **kwargs: Any) -> Any:
-    """Run ``fn`` in a fresh forked process (no connection shared with the parent) and return its result."""
-    queue = CTX.Queue()
-    proc = CTX.Process(target=run_and_report, args=(queue, fn, args, kwargs))
-    proc.start()
-    result = queue.get(timeout=timeout)[1]
-    proc.join(timeout=30)
+    """Run ``fn`` in a process of its own (no connection shared with the test) and return its result."""
+    (result,) = run_children([(fn, args, kwargs)], timeout=timeout)
     if isinstance(result, str) and result.startswith("error:"):
         raise AssertionError(result)
     return result

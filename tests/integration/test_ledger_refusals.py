@@ -131,8 +131,9 @@ def _fail_after_publish(warehouse: Path) -> None:
 
     from airflow_dataops.wap.protocol import PartitionWrite
 
-    with mock.patch.object(PartitionWrite, "record_slis", broken), pytest.raises(
-        RuntimeError, match="SLI store hiccup"
+    with (
+        mock.patch.object(PartitionWrite, "record_slis", broken),
+        pytest.raises(RuntimeError, match="SLI store hiccup"),
     ):
         op.execute(_context(try_number=1))
     with contextlib.suppress(AirflowSkipException):

@@ -44,7 +44,10 @@ def test_airflow_providers_get_lists_the_task_decorator() -> None:
     assert result.returncode == 0, result.stderr
     [info] = json.loads(result.stdout)
     assert info["task-decorators"] == [
-        {"class-name": "airflow_dataops.decorators.partitioned.partitioned_task_decorator", "name": "partitioned"}
+        {
+            "class-name": "airflow_dataops.decorators.partitioned.partitioned_task_decorator",
+            "name": "partitioned",
+        }
     ]
 
 
@@ -59,7 +62,9 @@ def test_db_migrate_creates_the_store(tmp_path: Path) -> None:
     db = tmp_path / "cli-store.db"
     result = airflow("dataops", "db", "migrate", env={"AIRFLOW__DATAOPS__STORE_URL": f"sqlite:///{db}"})
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == f"dataops state store sqlite:///{db}: schema version 0 -> {migrations.HEAD}"
+    assert (
+        result.stdout.strip() == f"dataops state store sqlite:///{db}: schema version 0 -> {migrations.HEAD}"
+    )
     assert db.exists()
 
 

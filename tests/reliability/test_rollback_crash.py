@@ -19,7 +19,7 @@ import time
 from collections import Counter
 
 import pytest
-from partition_workers import DATASET, source_multiset, target_multiset, warehouse_engine
+from partition_workers import CTX, DATASET, run_children, source_multiset, target_multiset, warehouse_engine
 from reliability_report import record
 from rollback_workers import DATASET_ROW, ROLLBACK_POINTS, in_child, kill_rollback, publish_version, rollback
 
@@ -93,36 +93,18 @@ def test_sigkill_during_rollback_leaves_one_whole_version_and_the_retry_restores
     )
 
 
-def _rollback_at_barrier(queue, barrier, args) -> None:
-    barrier.wait(timeout=60)
-    try:
-        queue.put(rollback(*args))
-    except BaseException as e:  # report, never hang the parent
-        queue.put(f"error:{type(e).__name__}: {e}")
-
-
 @pytest.mark.slow
 def test_concurrent_rollbacks_of_one_partition_exactly_one_restores(store, store_url, warehouse_url) -> None:
-    from partition_workers import CTX
-
     backend = "PostgreSQL" if store_url.startswith("postgresql") else "SQLite"
     rounds = max(1, RUNS // 6)
     for r in range(rounds):
         key = f"2028-01-{r + 1:02d}"
         first = in_child(publish_version, store_url, warehouse_url, key, f"c{r}_1", 200, rerun=False)
         in_child(publish_version, store_url, warehouse_url, key, f"c{r}_2", 120, rerun=True)
-        queue, barrier = CTX.Queue(), CTX.Barrier(4)
-        procs = [
-            CTX.Process(
-                target=_rollback_at_barrier, args=(queue, barrier, (store_url, warehouse_url, key, first))
-            )
-            for _ in range(4)
-        ]
-        for p in procs:
-            p.start()
-        outcomes = [queue.get(timeout=120) for _ in procs]
-        for p in procs:
-            p.join(timeout=30)
+        barrier = CTX.Barrier(4)
+        outcomes = run_children(
+            [(rollback, (store_url, warehouse_url, key, first), {"barrier": barrier})] * 4
+        )
         won = [o for o in outcomes if o.startswith("rolled_back:")]
         assert len(won) == 1, (r, outcomes)
         assert all("is busy" in o or "already holds version" in o for o in outcomes if o not in won), outcomes

@@ -32,7 +32,8 @@ def test_an_unreachable_server_is_one_clear_error(monkeypatch):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     monkeypatch.setenv(
-        "AIRFLOW_CONN_GONE", json.dumps({"conn_type": "mysql", "host": "127.0.0.1", "port": port, "login": "x"})
+        "AIRFLOW_CONN_GONE",
+        json.dumps({"conn_type": "mysql", "host": "127.0.0.1", "port": port, "login": "x"}),
     )
     with pytest.raises(WarehouseError, match=r"cannot reach the warehouse of connection 'GONE'"):
         warehouse.engine("GONE", probe=True)

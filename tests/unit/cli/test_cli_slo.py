@@ -130,7 +130,9 @@ def test_burn_invalid_dataset_exits_2(seeded, capsys):
         slo_burn(ns(dataset="bad"))
     assert info.value.code == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: dataset 'bad': slo.slis.freshness.unit is required") and err.count("\n") == 1
+    assert (
+        err.startswith("error: dataset 'bad': slo.slis.freshness.unit is required") and err.count("\n") == 1
+    )
 
 
 def test_cli_group_definition():

@@ -165,7 +165,9 @@ def duckdb(tmp_path_factory):
 #: digits (``\s``/``\d``), a multi-byte character (MySQL's byte ``length()``).
 HARD_TEXT = st.one_of(
     st.none(),
-    st.sampled_from(["a", "b", "A", "a ", "a\n", "zz", "", "n/a", "a b", "é", "\xa0", "x@y.z", "x y@z.w", "ab1"]),
+    st.sampled_from(
+        ["a", "b", "A", "a ", "a\n", "zz", "", "n/a", "a b", "é", "\xa0", "x@y.z", "x y@z.w", "ab1"]
+    ),
 )
 HARD_ROWS = st.lists(
     st.tuples(

@@ -155,7 +155,12 @@ def test_a_store_that_is_down_gives_a_page_that_says_so(client: TestClient, path
 def test_a_malformed_slo_block_is_shown_not_raised(client: TestClient, store: StateStore) -> None:
     from airflow_dataops.store.records import upsert_dataset
 
-    upsert_dataset(store, "broken", dag_id=UI_DAG_ID, slo={"objective": 7, "slis": {"freshness": {"threshold": 1, "unit": "h"}}})
+    upsert_dataset(
+        store,
+        "broken",
+        dag_id=UI_DAG_ID,
+        slo={"objective": 7, "slis": {"freshness": {"threshold": 1, "unit": "h"}}},
+    )
     try:
         row = next(d for d in client.get("/api/datasets").json()["datasets"] if d["dataset"] == "broken")
         assert row["status"] == "invalid" and row["slos"] == []

@@ -53,7 +53,9 @@ def compute_budget(observations: list[Obs], spec: SLOSpec, now: datetime) -> Bud
     now = check_now(now, spec)
     series, _ = event_series(spec, columns(observations, spec), now, lookback=spec.window)
     end = now.timestamp()
-    return report_from_count(series.count(end - spec.window.total_seconds(), end), spec, now - spec.window, now)
+    return report_from_count(
+        series.count(end - spec.window.total_seconds(), end), spec, now - spec.window, now
+    )
 
 
 def evaluate(observations: list[Obs], spec: SLOSpec, now: datetime) -> SLOEvaluation:

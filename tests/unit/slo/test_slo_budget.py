@@ -210,9 +210,7 @@ def test_timeslices_nothing_before_the_first_observation():
 
 def test_timeslice_budget_from_observations():
     observations = [
-        Obs(
-            dataset="flights", kind="freshness", observed_at=NOW - h * HOUR, value=1.0, good=h != 5, unit="s"
-        )
+        Obs(dataset="flights", kind="freshness", observed_at=NOW - h * HOUR, value=1.0, good=h != 5, unit="s")
         for h in range(30 * 24 + 1)
     ]
     observations.reverse()
