@@ -12,14 +12,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
-from html import escape
 from typing import Any
 
+from airflow_dataops.plugins.markup import esc
+
 _PAD_L, _PAD_R, _PAD_T, _PAD_B = 52, 12, 22, 24
-
-
-def _e(value: Any) -> str:
-    return escape(str(value), quote=True)
 
 
 def format_value(value: float | None, unit: str | None) -> str:
@@ -68,8 +65,8 @@ def _nice_ticks(lo: float, hi: float, count: int = 4) -> list[float]:
 def _frame(width: int, height: int, label: str, body: str) -> str:
     return (
         f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" role="img" '
-        f'aria-label="{_e(label)}" preserveAspectRatio="xMidYMid meet">'
-        f"<title>{_e(label)}</title>{body}</svg>"
+        f'aria-label="{esc(label)}" preserveAspectRatio="xMidYMid meet">'
+        f"<title>{esc(label)}</title>{body}</svg>"
     )
 
 
@@ -85,7 +82,7 @@ def _time_axis(t0: float, t1: float, x: Any, height: int) -> str:
         )
         anchor = "start" if i == 0 else "end" if i == 4 else "middle"
         out.append(
-            f'<text class="lbl" x="{px:.1f}" y="{height - 6}" text-anchor="{anchor}">{_e(text)}</text>'
+            f'<text class="lbl" x="{px:.1f}" y="{height - 6}" text-anchor="{anchor}">{esc(text)}</text>'
         )
     return "".join(out)
 
@@ -144,7 +141,7 @@ def line_chart(
         parts.append(f'<line class="grid" x1="{_PAD_L}" x2="{width - _PAD_R}" y1="{py:.1f}" y2="{py:.1f}"/>')
         parts.append(
             f'<text class="lbl" x="{_PAD_L - 6}" y="{py + 4:.1f}" text-anchor="end">'
-            f"{_e(_tick_label(tick, unit, scale))}</text>"
+            f"{esc(_tick_label(tick, unit, scale))}</text>"
         )
     if reference is not None:
         py = y(reference)
@@ -152,7 +149,7 @@ def line_chart(
         if reference_label:
             parts.append(
                 f'<text class="lbl" x="{width - _PAD_R - 4}" y="{py - 4:.1f}" text-anchor="end">'
-                f"{_e(reference_label)}</text>"
+                f"{esc(reference_label)}</text>"
             )
     path = " ".join(f"{x(ts):.1f},{y(v):.1f}" for ts, v, _ in data)
     parts.append(f'<polyline class="line" points="{path}"/>')
@@ -161,10 +158,10 @@ def line_chart(
         when = datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="minutes")
         parts.append(
             f'<circle class="{cls}" cx="{x(ts):.1f}" cy="{y(v):.1f}" r="3">'
-            f"<title>{_e(when)}: {_e(format_value(v, unit))} ({cls})</title></circle>"
+            f"<title>{esc(when)}: {esc(format_value(v, unit))} ({cls})</title></circle>"
         )
     parts.append(_time_axis(t0, t1, x, height))
-    parts.append(f'<text class="ttl" x="{_PAD_L}" y="14">{_e(label)}</text>')
+    parts.append(f'<text class="ttl" x="{_PAD_L}" y="14">{esc(label)}</text>')
     return _frame(width, height, label, "".join(parts))
 
 
@@ -224,7 +221,7 @@ def burndown_chart(
             f'<text class="lbl" x="{width / 2}" y="{height / 2}" text-anchor="middle">no events in the window</text>'
         )
     parts.append(_time_axis(t0, t1, x, height))
-    parts.append(f'<text class="ttl" x="{_PAD_L}" y="14">{_e(label)}</text>')
+    parts.append(f'<text class="ttl" x="{_PAD_L}" y="14">{esc(label)}</text>')
     return _frame(width, height, label, "".join(parts))
 
 
@@ -240,7 +237,7 @@ def budget_bar(remaining: float | None, *, width: int = 120, height: int = 12) -
         f'role="img" aria-label="error budget {text} left">'
         f'<rect class="track" x="0" y="0" width="{width}" height="{height}" rx="3"/>'
         f'<rect class="{cls}" x="0" y="0" width="{share * width:.1f}" height="{height}" rx="3"/></svg>'
-        f'<span class="num">{_e(text)}</span></span>'
+        f'<span class="num">{esc(text)}</span></span>'
     )
 
 
@@ -272,7 +269,7 @@ def breach_timeline(
         )
     for i, lane in enumerate(lanes):
         ly = _PAD_T + i * row_h
-        parts.append(f'<text class="lbl" x="{left - 6}" y="{ly + 15}" text-anchor="end">{_e(lane)}</text>')
+        parts.append(f'<text class="lbl" x="{left - 6}" y="{ly + 15}" text-anchor="end">{esc(lane)}</text>')
         for e in episodes:
             if str(e["slo"]) != lane:
                 continue
@@ -285,8 +282,8 @@ def breach_timeline(
             state = "open" if not e.get("resolved_at") else "resolved"
             parts.append(
                 f'<rect class="{cls}" x="{x0:.1f}" y="{ly + 4}" width="{max(x1 - x0, 3):.1f}" height="{row_h - 8}" rx="2">'
-                f"<title>{_e(lane)} {_e(e.get('severity'))} {state}: {_e(e['opened_at'])} → "
-                f"{_e(e.get('resolved_at') or 'now')}</title></rect>"
+                f"<title>{esc(lane)} {esc(e.get('severity'))} {state}: {esc(e['opened_at'])} → "
+                f"{esc(e.get('resolved_at') or 'now')}</title></rect>"
             )
     parts.append(_time_axis(t0, t1, x, height))
     return _frame(width, height, "breach timeline", "".join(parts))

@@ -173,12 +173,14 @@ def test_charts_escape_their_labels_and_handle_no_data() -> None:
                 "severity": "page",
                 "opened_at": (NOW - timedelta(days=3)).isoformat(),
                 "resolved_at": None,
-            }
+            },
+            {"slo": "g", "opened_at": (NOW - timedelta(days=2)).isoformat(), "resolved_at": None},
         ],
         start=start,
         end=end,
     )
     assert "&lt;i&gt;f&lt;/i&gt;" in timeline and 'class="bad"' in timeline
+    assert "None" not in timeline  # an episode without a severity shows none, not the word "None"
 
 
 @pytest.mark.parametrize(
