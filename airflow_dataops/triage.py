@@ -121,8 +121,10 @@ def rerun_command(dag_id: str | None, keys: Sequence[str], *, force: bool = Fals
 
 def missing_keys(keys: Sequence[str], cadence: timedelta, *, now: datetime | None = None) -> list[str] | None:
     """Keys absent from ``keys``, stepping by ``cadence`` from the oldest: between the oldest and the
-    newest, and after the newest up to the last partition due at ``now`` (its interval ended), as the
-    completeness SLO counts them.
+    newest, and after the newest those the completeness SLO counts as missing at ``now``
+    (:func:`airflow_dataops.slo.budget.missing_by`: a partition is expected when the newest one's
+    interval has ended plus a cadence, and missing half a cadence after that: a daily partition
+    from noon of the day after its interval ended).
 
     Only for keys that are all ISO dates (``YYYY-MM-DD``) or all datetimes, and a cadence of at least a
     minute (whole days for dates); ``None`` when the sequence cannot be known.
@@ -138,8 +140,11 @@ def missing_keys(keys: Sequence[str], cadence: timedelta, *, now: datetime | Non
         return None
     last = times[-1]
     if now is not None:
-        while last + 2 * cadence <= now:  # the next partition's interval has ended: it is due
-            last += cadence
+        from airflow_dataops.slo.budget import missing_by
+
+        # the newest partition's event is placed when its interval ends, as completeness places it
+        ended = (last + cadence).timestamp()
+        last += cadence * missing_by(ended, as_utc(now).timestamp(), cadence.total_seconds())
     present = set(times)
     out: list[str] = []
     at = times[0] + cadence

@@ -63,11 +63,19 @@ __all__ = [
     "WindowCount",
     "budget_status",
     "check_now",
+    "missing_by",
     "report_from_count",
 ]
 
 _UTC = timezone.utc
 _EPS = 1e-9
+
+
+def missing_by(t: float, at: float, cadence: float) -> int:
+    """How many of the events expected after one at ``t`` (every ``cadence`` seconds) are
+    missing at ``at``: the k-th is due at ``t + k * cadence`` and missing once it is half a
+    cadence late.  THE rule: the completeness SLO counts with it and triage lists with it."""
+    return max(0, math.floor((at - t) / cadence - 0.5 + _EPS))
 
 
 class WindowCount(NamedTuple):
@@ -232,11 +240,10 @@ class EventSeries:
     def _gap_missing(self, g: int, start: float, end: float) -> int:
         """Missing events of the gap after observation ``g`` placed inside ``(start, end]``."""
         t, cad = self.times[g], self._cadence
-        high = math.floor((end - t) / cad - 0.5 + _EPS)
+        high = missing_by(t, end, cad)
         if g < len(self._gaps):
             high = min(high, self._gaps[g])
-        low = max(0, math.floor((start - t) / cad - 0.5 + _EPS))
-        return max(0, high - low)
+        return max(0, high - missing_by(t, start, cad))
 
     def _count_slices(self, start: float, end: float) -> tuple[int, int, int, int]:
         length, times, cov = self._slice, self.times, self._cov
