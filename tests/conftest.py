@@ -81,20 +81,23 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def _kill_leftover_children(session: pytest.Session) -> None:
-    """Kill any multiprocessing child a test left running, and fail the session for it.
+    """Kill any crash-test child (``partition_workers.CHILD_NAME``) still running, and fail the session.
 
     Python joins its non-daemon children at exit, so one hung child would keep pytest (and CI)
-    waiting forever after the summary is printed; it is killed here and the session fails instead."""
+    waiting forever after the summary is printed; it is killed here and the session fails instead.
+    Other children (the OpenLineage listener's idle process pool) are not ours to judge."""
     import multiprocessing
 
-    left = multiprocessing.active_children()
+    from partition_workers import CHILD_NAME
+
+    left = [c for c in multiprocessing.active_children() if c.name == CHILD_NAME]
     for child in left:
         child.kill()
         child.join(timeout=10)
     if left:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
-            reporter.write_line(f"killed {len(left)} child process(es) left running: {left}")
+            reporter.write_line(f"killed {len(left)} crash-test child process(es) left running: {left}")
         session.exitstatus = 1
 
 

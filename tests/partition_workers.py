@@ -47,6 +47,8 @@ CTX.set_forkserver_preload(
         "airflow_dataops.store",
     ]
 )
+#: The name of every process this harness starts (tests/conftest.py kills any left at the end).
+CHILD_NAME = "dataops-test-child"
 POINTS = ["before_stage", "after_stage", "in_publish_transaction", "before_finish"]
 
 
@@ -196,7 +198,9 @@ def run_children(calls: list[Call], *, timeout: float = 120) -> list[Any]:
     dumps = Path(tempfile.mkdtemp(prefix="dataops-children-"))
     queue = CTX.Queue()
     procs = [
-        CTX.Process(target=run_and_report, args=(queue, fn, args, kwargs, str(dumps)), daemon=True)
+        CTX.Process(
+            target=run_and_report, args=(queue, fn, args, kwargs, str(dumps)), daemon=True, name=CHILD_NAME
+        )
         for fn, args, kwargs in calls
     ]
     for p in procs:
@@ -273,7 +277,11 @@ def kill_in(
     ``point`` (or after ``delay`` seconds)."""
     marker = tmp_path / f"marker-{random.random()}"
     proc = CTX.Process(
-        target=fn, args=args, kwargs={"hold_at": point, "marker": str(marker), **kwargs}, daemon=True
+        target=fn,
+        args=args,
+        kwargs={"hold_at": point, "marker": str(marker), **kwargs},
+        daemon=True,
+        name=CHILD_NAME,
     )
     proc.start()
     if point is not None:

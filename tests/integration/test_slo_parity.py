@@ -38,23 +38,39 @@ COMPARED = (
 )
 
 
+class Outcomes:
+    """Runs the outcome DAG for ``(days ago, outcome)`` and says when to look at the result.
+
+    What is missing depends on the time of day: a daily partition is missing from noon of the day
+    after its interval ended (half a cadence late).  So "today" is the UTC midnight at least six
+    hours back, and :meth:`at` is never earlier than 12:01 after it: every view is asked at an
+    instant where yesterday's partition is missing and today's is not, whenever the suite runs.
+    """
+
+    def __init__(self, dag: Any, plan: dict[str, str]) -> None:
+        self.dag, self.plan = dag, plan
+        self.today = (datetime.now(timezone.utc) - timedelta(hours=6)).replace(
+            hour=0, minute=0, second=0, microsecond=0
+        )
+
+    def __call__(self, days_ago: int, outcome: str) -> tuple[str, str]:
+        day = self.today - timedelta(days=days_ago)
+        key = day.strftime("%Y-%m-%d")
+        self.plan[key] = outcome
+        return key, self.dag.test(logical_date=day).state
+
+    def at(self) -> datetime:
+        """The instant to evaluate at: now, or 12:01 after "today" if that is still ahead."""
+        return max(datetime.now(timezone.utc), self.today + timedelta(hours=12, minutes=1))
+
+
 @pytest.fixture
 def outcomes(load_test_dag, warehouse: Path, use_store: str) -> Any:
-    """Run the outcome DAG for a list of ``(days ago, outcome)``; returns the keys by position."""
+    """The outcome DAG's runner (:class:`Outcomes`); ``warehouse`` and ``use_store`` set it up."""
     dag = load_test_dag("dataops_slo_outcomes.py", "dataops_slo_outcomes")
     # The module DagBag loaded (under its own name): the one whose OUTCOMES the task reads.
     plan: dict[str, str] = dag.task_dict["orders_for_day"].python_callable.__globals__["OUTCOMES"]
-
-    today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
-
-    def run(days_ago: int, outcome: str) -> tuple[str, str]:
-        day = today - timedelta(days=days_ago)
-        key = day.strftime("%Y-%m-%d")
-        plan[key] = outcome
-        state = dag.test(logical_date=day).state
-        return key, state
-
-    yield run
+    yield Outcomes(dag, plan)
     plan.clear()
 
 
@@ -112,8 +128,9 @@ def _essence(view: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _all_views(store: StateStore, monkeypatch: pytest.MonkeyPatch) -> dict[str, dict[str, Any]]:
-    now = datetime.now(timezone.utc)
+def _all_views(
+    store: StateStore, monkeypatch: pytest.MonkeyPatch, now: datetime
+) -> dict[str, dict[str, Any]]:
     page, row = _ui(store, now, monkeypatch)
     views = {
         "cli": _essence(_cli(store, now)),
@@ -144,7 +161,7 @@ def test_a_refused_middle_day_is_one_bad_correctness_event_in_every_view(
     assert [(r.partition_key, r.good) for r in correctness if not r.good] == [(refused, False)]
     assert {r.partition_key for r in correctness} == {key for key, _ in states}
 
-    truth = _assert_identical(_all_views(store, monkeypatch))
+    truth = _assert_identical(_all_views(store, monkeypatch, outcomes.at()))
     assert truth["slos"]["correctness"]["bad_events"] == 1
     assert truth["slos"]["correctness"]["good_events"] == 4
     assert truth["slos"]["completeness"]["bad_events"] == 1  # the ledger has the day as failed
@@ -173,7 +190,7 @@ def test_failed_quarantined_late_missing_and_rerun_partitions_agree(
     )
     assert outcomes(2, "ok")[1] == "success"  # the rerun
 
-    truth = _assert_identical(_all_views(store, monkeypatch))
+    truth = _assert_identical(_all_views(store, monkeypatch, outcomes.at()))
     correctness = truth["slos"]["correctness"]
     # 6 days with a partition: the quarantine keeps 3 of 4 rows (0.75 < 0.9: bad), the day still
     # refused is bad, the fixed day is good (its later event supersedes the refusal), the late day

@@ -37,11 +37,16 @@ def _cli(capsys: pytest.CaptureFixture[str], *argv: str, dag: str | None = None)
 def test_triage_names_each_partition_to_fix_with_its_numbers_and_command(
     outcomes: Any,  # noqa: F811
     capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    import airflow_dataops.triage as triage_module
+
     plan = [(6, "ok"), (5, "quarantine"), (4, "short"), (2, "ok")]  # day 3 missing; day 1 due, never run
     keys = [outcomes(days_ago, outcome)[0] for days_ago, outcome in plan]
     ok6, quarantined, refused, ok2 = keys
     store = StateStore.from_settings()
+    at = outcomes.at()  # past noon after "today": yesterday's partition is missing, today's is not
+    monkeypatch.setattr(triage_module, "utcnow", lambda: at)
 
     code, out, _ = _cli(capsys, DATASET, "json")
     report = json.loads(out)
@@ -80,9 +85,11 @@ def test_triage_names_each_partition_to_fix_with_its_numbers_and_command(
     )
     for days_ago in (5, 4, 3, 1):
         assert outcomes(days_ago, "ok")[1] == "success"
+    at = outcomes.at()  # after the fixing runs
+    monkeypatch.setattr(triage_module, "utcnow", lambda: at)
     code, out, _ = _cli(capsys, DATASET)
     assert "no partition needs action" in out
-    fixed = triage(store, [get_dataset(store, DATASET)], target=DATASET)  # type: ignore[list-item]
+    fixed = triage(store, [get_dataset(store, DATASET)], target=DATASET, now=at)  # type: ignore[list-item]
     assert fixed.actions == ()
     assert code == fixed.exit_code
 
@@ -122,12 +129,51 @@ def test_missing_keys(keys: list[str], cadence_h: int, expected: list[str] | Non
     assert missing_keys(keys, timedelta(hours=cadence_h)) == expected
 
 
-def test_missing_keys_runs_up_to_the_last_partition_due() -> None:
+def test_missing_keys_runs_up_to_the_last_partition_missing() -> None:
     from datetime import datetime, timedelta, timezone
 
-    now = datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc)
-    # 2026-11-28 ended at 11-29 00:00 and 2026-11-29 at 11-30 00:00: both due; 2026-11-30 is not
-    assert missing_keys(["2026-11-26", "2026-11-27"], timedelta(days=1), now=now) == [
+    # 2026-11-28 ended at 11-29 00:00 and is missing from 11-29 12:00 (half a cadence late);
+    # 2026-11-29 ended at 11-30 00:00 and is missing only from 11-30 12:00
+    morning = datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc)
+    assert missing_keys(["2026-11-26", "2026-11-27"], timedelta(days=1), now=morning) == ["2026-11-28"]
+    noon = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
+    assert missing_keys(["2026-11-26", "2026-11-27"], timedelta(days=1), now=noon) == [
         "2026-11-28",
         "2026-11-29",
     ]
+
+
+@pytest.mark.parametrize("cadence_h", [24, 6, 1])
+def test_triage_lists_as_many_missing_as_the_completeness_slo_counts_at_every_hour(cadence_h: int) -> None:
+    """One number, one meaning, whatever the time of day: triage's missing partitions are the
+    completeness SLO's missing events (a morning run of the suite once found 2 against 1)."""
+    from datetime import datetime, timedelta, timezone
+
+    from airflow_dataops.slo.budget import EventSeries
+    from airflow_dataops.slo.evaluation import completeness_columns
+    from airflow_dataops.slo.sli import SLIKind
+    from airflow_dataops.slo.spec import SLOSpec
+
+    cadence = timedelta(hours=cadence_h)
+    spec = SLOSpec(
+        dataset="d",
+        kind=SLIKind.COMPLETENESS,
+        objective=0.9,
+        window_days=30,
+        threshold=1,
+        unit="ratio",
+        cadence=cadence,
+    )
+    start = datetime(2026, 11, 20, tzinfo=timezone.utc)
+    fmt = "%Y-%m-%d" if cadence_h == 24 else "%Y-%m-%dT%H:%M:%S"
+    present = [start + cadence * i for i in (0, 1, 3, 4)]  # one gap inside
+    keys = [t.strftime(fmt) for t in present]
+    ledger = [(k, "applied", t) for k, t in zip(keys, present, strict=True)]
+    times, goods = completeness_columns(spec, ledger)
+    last = present[-1] + cadence  # the newest partition's interval ends
+    for step in range(0, 4 * 24 * 4):  # every quarter hour for four days after it
+        now = last + timedelta(minutes=15 * step)
+        series = EventSeries.from_columns(times, goods, spec, now)
+        counted = series.count(start.timestamp(), now.timestamp()).missing
+        listed = missing_keys(keys, cadence, now=now)
+        assert listed is not None and len(listed) == counted, (now, listed, counted)
