@@ -32,7 +32,8 @@ DATASET, TABLE, COLUMN = "flights", "flights", "flight_date"
 # the reliability tests run, earlier `dag.test()` runs have left threads in the pytest process (an
 # asyncio loop, tqdm's monitor, a queue feeder), and a child forked while one of them held a lock
 # hangs on it forever. The server imports once what every worker needs, so a child starts in
-# milliseconds; only installed packages (Python 3.11's server does not see the tests' sys.path).
+# milliseconds; only installed packages (Python 3.11's server does not see the tests' sys.path),
+# and pytest, which each child imports again when the suite runs through the `pytest` script.
 CTX = mp.get_context("forkserver")
 CTX.set_forkserver_preload(
     [

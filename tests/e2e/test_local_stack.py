@@ -58,18 +58,12 @@ def _script() -> Any:
     return module
 
 
-def _tree(pid: int) -> set[int]:
-    """``pid`` and every process below it (``/proc`` parent links), whatever its session.
-
-    The environment marker of :func:`_components` misses a component that rewrote its process
-    title over its environment (``airflow api_server``, the LocalExecutor workers): the tree
-    does not."""
-    return {pid} | _script().descendants(pid)
-
-
-def _alive(pids: set[int]) -> set[int]:
-    """Those of ``pids`` still running (a zombie is not)."""
-    return set(_script().alive(pids))
+def _still_running(started: set[int], home: Path) -> dict[int, str]:
+    """What of the stack still runs: the processes the script had started (its ``/proc`` tree,
+    which sees the components that rewrote their process title over the environment marker of
+    :func:`_components`: ``airflow api_server``, the LocalExecutor workers) and any the marker
+    finds; a zombie does not count.  Their command lines, by pid."""
+    return {pid: _cmdline(pid) for pid in _script().alive(started | set(_components(home)))}
 
 
 def _cmdline(pid: int) -> str:
@@ -201,7 +195,7 @@ def test_stopping_the_stack_leaves_no_component_running(stack: dict[str, object]
     proc: subprocess.Popen[bytes] = stack["proc"]  # type: ignore[assignment]
     home: Path = stack["home"]  # type: ignore[assignment]
     assert _components(home), "the stack's components should be running before the stop"
-    started = _tree(proc.pid) - {proc.pid}
+    started = _script().descendants(proc.pid)
     assert len(started) > len(_components(home)), "the tree sees the components the marker cannot"
     os.kill(proc.pid, signal.SIGINT)  # what Ctrl-C sends to the script
     # stop() gives the components 30 + 15 + 10 s, then 20 s to clean up: 180 s is a hang, not a slow stop
@@ -210,7 +204,7 @@ def test_stopping_the_stack_leaves_no_component_running(stack: dict[str, object]
     except subprocess.TimeoutExpired:
         os.kill(proc.pid, signal.SIGUSR1)  # the script dumps its threads' stacks into stack.log
         time.sleep(2)
-        alive = {pid: _cmdline(pid) for pid in _alive(started | set(_components(home)))}
+        alive = _still_running(started, home)
         tail = (home / "stack.log").read_text(errors="replace")[-6000:]
         for pid in [proc.pid, *alive]:  # leave nothing behind for the rest of the suite
             with contextlib.suppress(ProcessLookupError):
@@ -218,6 +212,6 @@ def test_stopping_the_stack_leaves_no_component_running(stack: dict[str, object]
         pytest.fail(f"the stack did not stop in 180 s after Ctrl-C; still running: {alive}\n{tail}")
     assert code == 0
     deadline = time.monotonic() + 15  # a killed process leaves /proc when the kernel has reaped it
-    while _alive(started | set(_components(home))) and time.monotonic() < deadline:
+    while _still_running(started, home) and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert {pid: _cmdline(pid) for pid in _alive(started | set(_components(home)))} == {}
+    assert _still_running(started, home) == {}
