@@ -56,6 +56,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from airflow_dataops.contracts import rules as R
+from airflow_dataops.contracts.engines import sql_dialects as D
 from airflow_dataops.contracts.engines.gx_custom import (
     custom_expectations,
     custom_result,
@@ -219,6 +220,7 @@ def _evaluate(
     suite = Suite()
     rows_id = suite.add(E.ExpectTableRowCountToBeBetween)
     plan: list[tuple[R.Check, dict[str, str]]] = []
+    refused: dict[R.Measure, Any] = {}  # patterns this database's regex engine would read otherwise
     checks = R.plan(contract, obj)
     unreachable = _unreachable(checks, source)
     for check in checks:
@@ -238,6 +240,13 @@ def _evaluate(
         if m.kind == "sql":
             plan.append((check, {"sql": "sql"}))  # measured after the GX run, by the SQL engine's runner
             continue
+        if dialect is not None and m.pattern:
+            try:
+                D.pattern_for(m.pattern, dialect.name)
+            except D.PatternRefused as e:
+                refused[m] = R.Unmeasured(f"not run: {e}")  # a failed rule with the reason, as on sql
+                plan.append((check, {"refused": ""}))
+                continue
         ids = expectations_for(m, suite, E, columns, dialect=dialect, db_schema=db_schema)
         if ids is None:
             warnings.append(
@@ -256,7 +265,7 @@ def _evaluate(
 
     outcome = _run(gx, suite, source)
     rows = int(observed_value(outcome, rows_id, contract, "rowCount") or 0)
-    values: dict[R.Measure, Any] = {R.ROWS: rows}
+    values: dict[R.Measure, Any] = {R.ROWS: rows, **refused}
     for check, measured_by in plan:
         if not measured_by:
             results.append(R.missing_column_result(check))

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_dataops.contracts import rules as R
+from airflow_dataops.contracts.engines import sql_dialects as D
 from airflow_dataops.contracts.model import Contract
 from airflow_dataops.exceptions import ContractError
 
@@ -110,7 +111,9 @@ def expectations_for(
                 )
             }
         if m.pattern and m.valid_values is None:
-            return {"unexpected": suite.add(E.ExpectColumnValuesToMatchRegex, column=col, regex=m.pattern)}
+            # on a database, the pattern in its regex dialect with re.search's meaning (sql_dialects)
+            regex = D.pattern_for(m.pattern, dialect.name) if sql else m.pattern
+            return {"unexpected": suite.add(E.ExpectColumnValuesToMatchRegex, column=col, regex=regex)}
         if not sql:
             return None
         from airflow_dataops.contracts.engines.sql_predicates import measure_predicate

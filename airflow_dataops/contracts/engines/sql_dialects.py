@@ -1,4 +1,4 @@
-"""What the SQL engine must know about MySQL/MariaDB and DuckDB to give pandas' verdicts, or refuse.
+"""What the SQL engine must know about MySQL/MariaDB, DuckDB and PostgreSQL to give pandas' verdicts, or refuse.
 
 The pandas engine is the reference: patterns are Python ``re.search``, strings are compared code
 point by code point.  Two places where these warehouses differ, and what we do:
@@ -6,10 +6,14 @@ point by code point.  Two places where these warehouses differ, and what we do:
 * **Patterns.**  MySQL/MariaDB ``REGEXP`` is PCRE, case-insensitive under a ``_ci`` collation:
   the pattern is sent as ``(?-i)`` + pattern.  DuckDB's ``~`` is a *full* match; we use
   ``regexp_matches`` (a search), RE2 syntax: Python's ``$`` (end, or before a final newline) is
-  sent as ``(?:\\n?\\z)`` and ``\\Z`` as ``\\z``.  Both engines' ``\\d \\w \\s \\b`` are ASCII-only
-  where Python's are Unicode, and RE2 has no look-around or back-references: such patterns are
-  refused with the reason, never run with other semantics.  Anything else the warehouse's regex
-  engine cannot compile is refused with its own error (:func:`unusable_patterns`).
+  sent as ``(?:\\n?\\z)`` and ``\\Z`` as ``\\z``.  PostgreSQL's ``~`` is a search in its own ARE
+  syntax, where ``$`` is the end only, ``.`` also matches a newline and ``\\xhh`` takes any number of
+  hex digits: Python's ``$`` is sent as ``(?:\\n?$)``, ``.`` as ``[^\\n]`` and ``\\xhh`` as ``\\u00hh``.
+  The engines' ``\\d \\s`` are ASCII- or locale-bound where Python's are Unicode: they are sent as
+  explicit classes (Unicode ``Nd``; every ``str.isspace()`` character).  ``\\w \\b`` (Python's
+  Unicode word characters) and, on RE2, look-around and back-references are refused with the
+  reason, never run with other semantics.  Anything else the warehouse's regex engine cannot
+  compile is refused with its own error (:func:`unusable_patterns`).
 * **Text comparison (MySQL/MariaDB).**  A ``_ci`` collation says ``'a' = 'A'``, and every
   PAD SPACE collation (``utf8mb4_bin`` included) says ``'a' = 'a '``: valid values, missing
   markers, duplicates and foreign keys on such a column would be counted differently.  Those
@@ -19,7 +23,6 @@ point by code point.  Two places where these warehouses differ, and what we do:
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import re
 
@@ -41,19 +44,27 @@ class PatternRefused(ValueError):
     """A pattern this warehouse's regex engine would read differently from Python's ``re``."""
 
 
+#: the regex syntax each dialect's pattern is sent in (SQLite runs Python's ``re`` itself, or GLOB)
+FLAVORS = {"mysql": "pcre", "mariadb": "pcre", "duckdb": "re2", "postgresql": "are"}
+_ENGINE_NAMES = {
+    "pcre": "PCRE (MySQL/MariaDB REGEXP)",
+    "re2": "RE2 (DuckDB)",
+    "are": "PostgreSQL's regular expressions",
+}
+
+
 def pattern_for(pattern: str, dialect: str) -> str:
     """The pattern to send to ``dialect``'s regex function for ``re.search(pattern, value)``'s verdict.
 
     :raises PatternRefused: the pattern uses what this engine reads differently (see the module doc).
     """
-    if dialect not in (*MYSQL, "duckdb"):
+    flavor = FLAVORS.get(dialect)
+    if flavor is None:
         return pattern
-    re2 = dialect == "duckdb"
-    engine = "RE2 (DuckDB)" if re2 else "PCRE (MySQL/MariaDB REGEXP)"
-    for reason in _differences(pattern, re2=re2):
-        raise PatternRefused(f"pattern {pattern!r} {reason} in {engine}; {_FIX}")
-    translated = _translate(pattern, re2=re2)
-    return translated if re2 else "(?-i)" + translated
+    for reason in _differences(pattern, re2=flavor == "re2"):
+        raise PatternRefused(f"pattern {pattern!r} {reason} in {_ENGINE_NAMES[flavor]}; {_FIX}")
+    translated = _translate(pattern, flavor)
+    return "(?-i)" + translated if flavor == "pcre" else translated
 
 
 _FIX = "rewrite the pattern (e.g. [A-Za-z0-9_] instead of \\w) or check this rule with engine='pandas'"
@@ -63,6 +74,33 @@ _SPACE = (
     "\\x{9}\\x{a}\\x{b}\\x{c}\\x{d}\\x{1c}\\x{1d}\\x{1e}\\x{1f}\\x{20}\\x{85}\\x{a0}\\x{1680}"
     "\\x{2000}-\\x{200a}\\x{2028}\\x{2029}\\x{202f}\\x{205f}\\x{3000}"
 )
+
+
+def _are_escapes(pcre_class: str) -> str:
+    """A class written with PCRE's ``\\x{h}`` as PostgreSQL's ``\\uhhhh`` / ``\\Uhhhhhhhh``."""
+    return re.sub(r"\\x\{([0-9a-f]+)\}", lambda m: _are_char(int(m.group(1), 16)), pcre_class)
+
+
+def _are_char(code: int) -> str:
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+@functools.lru_cache(maxsize=1)
+def _are_digits() -> str:
+    """Python's ``\\d`` on str (Unicode category Nd, as this Python's ``re`` knows it) as ARE ranges."""
+    import unicodedata
+
+    codes = [c for c in range(0x110000) if unicodedata.category(chr(c)) == "Nd"]
+    ranges: list[list[int]] = []
+    for c in codes:
+        if ranges and ranges[-1][1] == c - 1:
+            ranges[-1][1] = c
+        else:
+            ranges.append([c, c])
+    return "".join(
+        f"{_are_char(lo)}-{_are_char(hi)}" if hi > lo else _are_char(lo) if lo > 0x7F else chr(lo)
+        for lo, hi in ranges
+    )
 
 
 def _differences(pattern: str, *, re2: bool) -> list[str]:
@@ -97,27 +135,44 @@ def _differences(pattern: str, *, re2: bool) -> list[str]:
     return found
 
 
-def _translate(pattern: str, *, re2: bool) -> str:
-    """Python's Unicode ``\\d``/``\\s`` as explicit classes, ``\\Z`` as ``\\z``, and on RE2 Python's ``$``
-    (end, or before a final newline) as ``(?:\\n?\\z)``; character classes are kept apart."""
+def _translate(pattern: str, flavor: str) -> str:
+    """Python's Unicode ``\\d``/``\\s`` as explicit classes; ``\\Z`` as ``\\z`` (PCRE, RE2: their ``\\Z`` also
+    matches before a final newline); Python's ``$`` (end, or before a final newline) as ``(?:\\n?\\z)`` on
+    RE2 and ``(?:\\n?$)`` on PostgreSQL (whose ``$`` is the end only); on PostgreSQL ``.`` as ``[^\\n]``
+    (its ``.`` matches a newline) and ``\\xhh`` as ``\\u00hh`` (its ``\\x`` takes any number of digits).
+    Character classes are kept apart."""
+    are = flavor == "are"
+    space = _are_escapes(_SPACE) if are else _SPACE
+    digit = _are_digits() if are else "\\p{Nd}"
     out, i, in_class = [], 0, False
     while i < len(pattern):
         ch = pattern[i]
         if ch == "\\" and i + 1 < len(pattern):
             pair = pattern[i : i + 2]
-            if pair in ("\\d", "\\D"):
-                out.append("\\p{Nd}" if pair == "\\d" else "\\P{Nd}")
+            if pair == "\\d":
+                out.append(digit if in_class or not are else f"[{digit}]")
+            elif pair == "\\D":
+                if in_class and are:
+                    raise PatternRefused(
+                        f"pattern {pattern!r} uses \\D inside a character class, which has no exact "
+                        f"translation; {_FIX}"
+                    )
+                out.append(f"[^{digit}]" if are else "\\P{Nd}")
             elif pair == "\\s":
-                out.append(_SPACE if in_class else f"[{_SPACE}]")
+                out.append(space if in_class else f"[{space}]")
             elif pair == "\\S":
                 if in_class:
                     raise PatternRefused(
                         f"pattern {pattern!r} uses \\S inside a character class, which has no exact "
                         f"translation; {_FIX}"
                     )
-                out.append(f"[^{_SPACE}]")
-            elif pair == "\\Z" and not in_class:
+                out.append(f"[^{space}]")
+            elif pair == "\\Z" and not in_class and not are:
                 out.append("\\z")
+            elif pair == "\\x" and are and re.fullmatch(r"[0-9a-fA-F]{2}", pattern[i + 2 : i + 4]):
+                out.append("\\u00" + pattern[i + 2 : i + 4])
+                i += 4
+                continue
             else:
                 out.append(pair)
             i += 2
@@ -133,8 +188,10 @@ def _translate(pattern: str, *, re2: bool) -> str:
                 i += 2
                 continue
             out.append(ch)
-        elif ch == "$" and re2:
-            out.append("(?:\\n?\\z)")
+        elif ch == "$" and flavor in ("re2", "are"):
+            out.append("(?:\\n?\\z)" if flavor == "re2" else "(?:\\n?$)")
+        elif ch == "." and are:
+            out.append("[^\\n]")
         else:
             out.append(ch)
         i += 1
@@ -142,16 +199,17 @@ def _translate(pattern: str, *, re2: bool) -> str:
 
 
 def unusable_patterns(conn: Any, patterns: set[str]) -> dict[str, str]:
-    """Pattern -> why it cannot be checked on this MySQL/MariaDB or DuckDB connection (empty elsewhere).
+    """Pattern -> why it cannot be checked on this MySQL/MariaDB, DuckDB or PostgreSQL connection
+    (empty elsewhere).
 
     Each pattern is translated (:func:`pattern_for`) and compiled once by the warehouse's own regex
-    engine: on MySQL/MariaDB by the server (in a savepoint inside an open transaction); on DuckDB by
-    a private in-memory database of the same library, so a rejected pattern never aborts the
-    caller's transaction (DuckDB aborts a transaction on any error).
+    engine: on MySQL/MariaDB and PostgreSQL by the server, in a savepoint (or a transaction of its
+    own), so a rejected pattern never aborts the caller's transaction; on DuckDB by a private
+    in-memory database of the same library (DuckDB aborts a transaction on any error).
     """
 
     dialect = conn.dialect.name
-    if dialect not in (*MYSQL, "duckdb") or not patterns:
+    if dialect not in FLAVORS or not patterns:
         return {}
     out: dict[str, str] = {}
     for pattern in sorted(patterns):
@@ -160,7 +218,7 @@ def unusable_patterns(conn: Any, patterns: set[str]) -> dict[str, str]:
         except PatternRefused as e:
             out[pattern] = str(e)
             continue
-        rejected = _duckdb_rejects(sent) if dialect == "duckdb" else _mysql_rejects(conn, sent)
+        rejected = _duckdb_rejects(sent) if dialect == "duckdb" else _server_rejects(conn, sent)
         if rejected is not None:
             out[pattern] = (
                 f"pattern {pattern!r} is refused by the warehouse's regex engine ({rejected}); {_FIX}"
@@ -168,12 +226,12 @@ def unusable_patterns(conn: Any, patterns: set[str]) -> dict[str, str]:
     return out
 
 
-def _mysql_rejects(conn: Any, sent: str) -> str | None:
+def _server_rejects(conn: Any, sent: str) -> str | None:
     """The server's error compiling ``sent`` (its first line), or ``None``."""
     import sqlalchemy as sa
 
     try:
-        with conn.begin_nested() if conn.in_transaction() else contextlib.nullcontext():
+        with conn.begin_nested() if conn.in_transaction() else conn.begin():
             conn.execute(sa.select(sa.literal("").regexp_match(sa.bindparam("p", sent)))).scalar()
     except sa.exc.DBAPIError as e:
         text = str(e.orig or e).strip().splitlines()
@@ -211,13 +269,13 @@ _COMPARING = frozenset({"missing", "duplicates", "tuple_duplicates", "orphans"})
 def refusals(
     conn: Any, measures: Any, *, table: str, db_schema: str | None, partition_column: str | None
 ) -> dict[Any, str]:
-    """Measure -> why this MySQL/MariaDB or DuckDB connection cannot take it as pandas would
-    (empty on other dialects).
+    """Measure -> why this MySQL/MariaDB, DuckDB or PostgreSQL connection cannot take it as pandas
+    would (empty on other dialects).
 
     :raises ValueError: the partition column itself compares inexactly (the partition cannot be
         told apart from its neighbours).
     """
-    if conn.dialect.name not in (*MYSQL, "duckdb"):
+    if conn.dialect.name not in FLAVORS:
         return {}
     measures = list(measures)
     out: dict[Any, str] = {}

@@ -61,17 +61,10 @@ class PatternMatch(ColumnElement[bool]):
 
 @compiles(PatternMatch)
 def _compile_pattern(element: PatternMatch, compiler: Any, **kw: Any) -> str:
-    pattern: Any = sa.bindparam("pattern", element.pattern, unique=True)
-    regexp = element.text.regexp_match(pattern)
-    return compiler.process(sa.not_(regexp) if element.negate else regexp, **kw)
-
-
-@compiles(PatternMatch, "mysql")
-@compiles(PatternMatch, "mariadb")
-def _compile_pattern_mysql(element: PatternMatch, compiler: Any, **kw: Any) -> str:
-    # PCRE, made case-sensitive whatever the column's collation (see sql_dialects)
-    pattern: Any = sa.bindparam("pattern", D.pattern_for(element.pattern, "mysql"), unique=True)
-    regexp = element.text.regexp_match(pattern)
+    # PostgreSQL's ARE and MySQL's PCRE (made case-sensitive whatever the column's collation) get
+    # the pattern translated to re.search's meaning (see sql_dialects); SQLite's REGEXP is re itself
+    sent = D.pattern_for(element.pattern, compiler.dialect.name)
+    regexp = element.text.regexp_match(sa.bindparam("pattern", sent, unique=True))
     return compiler.process(sa.not_(regexp) if element.negate else regexp, **kw)
 
 

@@ -143,7 +143,7 @@ def test_pandas_and_postgres_agree(rows, pg_schema):
     assert [key(r) for r in sql.results] == [key(r) for r in evaluate_dataframe(CONTRACT, df).results]
 
 
-# -- MySQL/MariaDB and DuckDB (#18): the same property on the other warehouses ---------------------
+# -- MySQL/MariaDB, DuckDB (#18) and PostgreSQL: the same property on values where dialects differ ---------------------
 @pytest.fixture
 def mysql(mysql_url):
     eng = sa.create_engine(mysql_url)
@@ -207,3 +207,18 @@ def test_pandas_and_mysql_agree(rows, mysql):
 @given(rows=HARD_ROWS)
 def test_pandas_and_duckdb_agree(rows, duckdb):
     _agree_on(duckdb, rows)
+
+
+@pytest.fixture
+def postgres(pg_url):
+    eng = sa.create_engine(pg_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.mark.postgres
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=HARD_ROWS)
+def test_pandas_and_postgres_agree_on_hard_text(rows, postgres):
+    """PostgreSQL's ARE reads ``$`` and ``.`` differently from Python's re: the translated pattern agrees."""
+    _agree_on(postgres, rows)

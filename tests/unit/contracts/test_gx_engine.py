@@ -340,3 +340,36 @@ def test_gx_and_sql_agree_on_postgres(pg_schema):
         assert [key(r) for r in evaluate_gx(CONTRACT, **kw).results] == [
             key(r) for r in evaluate_sql(CONTRACT, **kw).results
         ]
+
+
+PATTERNS = make_contract(
+    """\
+- name: t
+  properties:
+    - name: s
+      logicalType: string
+      logicalTypeOptions: {pattern: '^[a-z]+$'}
+    - name: w
+      logicalType: string
+      logicalTypeOptions: {pattern: '^\\w+$'}
+"""
+)
+
+
+@pytest.mark.postgres
+def test_gx_sql_and_pandas_read_a_pattern_alike_on_postgres(pg_schema):
+    """PostgreSQL's ``$`` is the end only, Python's also matches before a final newline: both database
+    engines send the translated pattern; ``\\w`` (Unicode letters in Python) fails with the reason."""
+    from airflow_dataops.contracts.engines.pandas import evaluate_dataframe
+
+    engine, schema = pg_schema
+    df = pd.DataFrame({"s": ["ab", "ab\n", "Ab", None], "w": ["a", "a", "a", "a"]}, dtype="string")
+    df.to_sql("pt", engine, index=False, schema=schema)
+    kw = dict(engine_or_connection=engine, table="pt", db_schema=schema)
+    reports = {"gx": evaluate_gx(PATTERNS, **kw), "sql": evaluate_sql(PATTERNS, **kw)}
+    pandas = {r.name: r for r in evaluate_dataframe(PATTERNS, df).results}
+    for engine_name, report in reports.items():
+        by_name = {r.name: r for r in report.results}
+        assert by_name["t.s.pattern"].failing_rows == pandas["t.s.pattern"].failing_rows == 1, engine_name
+        refused = by_name["t.w.pattern"]
+        assert not refused.passed and "uses \\w or \\W" in str(refused.actual), engine_name

@@ -1,7 +1,8 @@
-"""MySQL/MariaDB and DuckDB in the SQL engine (#18): pandas' verdicts where the dialect differs, or a
-refusal that says why; ``sql`` rules read-only on both.
+"""MySQL/MariaDB, DuckDB and PostgreSQL in the SQL engine (#18, #15): pandas' verdicts where the
+dialect differs, or a refusal that says why; ``sql`` rules read-only on MySQL and DuckDB.
 
-The MariaDB cases need the server `make test` starts (DATAOPS_TEST_MYSQL_URL); DuckDB is embedded.
+The MariaDB and PostgreSQL cases need the servers `make test` starts (DATAOPS_TEST_MYSQL_URL,
+DATAOPS_TEST_PG_URL); DuckDB is embedded.
 """
 
 from __future__ import annotations
@@ -20,12 +21,25 @@ from airflow_dataops.exceptions import ContractError
 from ._helpers import SQL_RULE, make_contract
 
 DIALECTS = [pytest.param("mysql", marks=pytest.mark.mysql), "duckdb"]
+#: where patterns are translated: PostgreSQL too (its sql rules are covered with the other backends')
+PATTERN_DIALECTS = [*DIALECTS, pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
 @pytest.fixture(params=DIALECTS)
 def engine(request, tmp_path):
+    yield from _engine(request, tmp_path)
+
+
+@pytest.fixture(params=PATTERN_DIALECTS)
+def pattern_engine(request, tmp_path):
+    yield from _engine(request, tmp_path)
+
+
+def _engine(request, tmp_path):
     if request.param == "mysql":
         url = request.getfixturevalue("mysql_url")
+    elif request.param == "postgresql":
+        url = request.getfixturevalue("pg_url")
     else:
         url = f"duckdb+dataops:///{tmp_path / 'w.duckdb'}"
     eng = sa.create_engine(url)
@@ -41,10 +55,29 @@ def test_python_whitespace_class_is_pinned():
     assert listed == {c for c in range(0x110000) if chr(c).isspace()}
 
 
-# Patterns whose meaning differs between Python's re and PCRE/RE2 unless translated, and values
-# on which the difference shows.
-PATTERNS = [r"^[a-z]+$", r"^[a-z]", r"^\d{2}$", r"a\s", r"^a\Z", r"^\S+@\S+$", r"[$]x", r"\$$", r"^[]a]$"]
+# Patterns whose meaning differs between Python's re and PCRE/RE2/PostgreSQL's ARE unless
+# translated, and values on which the difference shows.
+PATTERNS = [
+    r"^[a-z]+$",
+    r"^[a-z]",
+    r"^\d{2}$",
+    r"a\s",
+    r"^a\Z",
+    r"^\S+@\S+$",
+    r"[$]x",
+    r"\$$",
+    r"^[]a]$",
+    r"^a.b$",  # ARE's "." also matches a newline
+    r"^\D+$",  # a Unicode digit is not \D in Python, whatever the server's locale says
+    r"[\d]x",
+    r"\x41B",  # ARE's \x takes every hex digit that follows: \x41B would be U+041B
+]
 VALUES = [
+    "a\nb",
+    "axb",
+    "\u0663x",
+    "AB",
+    "\u041b",
     "ab",
     "ab\n",
     "B",
@@ -64,7 +97,8 @@ VALUES = [
 ]
 
 
-def test_translated_patterns_give_re_search_verdicts(engine):
+def test_translated_patterns_give_re_search_verdicts(pattern_engine):
+    engine = pattern_engine
     rows = [{"v": v} for v in VALUES]
     with engine.begin() as conn:
         conn.exec_driver_sql("CREATE TABLE p (v VARCHAR(20))")
@@ -86,12 +120,15 @@ def test_translated_patterns_give_re_search_verdicts(engine):
         (r"(?<=a)b", "duckdb", "look-ahead or look-behind"),
         (r"(a)\1", "duckdb", "back-reference"),
         (r"[\S]", "duckdb", r"\S inside a character class"),
+        (r"^\w+$", "postgresql", r"\w or \W"),
+        (r"\bx", "postgresql", r"\b or \B"),
+        (r"[\D]", "postgresql", r"\D inside a character class"),
     ],
 )
 def test_patterns_read_differently_are_refused(pattern, dialect, reason):
     with pytest.raises(D.PatternRefused, match=re.escape(reason)):
         D.pattern_for(pattern, dialect)
-    assert D.pattern_for(pattern, "postgresql") == pattern  # other dialects untouched
+    assert D.pattern_for(pattern, "sqlite") == pattern  # SQLite runs Python's re itself
 
 
 def test_a_pattern_the_engine_rejects_is_named_and_the_callers_transaction_survives(tmp_path):
@@ -106,6 +143,19 @@ def test_a_pattern_the_engine_rejects_is_named_and_the_callers_transaction_survi
     engine.dispose()
 
 
+@pytest.mark.postgres
+def test_a_pattern_postgresql_rejects_is_named_and_the_callers_transaction_survives(pg_url):
+    engine = sa.create_engine(pg_url)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (s TEXT)")  # the caller's open transaction
+        reasons = D.unusable_patterns(conn, {"(?P<n>a)", "^a$"})
+        conn.exec_driver_sql("INSERT INTO t VALUES ('a')")  # not aborted: the probe had a savepoint
+        conn.commit()
+        assert conn.exec_driver_sql("SELECT COUNT(*) FROM t").scalar() == 1
+    assert list(reasons) == ["(?P<n>a)"] and "refused by the warehouse's regex engine" in reasons["(?P<n>a)"]
+    engine.dispose()
+
+
 PATTERN_RULE = """\
 - name: t
   properties:
@@ -115,7 +165,8 @@ PATTERN_RULE = """\
 """
 
 
-def test_a_refused_pattern_fails_its_rule_with_the_reason_and_the_rest_still_runs(engine):
+def test_a_refused_pattern_fails_its_rule_with_the_reason_and_the_rest_still_runs(pattern_engine):
+    engine = pattern_engine
     with engine.begin() as conn:
         conn.exec_driver_sql("CREATE TABLE t (s VARCHAR(10))")
         conn.exec_driver_sql("INSERT INTO t VALUES ('é'), ('ab')")
