@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from airflow_dataops.contracts import rules as R
 from airflow_dataops.contracts.engines import sql_dialects as D
-from airflow_dataops.contracts.engines.sql_predicates import Scope, aggregate, sql_type_family
+from airflow_dataops.contracts.engines.sql_predicates import Scope, aggregates, sql_type_family, unpack
 from airflow_dataops.contracts.model import Contract, SchemaObject
 from airflow_dataops.contracts.report import GateReport, RuleResult
 from airflow_dataops.exceptions import ContractError
@@ -124,7 +124,6 @@ def _evaluate(
         if partition_column
         else sa.true()
     )
-    scope = Scope(t, partition_column, partition_value, db_schema, families)
     try:
         refused = D.refusals(
             conn, R.measures(runnable), table=table, db_schema=db_schema, partition_column=partition_column
@@ -132,10 +131,14 @@ def _evaluate(
     except ValueError as e:
         raise ContractError(str(e), file=contract.source, path=obj.path) from None
     aggregated = [m for m in R.measures(runnable) if m.kind != "sql" and m not in refused]
+    common = D.common_matches(conn, table, db_schema, aggregated, families)
+    scope = Scope(t, partition_column, partition_value, db_schema, families, common_matches=common)
     values: dict[R.Measure, Any] = {m: R.Unmeasured(reason) for m, reason in refused.items()}
-    labelled = [aggregate(m, t, where, scope).label(f"m{i}") for i, m in enumerate(aggregated)]
+    plan = aggregates(aggregated, t, where, scope, conn.dialect)
+    labelled = [column.label(f"m{i}") for i, (_, column) in enumerate(plan)]
     row = conn.execute(sa.select(*labelled).select_from(t).where(where)).one()
-    values.update(zip(aggregated, row))
+    for (measures, _), value in zip(plan, row):
+        values.update(zip(measures, unpack(measures, value)))
     if owned and conn.dialect.name in D.NO_READ_ONLY_SAVEPOINT and conn.in_transaction():
         conn.rollback()  # our own reading transaction: MySQL/DuckDB start a read-only one per rule
     for check in runnable:

@@ -32,6 +32,7 @@ try:  # Python 3.11+
 except ImportError:  # pragma: no cover - Python 3.10
     import sre_constants as _sre  # type: ignore[no-redef]
     import sre_parse as _sre_parse  # type: ignore[no-redef]
+from collections.abc import Mapping
 from typing import Any
 
 from airflow_dataops.warehouse import MYSQL, inexact_text_columns
@@ -294,4 +295,61 @@ def refusals(
         compares = m.kind in _COMPARING or (m.kind == "invalid" and m.valid_values is not None)
         if compares and (cols := [c for c in m.columns if c in inexact]):
             out[m] = collation_reason(cols[0], inexact[cols[0]])
+    return out
+
+
+#: the share of a column's rows its matching most common values must cover for the lookup to pay:
+#: a value outside them pays for the lookup and the regex (measured on 3.4M rows: the lookup costs
+#: about a fifth of ``~`` on a short code)
+COMMON_MIN_SHARE = 0.5
+
+
+def common_matches(
+    conn: Any, table: str, db_schema: str | None, measures: Any, families: Mapping[str, str | None]
+) -> dict[tuple[str, str], tuple[str, ...]]:
+    """``(column, pattern)`` -> the column's most common values that match the pattern, on PostgreSQL.
+
+    PostgreSQL's statistics (``pg_stats.most_common_vals``, kept by ANALYZE and autovacuum) name
+    the values most rows hold.  Those that match a pattern are asked of the server's own regex
+    engine, with the pattern as the gate sends it, before the scan; in the scan a value among them
+    is known to match by a hashed lookup and only the others run the regex.  The verdicts are the
+    same whatever the statistics' age (a value is known to match or is checked); what stale or
+    missing statistics cost is speed only.  Only for text columns and patterns of literals and
+    ASCII classes (:func:`~.sql_elements.simple_pattern`, which no collation reads differently),
+    when the matching values cover :data:`COMMON_MIN_SHARE` of the rows; empty elsewhere.
+    """
+    from airflow_dataops.contracts.engines.sql_elements import simple_pattern
+
+    if conn.dialect.name != "postgresql":
+        return {}
+    wanted = {
+        (m.column, m.pattern)
+        for m in measures
+        if m.kind in ("invalid", "format")
+        and m.pattern
+        and families.get(m.column) == "string"
+        and simple_pattern(m.pattern) is not None
+    }
+    if not wanted:
+        return {}
+    import sqlalchemy as sa
+
+    quote = conn.dialect.identifier_preparer.quote_identifier
+    relation = f"{quote(db_schema)}.{quote(table)}" if db_schema else quote(table)
+    query = sa.text(
+        "SELECT array_agg(u.v ORDER BY u.f DESC), sum(u.f) FROM ("
+        "  SELECT s.most_common_vals::text::text[] AS vals, s.most_common_freqs AS freqs"
+        "  FROM pg_stats s JOIN pg_namespace n ON n.nspname = s.schemaname"
+        "  JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = s.tablename"
+        "  WHERE c.oid = to_regclass(:relation) AND s.attname = :column"
+        "  ORDER BY s.inherited DESC LIMIT 1"
+        ") AS st, unnest(st.vals, st.freqs) AS u(v, f) WHERE u.v ~ :pattern"
+    )
+    out: dict[tuple[str, str], tuple[str, ...]] = {}
+    for column, pattern in sorted(wanted):
+        sent = pattern_for(pattern, "postgresql")
+        params = {"relation": relation, "column": column, "pattern": sent}
+        values, share = conn.execute(query, params).one()
+        if values and (share or 0) >= COMMON_MIN_SHARE:
+            out[(column, pattern)] = tuple(values)
     return out

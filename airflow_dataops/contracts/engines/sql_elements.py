@@ -10,6 +10,10 @@ Core except where dialects disagree; those places are the elements here, each wi
   anchored pattern made only of literals and character classes with fixed counts
   (``^[A-Z0-9]{2}$``, the common shape of codes) compiles to SQLite's native ``GLOB`` instead,
   with exactly ``re.search``'s verdicts (:func:`sqlite_glob`).
+  On PostgreSQL a pattern may come with the column's most common values that match it
+  (:func:`~airflow_dataops.contracts.engines.sql_dialects.common_matches`): a value among them is
+  known to match, by a hashed lookup, and only the others go through the regex engine.
+* :class:`NotIn`: ``NOT IN``; on SQLite a short list as a ``CASE`` that reads the column once.
 * :class:`CountWhere`: ``COUNT(*) FILTER (WHERE …)``, or ``COUNT(CASE WHEN … THEN 1 END)``.
 * :class:`CharLength`: characters, not bytes (``CHAR_LENGTH`` on MySQL/MariaDB).
 * :class:`Compare`: a bound comparison, with dates and times compared as dates and times
@@ -21,6 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -30,8 +35,10 @@ __all__ = [
     "CharLength",
     "Compare",
     "CountWhere",
+    "NotIn",
     "PatternMatch",
     "bound_param",
+    "list_param",
     "simple_pattern",
     "sqlite_glob",
 ]
@@ -40,6 +47,25 @@ __all__ = [
 def bound_param(name: str, value: Any) -> Any:
     """A bind parameter named by us (never after a possibly hostile column's name), unique per use."""
     return sa.bindparam(name, value, unique=True)
+
+
+class AnyValue(sa.types.TypeDecorator[Any]):
+    """A contract's value of whatever type: bound as it is, rendered as a literal (the GX engine's
+    query text) after its own type.  A list typed after its first value, as SQLAlchemy types it,
+    makes ``[1.0, "A"]`` convert "A" to a float and fail."""
+
+    impl = sa.types.NullType
+    cache_ok = True
+
+    def process_literal_param(self, value: Any, dialect: Any) -> str:
+        render = sa.literal(value).type.literal_processor(dialect)
+        return render(value) if render else str(value)
+
+
+def list_param(values: Any) -> Any:
+    """An expanding bind parameter for a contract's list of values (:class:`AnyValue`), named by us:
+    SQLAlchemy would derive the name from a possibly hostile column name."""
+    return sa.bindparam("values", list(values), expanding=True, unique=True, type_=AnyValue())
 
 
 class PatternMatch(ColumnElement[bool]):
@@ -53,10 +79,18 @@ class PatternMatch(ColumnElement[bool]):
     type = sa.Boolean()
     inherit_cache = False  # one statement per gate: no need to teach the statement cache this node
 
-    def __init__(self, text: ColumnElement[Any], pattern: str, *, negate: bool = False) -> None:
+    def __init__(
+        self,
+        text: ColumnElement[Any],
+        pattern: str,
+        *,
+        negate: bool = False,
+        common: tuple[str, ...] = (),
+    ) -> None:
         self.text = text
         self.pattern = pattern
         self.negate = negate
+        self.common = common  # values known to match (PostgreSQL only), see the module doc
 
 
 @compiles(PatternMatch)
@@ -66,6 +100,21 @@ def _compile_pattern(element: PatternMatch, compiler: Any, **kw: Any) -> str:
     sent = D.pattern_for(element.pattern, compiler.dialect.name)
     regexp = element.text.regexp_match(sa.bindparam("pattern", sent, unique=True))
     return compiler.process(sa.not_(regexp) if element.negate else regexp, **kw)
+
+
+@compiles(PatternMatch, "postgresql")
+def _compile_pattern_postgresql(element: PatternMatch, compiler: Any, **kw: Any) -> str:
+    if not element.common:
+        return _compile_pattern(element, compiler, **kw)
+    # byte-wise equality (COLLATE "C"), whatever the column's collation says is equal
+    known = sa.collate(element.text, "C") == sa.any_(
+        sa.bindparam("common", list(element.common), type_=ARRAY(sa.Text()), unique=True)
+    )
+    sent = D.pattern_for(element.pattern, "postgresql")
+    regexp = element.text.regexp_match(sa.bindparam("pattern", sent, unique=True))
+    # AND/OR stop at the known value: the regex runs only for the others (NULL stays NULL)
+    clause = sa.and_(sa.not_(known), sa.not_(regexp)) if element.negate else sa.or_(known, regexp)
+    return compiler.process(clause.self_group(), **kw)
 
 
 @compiles(PatternMatch, "duckdb")
@@ -86,13 +135,12 @@ def _compile_pattern_sqlite(element: PatternMatch, compiler: Any, **kw: Any) -> 
         sa.bindparam("glob", glob, unique=True),
         sa.bindparam("glob", glob + "\n", unique=True),
     )
-    if element.negate:
-        differs = element.text.op("NOT GLOB", is_comparison=True)
-        clause = sa.and_(*(differs(g) for g in globs))
-    else:
-        matches = element.text.op("GLOB", is_comparison=True)
-        clause = sa.or_(*(matches(g) for g in globs))
-    return compiler.process(clause.self_group(), **kw)
+    # CASE, not AND/OR: SQLite evaluates both sides of AND/OR where a value is wanted (inside
+    # COALESCE, see sql_predicates.aggregates); CASE asks the second GLOB only when the first fails
+    matches = element.text.op("GLOB", is_comparison=True)
+    second = element.text.op("NOT GLOB" if element.negate else "GLOB", is_comparison=True)(globs[1])
+    first_says: Any = sa.literal_column("0" if element.negate else "1")
+    return compiler.process(sa.case((matches(globs[0]), first_says), else_=second), **kw)
 
 
 _GLOB_SPECIAL = frozenset("*?[")
@@ -167,6 +215,42 @@ def sqlite_glob(pattern: str) -> str | None:
     if atoms is None:
         return None
     return "".join(glob * n for _, n, glob in atoms)
+
+
+class NotIn(ColumnElement[bool]):
+    """``value NOT IN (values)``: TRUE for a value outside the list, NULL for NULL.
+
+    On SQLite a short list (:data:`SHORT_LIST` values at most, none NULL) compiles to
+    ``CASE value WHEN v1 THEN 0 … ELSE value IS NOT NULL END``: the column is read once and
+    compared in place, where ``NOT IN`` probes an ephemeral b-tree per row (3 values over 3.4M
+    rows: 0.30 s against 0.39 s; from about 10 values on, the b-tree is faster), NULL for a NULL
+    value as ``NOT IN`` is.
+    """
+
+    type = sa.Boolean()
+    inherit_cache = False
+    SHORT_LIST = 6
+
+    def __init__(self, value: ColumnElement[Any], values: Any) -> None:
+        self.value = value
+        self.values = list(values)
+
+
+@compiles(NotIn)
+def _compile_not_in(element: NotIn, compiler: Any, **kw: Any) -> str:
+    values = list_param(element.values)
+    return compiler.process(element.value.not_in(values), **kw)
+
+
+@compiles(NotIn, "sqlite")
+def _compile_not_in_sqlite(element: NotIn, compiler: Any, **kw: Any) -> str:
+    if not element.values or len(element.values) > NotIn.SHORT_LIST or None in element.values:
+        return _compile_not_in(element, compiler, **kw)
+    whens: list[tuple[Any, Any]] = [(bound_param("value", v), sa.literal_column("0")) for v in element.values]
+    # NULL for a NULL value (as NOT IN says), 1 for any other value outside the list
+    outside = sa.func.nullif(element.value.is_not(None), 0)
+    clause = sa.case(*whens, value=element.value, else_=outside)
+    return compiler.process(clause, **kw)
 
 
 class CountWhere(ColumnElement[int]):

@@ -203,7 +203,7 @@ def test_one_aggregate_query(engine):
     # one aggregate query plus the one sql-type rule
     assert len(data_selects) == 2, data_selects
     aggregate = data_selects[0]
-    assert "count(*) - count(t.b)" in aggregate
+    assert "t.b IS NULL" in aggregate  # b's null count (on SQLite shared with another rule of b)
     assert "count(t.a) - count(DISTINCT t.a)" in aggregate
     assert "'x'" not in aggregate and "BAD" not in aggregate  # values are bound parameters
     assert "REGEXP" in aggregate
