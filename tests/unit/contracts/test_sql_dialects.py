@@ -55,6 +55,12 @@ def test_python_whitespace_class_is_pinned():
     assert listed == {c for c in range(0x110000) if chr(c).isspace()}
 
 
+def test_python_digit_class_is_pinned():
+    """PostgreSQL gets Python's \\d as explicit ranges (its own \\d follows the server's locale)."""
+    every = "".join(map(chr, range(0x110000)))
+    assert tuple((m.start(), m.end() - 1) for m in re.finditer(r"\d+", every)) == D.DIGITS
+
+
 # Patterns whose meaning differs between Python's re and PCRE/RE2/PostgreSQL's ARE unless
 # translated, and values on which the difference shows.
 PATTERNS = [
