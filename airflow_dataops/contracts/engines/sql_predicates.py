@@ -196,28 +196,39 @@ def aggregates(
 ) -> list[tuple[tuple[R.Measure, ...], ColumnElement[Any]]]:
     """The gate statement's aggregate columns, each with the measures it yields (:func:`unpack`).
 
-    One column per measure (:func:`aggregate`), except on SQLite (3.30+), where a column's null
-    count and one other row-level rule of that column share one ``SUM(…) FILTER (WHERE
-    COALESCE(<rule's predicate>, 1))``: the column is read once per row instead of twice (SQLite
-    evaluates each aggregate's FILTER on its own; 3 such pairs over 3.4M rows: 0.95x the time).
+    One column per measure (:func:`aggregate`), except on SQLite (3.30+), where two rules of one
+    column that never fail on the same row share one ``SUM(CASE WHEN <first fails> THEN 1 ELSE
+    PACK END) FILTER (WHERE <either fails>)``, the guard written so that it reads the column once
+    (SQLite evaluates each aggregate's FILTER on its own, and reads a column again for each use):
+
+    * the column's null count and one other row-level rule of it: ``COALESCE(<rule>, 1)``;
+    * ``minimum`` with ``maximum``: ``NOT (col BETWEEN :min AND :max)``.
+
+    Over 3.4M rows, three null pairs and a range pair: 0.92x the time of one figure per rule.
     """
     version = dialect.server_version_info or ()
     fuse = dialect.name == "sqlite" and version >= (3, 30)
-    partner = _null_partners(measures, scope) if fuse else {}
+    partner = _pairs(measures, scope) if fuse else {}
     out: list[tuple[tuple[R.Measure, ...], ColumnElement[Any]]] = []
     done: set[R.Measure] = set()
     for m in measures:
         if m in done:
             continue
-        if m in partner:
-            nulls, other = partner[m]
-            done.update((nulls, other))
-            col = t.c[nulls.column]
-            packed = sa.func.sum(sa.case((col.is_(None), 1), else_=PACK))
-            guard = sa.func.coalesce(measure_predicate(other, scope), sa.true())
-            out.append(((nulls, other), packed.filter(guard)))
-        else:
+        if m not in partner:
             out.append(((m,), aggregate(m, t, where, scope)))
+            continue
+        first, second = partner[m]
+        done.update((first, second))
+        col = t.c[first.column]
+        if first.kind == "range":  # first: value < min, second: value > max
+            fails: ColumnElement[bool] = measure_predicate(first, scope)
+            between = col.between(bound_param("bound", first.bound), bound_param("bound", second.bound))
+            guard: ColumnElement[Any] = sa.not_(between)
+        else:  # first: the null count
+            fails = col.is_(None)
+            guard = sa.func.coalesce(measure_predicate(second, scope), sa.true())
+        packed = sa.func.sum(sa.case((fails, 1), else_=PACK)).filter(guard)
+        out.append(((first, second), packed))
     return out
 
 
@@ -229,10 +240,10 @@ def unpack(measures: tuple[R.Measure, ...], value: Any) -> tuple[Any, ...]:
     return (packed % PACK, packed // PACK)
 
 
-def _null_partners(measures: list[R.Measure], scope: Scope) -> dict[R.Measure, tuple[R.Measure, R.Measure]]:
-    """Measure -> (null count, other rule) for the pairs :func:`aggregates` packs, by either member."""
+def _pairs(measures: list[R.Measure], scope: Scope) -> dict[R.Measure, tuple[R.Measure, R.Measure]]:
+    """Measure -> (first, second) for the pairs :func:`aggregates` packs, by either member."""
     out: dict[R.Measure, tuple[R.Measure, R.Measure]] = {}
-    nulls = {}
+    nulls: dict[str, R.Measure] = {}
     for m in measures:
         if (m.kind == "nulls" or (m.kind == "missing" and not m.markers)) and m.column not in nulls:
             nulls[m.column] = m
@@ -241,6 +252,12 @@ def _null_partners(measures: list[R.Measure], scope: Scope) -> dict[R.Measure, t
         if n is None or n in out or m in out or not _null_for_null(m, scope):
             continue
         out[n] = out[m] = (n, m)
+    plain = [m for m in measures if m.kind == "range" and m.temporal is None and m not in out]
+    lows = {m.column: m for m in plain if m.op == "<"}
+    for high in (m for m in plain if m.op == ">"):
+        low = lows.get(high.column)
+        if low is not None and low not in out:
+            out[low] = out[high] = (low, high)
     return out
 
 

@@ -2,7 +2,8 @@
 form counts, on data made to tell them apart.
 
 * SQLite: a short valid-values list as ``CASE`` instead of ``NOT IN``; a column's null count packed
-  with one other rule of that column into one aggregate that reads the column once.
+  with one other rule of that column, and ``minimum`` with ``maximum``, into one aggregate that
+  reads the column once.
 * PostgreSQL: a pattern rule on a text column skips the regex for the column's most common values
   that match it (``pg_stats``), whatever the statistics' age.
 """
@@ -106,6 +107,34 @@ def test_null_count_and_one_rule_of_the_column_share_one_aggregate_with_both_cou
     # c and o: one packed aggregate each; m's null count packed with its minimum, the maximum alone
     assert statement.count("sum(CASE WHEN") == 3
     assert "count(*) FILTER (WHERE s.c IS NULL)" not in statement
+
+
+RANGES = """\
+- name: t
+  properties:
+    - name: a
+      logicalType: number
+      logicalTypeOptions: {minimum: 1, maximum: 12}
+    - name: b
+      logicalType: number
+      logicalTypeOptions: {exclusiveMinimum: 1, maximum: 12}
+"""
+
+
+def test_minimum_and_maximum_share_one_aggregate_and_an_exclusive_bound_does_not(sqlite):
+    values = [0, 1, 12, 13, None, 0.5, 12.5, -3, 7]
+    df = pd.DataFrame({"a": values, "b": values}).astype("Float64")
+    df.to_sql("r", sqlite, index=False)
+    contract = make_contract(RANGES)
+    sent: list[str] = []
+    sa.event.listen(sqlite, "before_cursor_execute", lambda *a: sent.append(a[2]))
+    report = evaluate_sql(contract, engine_or_connection=sqlite, table="r")
+    got = {r.name: r.failing_rows for r in report.results if r.row_level}
+    assert got == {r.name: r.failing_rows for r in evaluate_dataframe(contract, df).results if r.row_level}
+    assert (got["t.a.minimum"], got["t.a.maximum"]) == (3, 2)
+    assert (got["t.b.exclusiveMinimum"], got["t.b.maximum"]) == (4, 2)
+    statement = next(s for s in sent if "count(*)" in s)
+    assert statement.count("BETWEEN") == 1 and statement.count("sum(CASE WHEN") == 1
 
 
 # -- PostgreSQL: most common values skip the regex ------------------------------------------------
