@@ -77,11 +77,6 @@ _SPACE = (
 )
 
 
-def _are_escapes(pcre_class: str) -> str:
-    """A class written with PCRE's ``\\x{h}`` as PostgreSQL's ``\\uhhhh`` / ``\\Uhhhhhhhh``."""
-    return re.sub(r"\\x\{([0-9a-f]+)\}", lambda m: _are_char(int(m.group(1), 16)), pcre_class)
-
-
 def _are_char(code: int) -> str:
     return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
@@ -104,6 +99,8 @@ DIGITS = (
     (0x1E140, 0x1E149), (0x1E2F0, 0x1E2F9), (0x1E950, 0x1E959), (0x1FBF0, 0x1FBF9),
 )  # fmt: skip
 _ARE_DIGITS = "".join(f"{_are_char(lo)}-{_are_char(hi)}" for lo, hi in DIGITS)
+#: :data:`_SPACE` with PostgreSQL's ``\\uhhhh`` escapes for PCRE's ``\\x{h}``
+_ARE_SPACE = re.sub(r"\\x\{([0-9a-f]+)\}", lambda m: _are_char(int(m.group(1), 16)), _SPACE)
 
 
 def _differences(pattern: str, *, re2: bool) -> list[str]:
@@ -145,7 +142,7 @@ def _translate(pattern: str, flavor: str) -> str:
     (its ``.`` matches a newline) and ``\\xhh`` as ``\\u00hh`` (its ``\\x`` takes any number of digits).
     Character classes are kept apart."""
     are = flavor == "are"
-    space = _are_escapes(_SPACE) if are else _SPACE
+    space = _ARE_SPACE if are else _SPACE
     digit = _ARE_DIGITS if are else "\\p{Nd}"
     out, i, in_class = [], 0, False
     while i < len(pattern):

@@ -172,9 +172,8 @@ class Scope:
         return (self.families or {}).get(name)
 
     def common(self, column: str, pattern: str) -> tuple[str, ...]:
-        """Values of text ``column`` known to match ``pattern`` (empty: ask the regex engine for all)."""
-        if self.family(column) != "string":
-            return ()  # a cast column is matched as text: its values are not the text's
+        """Values of text ``column`` known to match ``pattern`` (empty: ask the regex engine for all;
+        :func:`~.sql_dialects.common_matches` lists text columns only)."""
         return self.common_matches.get((column, pattern), ())
 
 

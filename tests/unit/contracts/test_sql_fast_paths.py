@@ -62,6 +62,18 @@ def test_a_long_list_or_a_list_with_null_stays_not_in(sqlite):
 
 
 # -- SQLite: a null count shares its column's read ------------------------------------------------
+def _sqlite_gate(engine, contract, df, table):
+    """The row-level figures of the SQL engine on ``df`` written to ``table`` (asserted equal to the
+    pandas engine's), and the aggregate statement it sent."""
+    df.to_sql(table, engine, index=False)
+    sent: list[str] = []
+    sa.event.listen(engine, "before_cursor_execute", lambda *a: sent.append(a[2]))
+    report = evaluate_sql(contract, engine_or_connection=engine, table=table)
+    got = {r.name: r.failing_rows for r in report.results if r.row_level}
+    assert got == {r.name: r.failing_rows for r in evaluate_dataframe(contract, df).results if r.row_level}
+    return got, next(s for s in sent if "count(*)" in s)
+
+
 SHARED = """\
 - name: t
   properties:
@@ -92,18 +104,11 @@ def test_null_count_and_one_rule_of_the_column_share_one_aggregate_with_both_cou
             "m": [1, 12, None, 0, 13, 14, None],
         }
     ).astype({"c": "string", "o": "string", "m": "Int64"})
-    df.to_sql("s", sqlite, index=False)
-    contract = make_contract(SHARED)
-    sent: list[str] = []
-    sa.event.listen(sqlite, "before_cursor_execute", lambda *a: sent.append(a[2]))
-    report = evaluate_sql(contract, engine_or_connection=sqlite, table="s")
-    got = {r.name: r.failing_rows for r in report.results if r.row_level}
-    assert got == {r.name: r.failing_rows for r in evaluate_dataframe(contract, df).results if r.row_level}
+    got, statement = _sqlite_gate(sqlite, make_contract(SHARED), df, "s")
     # 'AB\n' matches (re.search's $), 'a1' and 'ABC' do not
     assert (got["t.c.required"], got["t.c.pattern"]) == (2, 2)
     assert (got["t.o.required"], got["t.o.airport"]) == (2, 2)
     assert (got["t.m.required"], got["t.m.minimum"], got["t.m.maximum"]) == (2, 1, 2)
-    statement = next(s for s in sent if "count(*)" in s)
     # c and o: one packed aggregate each; m's null count packed with its minimum, the maximum alone
     assert statement.count("sum(CASE WHEN") == 3
     assert "count(*) FILTER (WHERE s.c IS NULL)" not in statement
@@ -124,16 +129,9 @@ RANGES = """\
 def test_minimum_and_maximum_share_one_aggregate_and_an_exclusive_bound_does_not(sqlite):
     values = [0, 1, 12, 13, None, 0.5, 12.5, -3, 7]
     df = pd.DataFrame({"a": values, "b": values}).astype("Float64")
-    df.to_sql("r", sqlite, index=False)
-    contract = make_contract(RANGES)
-    sent: list[str] = []
-    sa.event.listen(sqlite, "before_cursor_execute", lambda *a: sent.append(a[2]))
-    report = evaluate_sql(contract, engine_or_connection=sqlite, table="r")
-    got = {r.name: r.failing_rows for r in report.results if r.row_level}
-    assert got == {r.name: r.failing_rows for r in evaluate_dataframe(contract, df).results if r.row_level}
+    got, statement = _sqlite_gate(sqlite, make_contract(RANGES), df, "r")
     assert (got["t.a.minimum"], got["t.a.maximum"]) == (3, 2)
     assert (got["t.b.exclusiveMinimum"], got["t.b.maximum"]) == (4, 2)
-    statement = next(s for s in sent if "count(*)" in s)
     assert statement.count("BETWEEN") == 1 and statement.count("sum(CASE WHEN") == 1
 
 
